@@ -1,0 +1,370 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative, sep } from 'node:path';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { ConfigError, type ConfigIssue } from '../core/issues.js';
+import { parseSource, type SourceFile } from '../core/yaml.js';
+import {
+  checkMapping, compileMapping, loadCodeTable, loadMapping, loadMappingTests,
+  type CodeTable, type CompiledMapping, type MappingDefinition, type MappingTestSuite,
+} from '../mapping/index.js';
+import { createAjv } from '../schema/ajv.js';
+import { SchemaSet, idForName, type JsonSchema } from '../schema/set.js';
+import { interpolate } from './interpolate.js';
+import { deepFreeze, findOperation, type Registry } from './registry.js';
+import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from './types.js';
+
+/**
+ * Reads a hub's whole configuration (config/hub.yaml, connectors/, schemas/, mappings/), checks every
+ * file and every cross-reference, and either returns an immutable Registry or the complete list of
+ * issues, each with file, line and a fix. `lienthong check` prints these; `start` refuses to run on errors.
+ */
+export interface LoadResult {
+  registry?: Registry;
+  issues: ConfigIssue[];
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+const CONFIG_SCHEMAS = ['hub', 'connector'] as const;
+
+export function loadRegistry(root: string, options: LoadOptions = {}): LoadResult {
+  const env = options.env ?? process.env;
+  const issues: ConfigIssue[] = [];
+  const rel = (file: string) => relative(root, file) || file;
+  const error = (file: string, message: string, extra: Partial<ConfigIssue> = {}) => issues.push({ file: rel(file), message, severity: 'error', ...extra });
+
+  // 1. JSON Schemas: config-file kinds, canonical types and every system's native formats.
+  const schemaFiles = listFiles(join(root, 'schemas'), (f) => f.endsWith('.json'));
+  const schemaDocs: JsonSchema[] = [];
+  for (const file of schemaFiles) {
+    const name = relative(join(root, 'schemas'), file).split(sep).join('/').replace(/\.json$/, '');
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      error(file, `not valid JSON: ${(e as Error).message}`, { hint: 'fix the JSON syntax (a JSON linter shows the exact spot)' });
+      continue;
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+      error(file, 'a schema file must hold one JSON object');
+      continue;
+    }
+    const schema = doc as JsonSchema;
+    const expectedId = idForName(name);
+    if (schema.$id !== expectedId) {
+      error(file, `$id is ${JSON.stringify(schema.$id)} but this file's path requires "${expectedId}"`, { field: '$id', line: lineOf(file, '"$id"'), hint: `set "$id": "${expectedId}"` });
+      continue;
+    }
+    schemaDocs.push(schema);
+  }
+  const schemas = new SchemaSet(schemaDocs);
+  const ajv = createAjv();
+  for (const schema of schemaDocs) {
+    try {
+      ajv.addSchema(schema);
+    } catch (e) {
+      error(join(root, 'schemas', `${nameOf(schema)}.json`), `schema cannot be added: ${(e as Error).message}`);
+    }
+  }
+  const validators = new Map<string, ValidateFunction>();
+  for (const schema of schemaDocs) {
+    const name = nameOf(schema);
+    try {
+      validators.set(name, ajv.getSchema(schema.$id as string) as ValidateFunction);
+    } catch (e) {
+      error(join(root, 'schemas', `${name}.json`), `schema does not compile: ${(e as Error).message}`, {
+        hint: 'check $ref targets, formats (cccd, cmnd, personalId, agencyCode, dossierCode, procedureCode, vnPhone, date-dmy, …) and keywords',
+      });
+    }
+  }
+  const configValidator = (kind: (typeof CONFIG_SCHEMAS)[number]) => validators.get(`config/${kind}.schema`);
+
+  const validateConfig = (src: SourceFile, kind: (typeof CONFIG_SCHEMAS)[number], value: unknown) => {
+    const validate = configValidator(kind);
+    if (!validate) {
+      error(src.file, `the config schema schemas/config/${kind}.schema.json is missing or broken`);
+      return false;
+    }
+    if (validate(value)) return true;
+    for (const e of validate.errors ?? []) {
+      const path = pointerToPath(e.instancePath);
+      const field = e.keyword === 'required' ? [...path, String(e.params.missingProperty)] : e.keyword === 'additionalProperties' ? [...path, String(e.params.additionalProperty)] : path;
+      const at = src.locate(field);
+      error(src.file, `${e.instancePath || '(top level)'} ${e.message}${e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}${e.keyword === 'additionalProperties' ? ` ("${e.params.additionalProperty}")` : ''}`, {
+        field: field.join('.') || undefined, line: at.line, column: at.column,
+        hint: e.keyword === 'additionalProperties' ? 'remove or rename the field; see the schema named in $schema for what is allowed' : `see schemas/config/${kind}.schema.json`,
+      });
+    }
+    return false;
+  };
+
+  const readYaml = (file: string): SourceFile | undefined => {
+    const src = parseSource(rel(file), readFileSync(file, 'utf8'));
+    for (const e of src.errors) error(file, `YAML: ${e.message}`, { line: e.line, column: e.column, hint: 'fix the YAML syntax (indentation, quotes, duplicate keys)' });
+    return src.errors.length ? undefined : src;
+  };
+
+  const resolveEnv = (src: SourceFile) => {
+    const { value, missing } = interpolate(src.value, env);
+    for (const m of missing) {
+      const at = src.locate(m.path);
+      error(src.file, `environment variable ${m.variable} is not set`, { field: m.path.join('.'), line: at.line, column: at.column, hint: `export ${m.variable}=… before starting, or write \${${m.variable}:-default}` });
+    }
+    return value;
+  };
+
+  // 2. Code tables and mappings (with their golden tests).
+  const mappingRoot = join(root, 'mappings');
+  const yamlFiles = listFiles(mappingRoot, (f) => f.endsWith('.yaml') || f.endsWith('.yml'));
+  const codeTables = new Map<string, CodeTable>();
+  const definitions = new Map<string, MappingDefinition>();
+  const suites: MappingTestSuite[] = [];
+  for (const file of yamlFiles) {
+    const src = readYaml(file);
+    if (!src) continue;
+    if (isCodeTableFile(file)) {
+      const { table, issues: found } = loadCodeTable(src);
+      issues.push(...found);
+      if (table) {
+        if (codeTables.has(table.name)) error(file, `code table "${table.name}" is defined twice (also in ${codeTables.get(table.name)!.file})`, { field: 'name', line: src.locate(['name']).line, hint: 'code table names are global: rename one' });
+        else codeTables.set(table.name, { ...table, file: rel(file) });
+      }
+    } else if (/\.test\.ya?ml$/.test(file)) {
+      const { suite, issues: found } = loadMappingTests({ ...src, file });
+      issues.push(...found.map((i) => ({ ...i, file: rel(i.file) })));
+      if (suite) suites.push(suite);
+    } else {
+      const id = relative(mappingRoot, file).split(sep).join('/').replace(/\.ya?ml$/, '');
+      const { mapping, issues: found } = loadMapping(src, id);
+      issues.push(...found);
+      if (mapping) definitions.set(id, mapping);
+    }
+  }
+  const mappingEnv = { schemas, codeTables };
+  const mappings = new Map<string, CompiledMapping>();
+  for (const def of definitions.values()) {
+    for (const side of ['source', 'target'] as const) {
+      if (!schemas.byName(def[side])) {
+        const at = def.locate([side]);
+        error(def.file, `${side} schema "${def[side]}" does not exist`, { field: side, line: at.line, column: at.column, hint: `create schemas/${def[side]}.json or use one of: ${closest(def[side], schemas.names())}` });
+      }
+    }
+    if (!schemas.byName(def.source) || !schemas.byName(def.target)) continue;
+    const found = checkMapping(def, mappingEnv);
+    issues.push(...found);
+    if (found.some((i) => i.severity === 'error')) continue;
+    try {
+      mappings.set(def.id, compileMapping(def, mappingEnv));
+    } catch (e) {
+      error(def.file, `mapping does not compile: ${(e as Error).message}`);
+    }
+  }
+  const tested = new Set(suites.map((s) => relative(mappingRoot, s.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, '')));
+  for (const def of definitions.values()) {
+    if (!tested.has(def.id)) issues.push({ file: def.file, message: `mapping ${def.id} has no golden tests`, hint: `add ${basename(def.file).replace(/\.ya?ml$/, '.test.yaml')} beside it with at least one passing and one failing case`, severity: 'warning' });
+  }
+  for (const suite of suites) {
+    const id = relative(mappingRoot, suite.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, '');
+    if (!definitions.has(id)) error(suite.file, `tests refer to mapping file ${rel(suite.mappingFile)}, which does not exist or failed to load`, { field: 'mapping', hint: 'point `mapping:` at a mapping file beside this test file' });
+  }
+
+  // 3. Connectors.
+  const connectors = new Map<string, ConnectorConfig>();
+  for (const file of listFiles(join(root, 'connectors'), (f) => /\.ya?ml$/.test(f))) {
+    const src = readYaml(file);
+    if (!src) continue;
+    const value = resolveEnv(src) as Record<string, unknown>;
+    if (!validateConfig(src, 'connector', value)) continue;
+    const id = basename(file).replace(/\.ya?ml$/, '');
+    if (value.id !== id) {
+      error(file, `connector id "${String(value.id)}" must equal the file name "${id}"`, { field: 'id', line: src.locate(['id']).line, hint: `rename the file to ${String(value.id)}.yaml or set id: ${id}` });
+      continue;
+    }
+    const connector = normaliseConnector(value, rel(file));
+    checkConnector(connector, src, { schemas, definitions, error: (m, extra) => error(file, m, extra) });
+    connectors.set(id, connector);
+  }
+
+  // 4. The hub itself and its routes.
+  const hubFile = join(root, 'config', 'hub.yaml');
+  let hub: HubConfig | undefined;
+  const routes = new Map<string, RouteConfig>();
+  if (!existsSync(hubFile)) error(hubFile, 'config/hub.yaml is missing', { hint: 'every hub needs config/hub.yaml with its identity and routes' });
+  else {
+    const src = readYaml(hubFile);
+    const value = src && resolveEnv(src);
+    if (src && validateConfig(src, 'hub', value)) {
+      hub = normaliseHub(value as Record<string, unknown>);
+      hub.routes.forEach((route, index) => {
+        const at = (field: string) => ({ field: `routes[${index}].${field}`, line: src.locate(['routes', index, field]).line });
+        const from = findOperation({ connectors }, route.from);
+        const to = findOperation({ connectors }, route.to);
+        if (!from) error(hubFile, `route ${route.id}: "${route.from}" is not a known connector operation`, { ...at('from'), hint: `one of: ${inboundRefs(connectors, 'inbound').join(', ') || '(no inbound operations defined)'}` });
+        else if (from.operation.direction !== 'inbound') error(hubFile, `route ${route.id}: "${route.from}" is an outbound operation; a route starts at an inbound one`, { ...at('from'), hint: 'set direction: inbound on that operation or pick another' });
+        if (!to) error(hubFile, `route ${route.id}: "${route.to}" is not a known connector operation`, { ...at('to'), hint: `one of: ${inboundRefs(connectors, 'outbound').join(', ') || '(no outbound operations defined)'}` });
+        else if (to.operation.direction !== 'outbound') error(hubFile, `route ${route.id}: "${route.to}" is an inbound operation; a sync route ends at an outbound one`, at('to'));
+        if (from && to) {
+          if (from.operation.canonical.request !== to.operation.canonical.request) error(hubFile, `route ${route.id}: ${route.from} produces ${from.operation.canonical.request} but ${route.to} expects ${to.operation.canonical.request}`, { ...at('to'), hint: 'both ends of a route must carry the same canonical request type' });
+          if (from.operation.canonical.response !== to.operation.canonical.response) error(hubFile, `route ${route.id}: ${route.from} answers with ${from.operation.canonical.response ?? 'nothing'} but ${route.to} returns ${to.operation.canonical.response ?? 'nothing'}`, { ...at('to'), hint: 'both ends of a sync route must carry the same canonical response type' });
+          if (from.connector.id === to.connector.id && from.operation.id === to.operation.id) error(hubFile, `route ${route.id} goes to itself`, at('to'));
+        }
+        if (routes.has(route.from)) error(hubFile, `two routes start at ${route.from}`, { ...at('from'), hint: 'a sync request has exactly one destination' });
+        else routes.set(route.from, route);
+      });
+      const ids = new Set<string>();
+      hub.routes.forEach((r, i) => {
+        if (ids.has(r.id)) error(hubFile, `route id "${r.id}" is used twice`, { field: `routes[${i}].id`, line: src.locate(['routes', i, 'id']).line });
+        ids.add(r.id);
+      });
+    }
+  }
+
+  const errors = issues.filter((i) => i.severity === 'error');
+  if (errors.length || !hub) return { issues };
+  const registry: Registry = {
+    root,
+    hub: deepFreeze(hub),
+    connectors: deepFreeze(connectors),
+    schemas,
+    validators,
+    mappings,
+    codeTables,
+    routes,
+    mappingTests: suites,
+  };
+  return { registry: Object.freeze(registry), issues };
+}
+
+/** Loads or throws a ConfigError listing every problem: for commands that must not start on a broken config. */
+export function loadRegistryOrThrow(root: string, options: LoadOptions = {}): { registry: Registry; warnings: ConfigIssue[] } {
+  const { registry, issues } = loadRegistry(root, options);
+  if (!registry) throw new ConfigError(issues);
+  return { registry, warnings: issues };
+}
+
+interface CheckContext {
+  schemas: SchemaSet;
+  definitions: ReadonlyMap<string, MappingDefinition>;
+  error: (message: string, extra?: Partial<ConfigIssue>) => void;
+}
+
+/** Every operation's schemas and mappings exist and point the right way (native ⇄ canonical). */
+function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckContext): void {
+  if (connector.transport === 'soap' && !connector.soap) ctx.error('transport is soap but the soap: section (namespace, version) is missing', { field: 'soap', line: src.locate(['transport']).line, hint: 'add soap: { version: "1.1", namespace: "…" }' });
+  for (const op of Object.values(connector.operations)) {
+    const at = (...path: string[]) => {
+      const where = src.locate(['operations', op.id, ...path]);
+      return { field: ['operations', op.id, ...path].join('.'), line: where.line, column: where.column };
+    };
+    if (op.direction === 'outbound' && !connector.baseUrl) ctx.error(`operation ${op.id} is outbound but the connector has no baseUrl`, { ...at('direction'), hint: 'add baseUrl: ${SYSTEM_URL} to the connector' });
+    if (op.canonical.response && !op.response) ctx.error(`operation ${op.id} declares a canonical response but no response: { schema, mapping }`, { ...at('canonical'), hint: 'add response: with the native schema and its mapping' });
+    for (const kind of ['request', 'response'] as const) {
+      const message = op[kind];
+      if (!message) continue;
+      const canonicalName = op.canonical[kind];
+      if (!canonicalName) {
+        ctx.error(`operation ${op.id} has a ${kind} section but canonical.${kind} is not set`, at('canonical'));
+        continue;
+      }
+      const canonical = `canonical/${canonicalName}`;
+      if (!ctx.schemas.byName(canonical)) ctx.error(`canonical type ${canonicalName} does not exist`, { ...at('canonical', kind), hint: `create schemas/${canonical}.json or use one of: ${closest(canonical, ctx.schemas.names().filter((n) => n.startsWith('canonical/')))}` });
+      if (!ctx.schemas.byName(message.schema)) ctx.error(`schema "${message.schema}" does not exist`, { ...at(kind, 'schema'), hint: `create schemas/${message.schema}.json (ids are paths under schemas/ without .json)` });
+      const def = ctx.definitions.get(message.mapping);
+      if (!def) {
+        ctx.error(`mapping "${message.mapping}" does not exist or did not load`, { ...at(kind, 'mapping'), hint: `create mappings/${message.mapping}.yaml (ids are paths under mappings/ without .yaml)` });
+        continue;
+      }
+      // Inbound requests and outbound responses come from the system (native → canonical); the rest go to it.
+      const intoCanonical = (op.direction === 'inbound') === (kind === 'request');
+      const [source, target] = intoCanonical ? [message.schema, canonical] : [canonical, message.schema];
+      if (def.source !== source || def.target !== target) {
+        ctx.error(`mapping ${message.mapping} maps ${def.source} → ${def.target}, but the ${op.direction} ${kind} of ${op.id} needs ${source} → ${target}`, {
+          ...at(kind, 'mapping'), hint: `set source: ${source} and target: ${target} in ${def.file}, or reference another mapping`,
+        });
+      }
+    }
+  }
+}
+
+function normaliseConnector(value: Record<string, unknown>, file: string): ConnectorConfig {
+  const soap = value.soap as Record<string, unknown> | undefined;
+  const timeouts = (value.timeouts ?? {}) as Record<string, number>;
+  const operations: Record<string, OperationConfig> = {};
+  for (const [id, op] of Object.entries(value.operations as Record<string, Omit<OperationConfig, 'id'>>)) operations[id] = { ...op, id };
+  return {
+    id: value.id as string,
+    file,
+    name: value.name as string,
+    participant: value.participant as string,
+    transport: value.transport as ConnectorConfig['transport'],
+    soap: soap && { version: (soap.version as '1.1' | '1.2') ?? '1.1', namespace: soap.namespace as string, prefix: (soap.prefix as string) ?? 'ns', qualifyChildren: (soap.qualifyChildren as boolean) ?? true },
+    baseUrl: (value.baseUrl as string | undefined)?.replace(/\/+$/, ''),
+    auth: (value.auth as ConnectorConfig['auth']) ?? { scheme: 'none' },
+    timeouts: { connectMs: timeouts.connectMs ?? 3000, requestMs: timeouts.requestMs ?? 10000 },
+    operations,
+  };
+}
+
+function normaliseHub(value: Record<string, unknown>): HubConfig {
+  const server = (value.server ?? {}) as Partial<HubConfig['server']>;
+  return {
+    hub: value.hub as HubConfig['hub'],
+    server: { host: server.host ?? '127.0.0.1', port: server.port ?? 8080, bodyLimitBytes: server.bodyLimitBytes ?? 1_048_576, docs: server.docs ?? true, logLevel: server.logLevel ?? 'info' },
+    routes: (value.routes as RouteConfig[]) ?? [],
+    demo: value.demo as HubConfig['demo'],
+  };
+}
+
+function inboundRefs(connectors: ReadonlyMap<string, ConnectorConfig>, direction: 'inbound' | 'outbound'): string[] {
+  return [...connectors.values()].flatMap((c) => Object.values(c.operations).filter((o) => o.direction === direction).map((o) => `${c.id}.${o.id}`));
+}
+
+function isCodeTableFile(file: string): boolean {
+  return file.split(sep).includes('codes');
+}
+
+function nameOf(schema: JsonSchema): string {
+  const id = String(schema.$id);
+  return id.slice('https://lienthong.invalid/schemas/'.length, -'.json'.length);
+}
+
+function pointerToPath(pointer: string): string[] {
+  return pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function lineOf(file: string, needle: string): number | undefined {
+  const index = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle));
+  return index >= 0 ? index + 1 : undefined;
+}
+
+function listFiles(dir: string, keep: (file: string) => boolean): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...listFiles(path, keep));
+    else if (keep(path)) out.push(path);
+  }
+  return out;
+}
+
+/** Up to three known names closest to a mistyped one. */
+export function closest(name: string, candidates: string[]): string {
+  const distance = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let previous = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const current = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+        previous = current;
+      }
+    }
+    return row[b.length]!;
+  };
+  return candidates.map((c) => [c, distance(name, c)] as const).sort((a, b) => a[1] - b[1]).slice(0, 3).map(([c]) => c).join(', ') || '(none)';
+}
+

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import type { Registry } from '../config/registry.js';
+import type { ConnectorConfig } from '../config/types.js';
+import { HubError } from '../core/errors.js';
+import type { SyncPipeline } from '../pipeline/sync.js';
+import { createAjv } from '../schema/ajv.js';
+import { documentedSchema, problemSchema } from './openapi.js';
+import { fromFastifyError, renderError } from './problem.js';
+
+/**
+ * The hub's HTTP face. Inbound endpoints are generated from connector config: REST connectors get
+ * `POST /v1/in/<connector>/<operation>`, SOAP connectors get `POST /v1/soap/<connector>`. Bodies reach
+ * the pipeline as raw bytes (signatures are checked over them later); the pipeline decodes and
+ * validates, one mechanism for REST and SOAP alike.
+ */
+export interface AppOptions {
+  registry: Registry;
+  pipeline: SyncPipeline;
+  log: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    soapVersion?: '1.1' | '1.2';
+    openapi?: { body?: unknown; response?: unknown; consumes?: string[] };
+  }
+}
+
+export async function buildApp({ registry, pipeline, log }: AppOptions): Promise<FastifyInstance> {
+  const { server } = registry.hub;
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: server.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    childLoggerFactory: (logger, bindings, options, rawReq) => {
+      const given = (rawReq as { headers?: Record<string, unknown> }).headers?.['x-correlation-id'];
+      const correlationId = typeof given === 'string' && REQUEST_ID.test(given) ? given : bindings.reqId;
+      return logger.child({ ...bindings, correlationId }, options);
+    },
+    return503OnClosing: true,
+  });
+
+  const ajv = createAjv();
+  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+
+  app.setErrorHandler((error, request, reply) => {
+    const hubError = fromFastifyError(error);
+    if (hubError.status >= 500) request.log.error({ err: error, errorType: hubError.type }, 'request failed inside the hub');
+    else request.log.info({ errorType: hubError.type, status: hubError.status }, 'request rejected');
+    sendError(reply, request, hubError, undefined);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new HubError('client.unknown-operation', `Không có địa chỉ này / no such endpoint: ${request.method} ${request.url.split('?', 1)[0]}`, {
+      status: 404, detail: [{ reason: 'see /docs for the connectors and operations this hub serves', code: 'unknown-operation' }],
+    });
+    request.log.info({ errorType: error.type, status: 404 }, 'request rejected');
+    sendError(reply, request, error, undefined);
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: `lienthong: ${registry.hub.hub.name}`,
+        version: '0.1.0',
+        description: `Hub ${registry.hub.hub.id}. Each inbound operation takes the calling system's own format and answers in it; errors are problem+json (REST) or SOAP Faults (SOAP).`,
+      },
+      tags: [...registry.connectors.values()].map((c) => ({ name: c.id, description: `${c.name} (${c.participant})` })),
+      components: { schemas: { Problem: problemSchema as Record<string, unknown> } },
+    },
+    transform: ({ schema, url, route }) => {
+      const docs = (route?.config as { openapi?: Record<string, unknown> } | undefined)?.openapi;
+      return { schema: docs ? { ...(schema as object), ...docs } : (schema as never), url };
+    },
+  });
+  if (server.docs) await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/health', { schema: { summary: 'Liveness: the process is up', tags: ['ops'] } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { schema: { summary: 'Readiness: configuration loaded and routes served', tags: ['ops'] } }, async () => ({
+    status: 'ready', hub: registry.hub.hub.id, connectors: registry.connectors.size, routes: registry.routes.size,
+  }));
+
+  await app.register(async (inbound) => {
+    // Raw bytes in: the pipeline owns decoding, so REST and SOAP share one path and signatures see the original.
+    inbound.removeAllContentTypeParsers();
+    inbound.addContentTypeParser(['application/json', 'text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline);
+  });
+
+  return app;
+}
+
+function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: SyncPipeline): void {
+  const inbound = Object.values(connector.operations).filter((op) => op.direction === 'inbound' && registry.routes.has(`${connector.id}.${op.id}`));
+  if (inbound.length === 0) return;
+  const errorResponses = { '4xx': { description: 'Lỗi phía bên gọi / caller error', $ref: '#/components/schemas/Problem' }, '5xx': { description: 'Lỗi hub hoặc hệ thống đích / hub or destination error', $ref: '#/components/schemas/Problem' } };
+  if (connector.transport === 'soap') {
+    const version = connector.soap!.version;
+    app.post(`/v1/soap/${connector.id}`, {
+      schema: {
+        summary: `${connector.name}: SOAP ${version} endpoint (${inbound.map((o) => o.element ?? o.id).join(', ')})`,
+        description: inbound.map((o) => `- ${o.element ?? o.id}: ${o.summary ?? ''}`).join('\n'),
+        tags: [connector.id],
+      },
+      config: { soapVersion: version, openapi: { consumes: [version === '1.1' ? 'text/xml' : 'application/soap+xml'] } },
+    }, (request, reply) => handle(request, reply, pipeline, connector.id, undefined));
+    return;
+  }
+  for (const op of inbound) {
+    const route = registry.routes.get(`${connector.id}.${op.id}`)!;
+    const body = documentedSchema(registry.schemas, op.request.schema);
+    const answer = op.response && documentedSchema(registry.schemas, op.response.schema);
+    app.post(`/v1/in/${connector.id}/${op.id}`, {
+      schema: { summary: op.summary ?? op.id, description: `${op.description ?? ''}\n\nRoute \`${route.id}\`: ${route.from} → ${route.to} (${op.canonical.request}${op.canonical.response ? ` → ${op.canonical.response}` : ''}).`, tags: [connector.id] },
+      config: { openapi: { body, consumes: ['application/json'], response: { 200: { description: 'OK', ...(answer ?? {}) }, ...errorResponses } } },
+    }, (request, reply) => handle(request, reply, pipeline, connector.id, op.id));
+  }
+}
+
+async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: SyncPipeline, connectorId: string, operationId: string | undefined): Promise<void> {
+  const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  if (body.length === 0) {
+    sendError(reply, request, new HubError('client.bad-request', 'Thiếu nội dung yêu cầu / the request has no body', { status: 400 }), undefined);
+    return;
+  }
+  const correlationId = correlationOf(request);
+  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId });
+  reply.header('x-message-id', outcome.messageId).header('x-correlation-id', correlationId);
+  if (outcome.error) {
+    sendError(reply, request, outcome.error, outcome.messageId);
+    return;
+  }
+  const answer = outcome.reply!;
+  reply.code(answer.status).type(answer.contentType).send(answer.body);
+}
+
+function correlationOf(request: FastifyRequest): string {
+  const given = request.headers['x-correlation-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : request.id;
+}
+
+function sendError(reply: FastifyReply, request: FastifyRequest, error: HubError, messageId: string | undefined): void {
+  const soapVersion = request.routeOptions?.config?.soapVersion;
+  const rendered = renderError(error, request.id, messageId, soapVersion);
+  reply.code(rendered.status).type(rendered.contentType).send(rendered.body);
+}

@@ -1,0 +1,23 @@
+import pino, { type Logger, type DestinationStream } from 'pino';
+
+/**
+ * The application log. It never receives payloads: serializers keep only method, path without
+ * query (a query string may carry a CCCD), status and ids; redaction guards credentials in case a
+ * header object is ever logged by a library.
+ */
+export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: { service: 'lienthong' },
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'headers.authorization', 'password', 'clientSecret', 'session'], censor: '[redacted]' },
+      serializers: {
+        req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, path: (req.url ?? '').split('?', 1)[0] }),
+        res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+        err: pino.stdSerializers.err,
+      },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination,
+  );
+}

@@ -1,0 +1,50 @@
+import { HubError, toHubError } from '../core/errors.js';
+import { encodeSoapFault } from '../codec/soap.js';
+
+/**
+ * How an error looks on the wire: problem+json for REST callers, a SOAP Fault for SOAP callers.
+ * Both carry the same type, message, detail, message id and log id (the request id every log line
+ * of this request carries), so a caller's complaint can be matched to the hub's log in one step.
+ */
+export interface ErrorBody {
+  type: string;
+  status: number;
+  message: string;
+  detail: HubError['detail'];
+  messageId?: string;
+  logId: string;
+}
+
+export function errorBody(error: HubError, logId: string, messageId?: string): ErrorBody {
+  return { type: error.type, status: error.status, message: error.message, detail: error.detail, ...(messageId ? { messageId } : {}), logId };
+}
+
+export function renderError(error: HubError, logId: string, messageId: string | undefined, soapVersion: '1.1' | '1.2' | undefined): { status: number; contentType: string; body: string } {
+  const body = errorBody(error, logId, messageId);
+  if (!soapVersion) return { status: error.status, contentType: 'application/problem+json; charset=utf-8', body: JSON.stringify(body) };
+  const fault = encodeSoapFault({
+    version: soapVersion,
+    code: error.status < 500 ? 'Client' : 'Server',
+    reason: error.message,
+    detail: { LoiHub: { Loai: error.type, MaThongDiep: messageId ?? '', MaNhatKy: logId } },
+  });
+  return { status: error.status, contentType: soapVersion === '1.1' ? 'text/xml; charset=utf-8' : 'application/soap+xml; charset=utf-8', body: fault };
+}
+
+/** Fastify's own errors (body limits, content types, validation) in the hub's taxonomy. */
+export function fromFastifyError(error: unknown): HubError {
+  if (error instanceof HubError) return error;
+  const e = error as { code?: string; statusCode?: number; validation?: unknown[]; message?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HubError('client.body-too-large', 'Nội dung quá lớn / request body exceeds the size limit', { status: 413 });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HubError('client.unsupported-media-type', 'Kiểu nội dung không được hỗ trợ / unsupported Content-Type: send application/json (REST) or text/xml / application/soap+xml (SOAP)', { status: 415 });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HubError('client.bad-request', 'Thiếu nội dung hoặc Content-Length sai / empty body or wrong Content-Length', { status: 400 });
+  }
+  if (e.validation) return new HubError('client.schema-violation', 'Yêu cầu không đúng lược đồ / request does not match its schema', { status: 400 });
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new HubError('client.bad-request', `Yêu cầu không hợp lệ / bad request (${e.code ?? e.statusCode})`, { status: e.statusCode });
+  return toHubError(error);
+}

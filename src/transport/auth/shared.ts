@@ -1,0 +1,43 @@
+import { HubError } from '../../core/errors.js';
+
+/** A credential fetched on demand, cached for its lifetime, fetched by one request however many callers wait. */
+export class CredentialCache<T> {
+  private current?: { value: T; expiresAt: number; ref: number };
+  private pending?: Promise<{ value: T; ref: number }>;
+  private generation = 0;
+
+  constructor(
+    private readonly fetch: () => Promise<{ value: T; lifetimeMs: number }>,
+    private readonly now: () => number,
+  ) {}
+
+  async get(): Promise<{ value: T; ref: number }> {
+    const c = this.current;
+    if (c && this.now() < c.expiresAt) return c;
+    this.pending ??= this.fetch()
+      .then(({ value, lifetimeMs }) => (this.current = { value, expiresAt: this.now() + lifetimeMs, ref: ++this.generation }))
+      .finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  /** Drop the credential identified by `ref`, unless a newer one has replaced it already. */
+  invalidate(ref: number): void {
+    if (this.current?.ref === ref) this.current = undefined;
+  }
+}
+
+export function authFailed(peer: string, reason: string, code: string): HubError {
+  return new HubError('transport.auth-failed', `Xác thực với ${peer} thất bại / authentication with ${peer} failed`, {
+    detail: [{ reason, code }],
+  });
+}
+
+/** Parse a small JSON object answer, or undefined when it is not one. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
