@@ -205,7 +205,8 @@ function childrenOf(node: unknown, scope: Scope): Obj {
     } else if (key === '#text') {
       out['#text'] = value;
     } else {
-      const local = resolveName(key, scope, true).local;
+      // an element's own xmlns declarations apply to its own name
+      const local = resolveName(key, extendScope(scope, Array.isArray(value) ? value[0] : value), true).local;
       const values = Array.isArray(value) ? value.map((v) => strip(v, scope)) : strip(value, scope);
       add(out, local, values);
     }

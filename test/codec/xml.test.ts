@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { HubError } from '../../src/core/errors.js';
+import { findExcessiveNesting, parseXmlSafely, XML_MAX_DEPTH, xmlBytesToText } from '../../src/codec/xml.js';
+
+function failure(fn: () => unknown): HubError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(HubError);
+    return error as HubError;
+  }
+  throw new Error('expected a HubError, nothing was thrown');
+}
+
+function nested(depth: number, inner = 'x'): string {
+  return '<a>'.repeat(depth) + inner + '</a>'.repeat(depth);
+}
+
+describe('parseXmlSafely: well-formedness', () => {
+  it('parses a plain document with prefixes, attributes and string values kept', () => {
+    const doc = parseXmlSafely('<?xml version="1.0" encoding="utf-8"?><p:a xmlns:p="urn:x" n="1"><p:b>007</p:b><p:b>true</p:b><c/></p:a>');
+    expect(doc).toEqual({ 'p:a': { 'p:b': ['007', 'true'], c: '', '@_xmlns:p': 'urn:x', '@_n': '1' } });
+  });
+
+  it('rejects mismatched tags <a><b></a> with line and column', () => {
+    const e = failure(() => parseXmlSafely('<a>\n  <b></a>'));
+    expect(e.type).toBe('client.bad-xml');
+    expect(e.status).toBe(400);
+    expect(e.message).toMatch(/line 2, column \d+/);
+  });
+
+  it('rejects two root elements', () => {
+    expect(failure(() => parseXmlSafely('<a/><b/>')).type).toBe('client.bad-xml');
+    expect(failure(() => parseXmlSafely('<a></a><b></b>')).type).toBe('client.bad-xml');
+    expect(failure(() => parseXmlSafely('<a>1</a><a>2</a>')).type).toBe('client.bad-xml');
+  });
+
+  it('rejects text after the root and an empty document', () => {
+    expect(failure(() => parseXmlSafely('<a>1</a>junk')).type).toBe('client.bad-xml');
+    expect(failure(() => parseXmlSafely('')).type).toBe('client.bad-xml');
+  });
+
+  it('never echoes payload text in the error', () => {
+    const e = failure(() => parseXmlSafely('<HoSo><SoDinhDanh>038095999901</SoDinhDanh><Ten>Trần Văn Thử</HoSo>'));
+    const shown = JSON.stringify({ message: e.message, detail: e.detail });
+    expect(shown).not.toContain('038095999901');
+    expect(shown).not.toContain('Trần');
+  });
+
+  it('decodes UTF-8 bytes strictly and drops a BOM', () => {
+    expect(xmlBytesToText(Buffer.from('\uFEFF<a>Thử</a>', 'utf8'))).toBe('<a>Thử</a>');
+    expect(failure(() => xmlBytesToText(Buffer.from([0x3c, 0x61, 0x3e, 0xc3, 0x28, 0x3c, 0x2f, 0x61, 0x3e]))).type).toBe('client.bad-xml');
+    expect(parseXmlSafely('\uFEFF<a>1</a>')).toEqual({ a: '1' });
+  });
+});
+
+describe('parseXmlSafely: hostile input', () => {
+  it('rejects any DOCTYPE before parsing', () => {
+    const e = failure(() => parseXmlSafely('<!DOCTYPE a><a>1</a>'));
+    expect(e.type).toBe('client.xml-forbidden');
+    expect(failure(() => parseXmlSafely('<?xml version="1.0"?>\n<!doctype a><a/>')).type).toBe('client.xml-forbidden');
+  });
+
+  it('rejects an external entity (XXE)', () => {
+    const xxe = '<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>';
+    const e = failure(() => parseXmlSafely(xxe));
+    expect(e.type).toBe('client.xml-forbidden');
+    expect(e.message).not.toContain('/etc/passwd');
+  });
+
+  it('rejects billion laughs', () => {
+    const lol =
+      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' +
+      Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i === 0 ? '' : i};`.repeat(10)}">`).join('') +
+      ']><lolz>&lol9;</lolz>';
+    expect(failure(() => parseXmlSafely(lol)).type).toBe('client.xml-forbidden');
+  });
+
+  it('fails fast on 10,000-deep nesting with xml-too-deep (no stack overflow)', () => {
+    const e = failure(() => parseXmlSafely(nested(10_000)));
+    expect(e.type).toBe('client.xml-too-deep');
+    expect(e.message).toContain(String(XML_MAX_DEPTH));
+  });
+
+  it('accepts exactly the depth limit and refuses one more', () => {
+    expect(() => parseXmlSafely(nested(XML_MAX_DEPTH))).not.toThrow();
+    expect(failure(() => parseXmlSafely(nested(XML_MAX_DEPTH + 1))).type).toBe('client.xml-too-deep');
+    expect(failure(() => parseXmlSafely(nested(10), { maxDepth: 5 })).type).toBe('client.xml-too-deep');
+  });
+
+  it('the nesting pre-scan ignores self-closing tags, comments, CDATA and quoted ">"', () => {
+    const flat = `<a>${'<b/>'.repeat(500)}<!-- <c><c><c> --><![CDATA[<d><d><d>]]><e x="<f>>"/></a>`;
+    expect(findExcessiveNesting(flat, 2)).toBe(-1);
+    expect(findExcessiveNesting('<a><b><c/></b></a>', 1)).toBe(3);
+  });
+
+  it('refuses a <__proto__> element', () => {
+    const e = failure(() => parseXmlSafely('<a><__proto__><polluted>1</polluted></__proto__></a>'));
+    expect(e.type).toBe('client.xml-forbidden');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('decodes numeric character references to Vietnamese text', () => {
+    expect(parseXmlSafely('<Ten>Tr&#7847;n V&#259;n Th&#7917;</Ten>')).toEqual({ Ten: 'Trần Văn Thử' });
+    expect(parseXmlSafely('<Ten>Tr&#x1EA7;n &amp; &lt;Con&gt;</Ten>')).toEqual({ Ten: 'Trần & <Con>' });
+  });
+
+  it('rejects 200,000 numeric references (expansion limit)', () => {
+    const e = failure(() => parseXmlSafely(`<a>${'&#65;'.repeat(200_000)}</a>`));
+    expect(e.type).toBe('client.xml-forbidden');
+  });
+});

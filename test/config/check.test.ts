@@ -1,0 +1,147 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadRegistry } from '../../src/config/load.js';
+import type { ConfigIssue } from '../../src/core/issues.js';
+import { REPO } from '../support/hub.js';
+
+/** A throwaway copy of the shipped configuration, to break on purpose. */
+function copyOfShipped(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lienthong-check-'));
+  for (const part of ['config', 'connectors', 'schemas', 'mappings']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
+  return dir;
+}
+
+function edit(dir: string, file: string, from: string | RegExp, to: string): number {
+  const path = join(dir, file);
+  const text = readFileSync(path, 'utf8');
+  const replaced = text.replace(from, to);
+  if (replaced === text) throw new Error(`nothing to replace in ${file}`);
+  writeFileSync(path, replaced);
+  const index = replaced.split('\n').findIndex((line) => line.includes(to.split('\n')[0]!));
+  return index + 1;
+}
+
+const errors = (issues: ConfigIssue[]) => issues.filter((i) => i.severity === 'error');
+const env = { ...process.env, CSDLDC_URL: 'http://127.0.0.1:8091' };
+
+describe('lienthong check', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const broken = () => {
+    const dir = copyOfShipped();
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('accepts the shipped configuration without errors or warnings', () => {
+    const { registry, issues } = loadRegistry(REPO, { env });
+    expect(issues).toEqual([]);
+    expect(registry?.routes.size).toBeGreaterThanOrEqual(2);
+    expect(registry?.mappings.size).toBeGreaterThanOrEqual(6);
+  });
+
+  it('names file, line and field of a mistyped source path, with a suggestion', () => {
+    const dir = broken();
+    const line = edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', 'fullName: { from: hoVaTen,', 'fullName: { from: hoVaTenn,');
+    const { registry, issues } = loadRegistry(dir, { env });
+    expect(registry).toBeUndefined();
+    const issue = errors(issues).find((i) => i.file.endsWith('citizen-lookup.in.yaml'));
+    expect(issue, JSON.stringify(issues, null, 1)).toBeDefined();
+    expect(issue!.line).toBe(line);
+    expect(issue!.field).toContain('fullName');
+    expect(`${issue!.message} ${issue!.hint}`).toContain('hoVaTen');
+  });
+
+  it('reports a target field that the target schema does not have', () => {
+    const dir = broken();
+    const line = edit(dir, 'mappings/csdldc/TraCuuThongTinCongDan.in.yaml', '  ethnicity: {', '  ethnicityy: {');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.field?.includes('ethnicityy'));
+    expect(issue?.file).toBe('mappings/csdldc/TraCuuThongTinCongDan.in.yaml');
+    expect(issue?.line).toBe(line);
+  });
+
+  it('reports a required target field that is never written', () => {
+    const dir = broken();
+    edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', /\n  operation: \{ const: LOOKUP \}/, '');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file.endsWith('citizen-lookup.in.yaml'));
+    expect(`${issue?.field} ${issue?.message}`).toContain('operation');
+  });
+
+  it('reports a type mismatch', () => {
+    const dir = broken();
+    edit(dir, 'mappings/onegate-h56/citizen-lookup.out.yaml', 'congDan.namSinh: { from: birthDate.year }', 'congDan.namSinh: { from: name.full }');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.field?.includes('namSinh'));
+    expect(issue?.message).toMatch(/type|kiểu/i);
+  });
+
+  it('reports a code table that does not cover the source enum', () => {
+    const dir = broken();
+    edit(dir, 'mappings/codes/csdldc-gender.yaml', '  "0": U\n', '');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.field?.includes('gender'));
+    expect(issue, 'uncovered enum value 0 of GioiTinh').toBeDefined();
+    expect(issue!.message).toContain('0');
+  });
+
+  it('rejects unknown functions and prototype paths at load', () => {
+    const dir = broken();
+    edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', 'fn: [trim, nfc]', 'fn: [trim, eval]');
+    edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', 'requestRef: { from: maYeuCau }', 'requestRef: { from: __proto__.polluted }');
+    const found = errors(loadRegistry(dir, { env }).issues).filter((i) => i.file.endsWith('citizen-lookup.in.yaml'));
+    expect(found.some((i) => i.message.includes('eval'))).toBe(true);
+    expect(found.some((i) => i.message.includes('__proto__'))).toBe(true);
+  });
+
+  it('reports a route to an operation that does not exist, with the known ones', () => {
+    const dir = broken();
+    const line = edit(dir, 'config/hub.yaml', 'to: csdldc.TraCuuThongTinCongDan\n  - id: citizen-lookup-legacy-soap', 'to: csdldc.TraCuuCongDan\n  - id: citizen-lookup-legacy-soap');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file === 'config/hub.yaml');
+    expect(issue?.line).toBe(line);
+    expect(issue?.field).toBe('routes[0].to');
+    expect(issue?.hint).toContain('csdldc.TraCuuThongTinCongDan');
+  });
+
+  it('reports a connector field the schema does not allow, at its line', () => {
+    const dir = broken();
+    const line = edit(dir, 'connectors/csdldc.yaml', 'timeouts:\n', 'timeout:\n');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file === 'connectors/csdldc.yaml');
+    expect(issue?.line).toBe(line);
+    expect(issue?.field).toBe('timeout');
+  });
+
+  it('reports an unset secret without a default', () => {
+    const dir = broken();
+    edit(dir, 'connectors/csdldc.yaml', /auth:\n  scheme: none/, 'auth:\n  scheme: header\n  headers:\n    x-api-key: ${CSDLDC_API_KEY}');
+    const { CSDLDC_API_KEY: _unset, ...rest } = env;
+    const issue = errors(loadRegistry(dir, { env: rest }).issues).find((i) => i.message.includes('CSDLDC_API_KEY'));
+    expect(issue?.file).toBe('connectors/csdldc.yaml');
+    expect(issue?.field).toBe('auth.headers.x-api-key');
+  });
+
+  it('reports a mapping wired the wrong way round', () => {
+    const dir = broken();
+    edit(dir, 'connectors/onegate-h56.yaml', 'mapping: onegate-h56/citizen-lookup.in }', 'mapping: onegate-h56/citizen-lookup.out }');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file === 'connectors/onegate-h56.yaml');
+    expect(issue?.message).toContain('needs onegate-h56/citizen-lookup.request → canonical/CitizenLookupRequest');
+  });
+
+  it('exits non-zero from the command line and prints file:line', () => {
+    const dir = broken();
+    edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', 'fullName: { from: hoVaTen,', 'fullName: { from: hoVaTenn,');
+    let output = '';
+    let status = 0;
+    try {
+      execFileSync(process.execPath, [join(REPO, 'bin', 'lienthong.js'), '--root', dir, 'check'], { encoding: 'utf8', env });
+    } catch (error) {
+      const e = error as { status: number; stdout: string };
+      status = e.status;
+      output = e.stdout;
+    }
+    expect(status).toBe(1);
+    expect(output).toMatch(/mappings\/onegate-h56\/citizen-lookup\.in\.yaml:\d+/);
+  });
+});

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createLogger } from '../../src/server/logger.js';
+import { createHub } from '../../src/server/hub.js';
+import { LogCapture, loadShipped } from '../support/hub.js';
+
+/**
+ * Hostile and broken input: every case gets a structured 4xx naming what is wrong and a log line
+ * without the payload; none answers 500 or takes the hub down. Nothing here reaches a peer
+ * (the destination points at a closed port, so a leak past validation would show as a 502).
+ */
+const REST = '/v1/in/onegate-h56/citizen-lookup';
+const SOAP = '/v1/soap/motcua-legacy';
+const soap = (inner: string, prolog = '') => `${prolog}<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="urn:motcua:legacy:v1"><soap:Body>${inner}</soap:Body></soap:Envelope>`;
+
+describe('bad input', () => {
+  let app: FastifyInstance;
+  let close: () => Promise<void>;
+  const logs = new LogCapture();
+
+  beforeAll(async () => {
+    const registry = loadShipped({ CSDLDC_URL: 'http://127.0.0.1:9' });
+    ({ app, close } = await createHub({ registry, log: createLogger({ level: 'info', destination: logs }) }));
+    await app.ready();
+  });
+  afterAll(async () => close());
+
+  const send = (url: string, payload: string | Buffer, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url, payload, headers: { 'content-type': contentType } });
+
+  const cases: Array<[string, () => ReturnType<typeof send>, number, RegExp]> = [
+    ['malformed JSON', () => send(REST, '{"soDinhDanh": "0380'), 400, /^client\.bad-json$/],
+    ['a JSON array instead of an object', () => send(REST, '[1,2]'), 400, /^client\.schema-violation$/],
+    ['a __proto__ key', () => send(REST, '{"soDinhDanh":"038095999901","__proto__":{"admin":true}}'), 400, /^client\.json-forbidden-key$/],
+    ['constructor.prototype', () => send(REST, '{"constructor":{"prototype":{"x":1}}}'), 400, /^client\.json-forbidden-key$/],
+    ['10,000-deep JSON nesting', () => send(REST, '['.repeat(10_000) + ']'.repeat(10_000)), 400, /^client\.json-too-deep$/],
+    ['an oversized body', () => send(REST, JSON.stringify({ soDinhDanh: '038095999901', mucDich: 'x'.repeat(1_100_000) })), 413, /^client\.body-too-large$/],
+    ['a wrong content type', () => send(REST, 'soDinhDanh=038095999901', 'application/x-www-form-urlencoded'), 415, /^client\.unsupported-media-type$/],
+    ['an unknown connector', () => send('/v1/in/no-such-system/citizen-lookup', '{}'), 404, /^client\.unknown-operation$/],
+    ['an unknown operation', () => send('/v1/in/onegate-h56/no-such-operation', '{}'), 404, /^client\.unknown-operation$/],
+    ['a schema violation (unknown field)', () => send(REST, '{"soDinhDanh":"038095999901","hacker":1}'), 400, /^client\.schema-violation$/],
+    ['a missing required field', () => send(REST, '{"hoVaTen":"Trần Văn Thử"}'), 400, /^client\.schema-violation$/],
+    ['a number where text is expected', () => send(REST, '{"soDinhDanh":38095999901}'), 400, /^client\.schema-violation$/],
+    ['an invalid CCCD (unknown province 099)', () => send(REST, '{"soDinhDanh":"099095999901"}'), 400, /^client\.schema-violation$/],
+    ['a CCCD born in the future', () => send(REST, '{"soDinhDanh":"038295999901"}'), 400, /^client\.schema-violation$/],
+    ['an impossible date', () => send(REST, '{"soDinhDanh":"038095999901","ngaySinh":"30/02/1995"}'), 400, /^client\.schema-violation$/],
+    ['an empty body', () => send(REST, ''), 400, /^client\./],
+    ['malformed XML', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>1</m:TraCuuCongDan>'), 'text/xml'), 400, /^client\.bad-xml$/],
+    ['a DOCTYPE', () => send(SOAP, soap('<m:TraCuuCongDan/>', '<!DOCTYPE x [<!ELEMENT x ANY>]>'), 'text/xml'), 400, /^client\.xml-forbidden$/],
+    ['an external entity (XXE)', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>&xxe;</ApplicantsId></m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'), 'text/xml'), 400, /^client\.xml-forbidden$/],
+    ['an entity bomb', () => send(SOAP, soap('<m:TraCuuCongDan>&l3;</m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY l0 "ha"><!ENTITY l1 "&l0;&l0;&l0;&l0;"><!ENTITY l2 "&l1;&l1;&l1;&l1;"><!ENTITY l3 "&l2;&l2;&l2;&l2;">]>'), 'text/xml'), 400, /^client\.xml-forbidden$/],
+    ['10,000-deep XML nesting', () => send(SOAP, soap('<a>'.repeat(10_000) + '</a>'.repeat(10_000)), 'text/xml'), 400, /^client\.xml-too-deep$/],
+    ['a non-SOAP XML document', () => send(SOAP, '<hello>world</hello>', 'text/xml'), 400, /^client\.bad-soap$/],
+    ['an unknown SOAP operation', () => send(SOAP, soap('<m:XoaCongDan/>'), 'text/xml'), 404, /^client\.unknown-operation$/],
+    ['an invalid CCCD over SOAP', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>12345</ApplicantsId></m:TraCuuCongDan>'), 'text/xml'), 400, /^client\.schema-violation$/],
+  ];
+
+  for (const [name, run, status, type] of cases) {
+    it(`${name} → ${status}`, async () => {
+      const res = await run();
+      expect(res.statusCode, res.body).toBe(status);
+      if (res.headers['content-type']?.toString().includes('json')) {
+        const body = JSON.parse(res.body);
+        expect(body.type).toMatch(type);
+        expect(body.message.length).toBeGreaterThan(5);
+        expect(Array.isArray(body.detail)).toBe(true);
+        expect(body.logId).toBe(res.headers['x-request-id']);
+      } else {
+        // SOAP callers get a SOAP Fault carrying the same error type.
+        expect(res.body).toContain('Fault');
+        expect(res.body).toMatch(new RegExp(type.source.replace(/^\^|\$$/g, '')));
+      }
+    });
+  }
+
+  it('names the offending field for a schema violation', async () => {
+    const res = await send(REST, '{"soDinhDanh":"099095999901"}');
+    const body = JSON.parse(res.body);
+    expect(body.detail.some((d: { field?: string }) => d.field?.includes('soDinhDanh'))).toBe(true);
+  });
+
+  it('logs a record for each rejection, and none of them carries the payload', () => {
+    const rejected = logs.records().filter((r) => r.msg === 'message rejected' || r.msg === 'request rejected');
+    expect(rejected.length).toBeGreaterThanOrEqual(cases.length - 2);
+    const text = logs.text();
+    for (const secret of ['038095999901', 'Trần Văn Thử', '/etc/passwd', 'hacker', 'ha'.repeat(4)]) expect(text).not.toContain(secret);
+    expect(logs.records().filter((r) => (r.level as number) >= 50)).toEqual([]);
+  });
+
+  it('is still healthy afterwards', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+  });
+});
