@@ -216,7 +216,7 @@ describe('population simulator: modes, slowness, bookkeeping', () => {
     const down = await post(ok());
     expect(down.status).toBe(500);
     expect(down.type).toContain('text/html');
-    expect((await (await fetch(`${sim.url}/health`)).json()).mode).toBe('down-500');
+    expect(((await (await fetch(`${sim.url}/health`)).json()) as { mode: string }).mode).toBe('down-500');
 
     const bad = await fetch(`${sim.url}/__sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"mode":"sideways"}' });
     expect(bad.status).toBe(400);

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MockAgent } from 'undici';
-import { HubError } from '../../src/core/errors.js';
+import type { HubError } from '../../src/core/errors.js';
 import { createPeer, type PeerConfig } from '../../src/transport/index.js';
+import { header, rejection as rejectionOf } from './helpers.js';
 
 const LGSP = 'https://lgsp.example';
 const TOKEN_PATH = '/token';
@@ -21,21 +22,9 @@ afterEach(async () => {
   await agent.close();
 });
 
-function header(opts: { headers?: unknown }, name: string): string | undefined {
-  const h = opts.headers as Record<string, string> | Headers | undefined;
-  if (!h) return undefined;
-  if (typeof (h as Headers).get === 'function') return (h as Headers).get(name) ?? undefined;
-  const key = Object.keys(h).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : (h as Record<string, string>)[key];
-}
-
+/** The HubError, checked to carry no secret, token or session. */
 async function rejection(p: Promise<unknown>): Promise<HubError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HubError);
-  const e = error as HubError;
+  const e = await rejectionOf(p);
   // Secrets never leak into what an error carries.
   for (const text of [e.message, JSON.stringify(e.detail)]) {
     expect(text).not.toContain(SECRET);

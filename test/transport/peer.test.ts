@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errors, MockAgent } from 'undici';
-import { HubError } from '../../src/core/errors.js';
 import { createPeer } from '../../src/transport/index.js';
+import { header, rejection } from './helpers.js';
 
 const ORIGIN = 'https://peer.example';
 let agent: MockAgent;
@@ -15,24 +15,6 @@ afterEach(async () => {
   agent.assertNoPendingInterceptors();
   await agent.close();
 });
-
-/** Read one request header from a MockAgent reply callback, whatever shape undici handed over. */
-function header(opts: { headers?: unknown }, name: string): string | undefined {
-  const h = opts.headers as Record<string, string> | Headers | undefined;
-  if (!h) return undefined;
-  if (typeof (h as Headers).get === 'function') return (h as Headers).get(name) ?? undefined;
-  const key = Object.keys(h).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : (h as Record<string, string>)[key];
-}
-
-async function rejection(p: Promise<unknown>): Promise<HubError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HubError);
-  return error as HubError;
-}
 
 describe('peer.send over MockAgent', () => {
   it('joins base path and request path, sends static and request headers, serialises json, measures time', async () => {

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Agent } from 'undici';
-import { HubError } from '../../src/core/errors.js';
 import { createDispatcher, createPeer } from '../../src/transport/index.js';
+import { rejection } from './helpers.js';
 
 /** A real fake peer on 127.0.0.1: the transport is exercised over real sockets. */
 let app: FastifyInstance;
@@ -44,15 +44,6 @@ afterAll(async () => {
   await dispatcher.destroy();
   await app.close();
 });
-
-async function rejection(p: Promise<unknown>): Promise<HubError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HubError);
-  return error as HubError;
-}
 
 describe('transport against a real peer', () => {
   it('round-trips JSON through a pooled Agent', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from 'undici';
-import { HubError } from '../../src/core/errors.js';
 import { RESERVED, startPopulationSim, type PopulationSim } from '../../src/sim/index.js';
 import { createDispatcher, createPeer, type Peer } from '../../src/transport/index.js';
+import { rejection } from './helpers.js';
 
 /** The hub's transport against the population simulator over real sockets: what the e2e path will do. */
 let sim: PopulationSim;
@@ -45,9 +45,8 @@ describe('transport → population simulator', () => {
   });
 
   it('the slow CCCD trips the request timeout', async () => {
-    const error = await peer.send(soap(RESERVED.SLOW)).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(HubError);
-    expect((error as HubError).type).toBe('transport.timeout');
-    expect((error as HubError).status).toBe(504);
+    const error = await rejection(peer.send(soap(RESERVED.SLOW)));
+    expect(error.type).toBe('transport.timeout');
+    expect(error.status).toBe(504);
   });
 });

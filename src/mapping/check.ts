@@ -1,0 +1,365 @@
+/**
+ * The static check of a mapping against its source and target schemas and the code tables
+ * (`lienthong check`). It reports, with file, line, field and a concrete hint:
+ *
+ *   1. a source path that does not exist in the source schema (from, concat, each, when);
+ *   2. a target field that is not in the target schema;
+ *   3. a required target property never written (recursively into objects the mapping writes;
+ *      written only under `when`, or from an optional source without default: a warning);
+ *   4. a type mismatch between what a rule produces (source type → each fn's declared in/out
+ *      types; const's type; concat → string; each → array) and the target type, a function fed
+ *      a type it does not accept, and values outside the target's enum;
+ *   5. a code table that does not cover every value of the source field's enum (no default);
+ *   6. an unknown code table.
+ */
+import type { ConfigIssue } from '../core/issues.js';
+import type { SchemaSet } from '../schema/set.js';
+import type { CodeTable } from './codes.js';
+import { planOf, MappingSpecError, type MappingDefinition } from './load.js';
+import { formatSegments, type SourcePath } from './paths.js';
+import { SchemaWalker, type SNode } from './schema-walk.js';
+import type { Condition, FieldSet, FnCall, Rule, TargetNode } from './spec.js';
+import { suggestion } from './suggest.js';
+import { accepts, describeTypes, literalType, unionTypes, UNKNOWN, withoutNull, type ValueType } from './types.js';
+import { fieldOf, type Location } from './validate.js';
+
+export interface MappingEnv {
+  schemas: SchemaSet;
+  codeTables: ReadonlyMap<string, CodeTable>;
+}
+
+/** Where rules are evaluated: the scope (document or `each` item) and the root, as schema nodes (undefined: open/unknown). */
+interface Scope {
+  scope: SNode[] | undefined;
+  root: SNode[] | undefined;
+  /** "" at the top, "relatives[]." inside an each (for messages). */
+  label: string;
+  /** "" at the top, " (inside each: CongDan.Cha)" for messages about relative source paths. */
+  where: string;
+}
+
+interface Resolved {
+  type: ValueType;
+  /** true: present whenever the document is valid; false: may be absent; undefined: unknown. */
+  required: boolean | undefined;
+}
+
+export function checkMapping(def: MappingDefinition, env: MappingEnv): ConfigIssue[] {
+  let plan;
+  try {
+    plan = planOf(def);
+  } catch (error) {
+    if (error instanceof MappingSpecError) return error.issues;
+    throw error;
+  }
+  return new Checker(def, env).run(plan.fields);
+}
+
+class Checker {
+  private readonly issues: ConfigIssue[] = [];
+  private readonly walker: SchemaWalker;
+
+  constructor(private readonly def: MappingDefinition, private readonly env: MappingEnv) {
+    this.walker = new SchemaWalker(env.schemas);
+  }
+
+  run(fields: FieldSet): ConfigIssue[] {
+    const source = this.walker.root(this.def.source);
+    const target = this.walker.root(this.def.target);
+    const names = this.env.schemas.names();
+    if (!source) this.report(['source'], `source schema "${this.def.source}" does not exist`, `create schemas/${this.def.source}.json, or ${suggestion(this.def.source, names, 'schemas')}`);
+    if (!target) this.report(['target'], `target schema "${this.def.target}" does not exist`, `create schemas/${this.def.target}.json, or ${suggestion(this.def.target, names, 'schemas')}`);
+    if (!source || !target) return this.issues;
+    this.checkObject(fields.tree, target, { scope: source, root: source, label: '', where: '' }, fields.at, '');
+    return this.issues;
+  }
+
+  private report(at: Location, message: string, hint: string | undefined, severity: ConfigIssue['severity'] = 'error'): void {
+    const pos = this.def.locate(at);
+    const issue: ConfigIssue = { file: this.def.file, line: pos.line, column: pos.column, field: fieldOf(at), message, severity };
+    if (hint) issue.hint = hint;
+    this.issues.push(issue);
+  }
+
+  // ---- target side ----
+
+  /** One target object: its required properties, then every child. */
+  private checkObject(children: TargetNode[], target: SNode[] | undefined, scope: Scope, at: Location, objectPath: string): void {
+    if (target) this.checkRequired(children, target, scope, at, objectPath);
+    for (const child of children) {
+      const childAt = firstRuleAt(child);
+      const shown = `${scope.label}${child.path}`;
+      let nodes: SNode[] | undefined;
+      if (target) {
+        const found = this.walker.property(target, child.name);
+        if (found.kind === 'undeclared') {
+          this.report(childAt, `target field '${shown}' is not in ${this.def.target}`, suggestion(child.name, found.siblings, 'fields'));
+          continue;
+        }
+        if (found.kind === 'wrong-type') {
+          const parent = `${scope.label}${objectPath}`.replace(/\.$/, '') || '(root)';
+          this.report(childAt, `target '${parent}' is ${describeTypes(found.types)}, so it has no field '${child.name}'`, 'check the target schema, or map the whole value');
+          continue;
+        }
+        nodes = found.kind === 'found' && !found.partlyOpen ? found.nodes : undefined;
+      }
+      if (child.rule) this.checkRule(child.rule, nodes, scope);
+      else {
+        if (nodes) this.expectTarget(childAt, shown, this.walker.typeOf(nodes), { types: ['object'] }, `'${firstLeaf(child)}' writes inside it`);
+        this.checkObject(child.children ?? [], nodes, scope, childAt, `${objectPath}${child.name}.`);
+      }
+    }
+  }
+
+  private checkRequired(children: TargetNode[], target: SNode[], scope: Scope, at: Location, objectPath: string): void {
+    for (const name of this.walker.required(target)) {
+      const child = children.find((c) => c.name === name);
+      const shown = `${scope.label}${objectPath}${name}`;
+      if (!child) {
+        this.report(at, `required target field '${shown}' is never written`, `add a rule for it, e.g. ${objectPath}${name}: { from: <source path> } or { const: <value> }`);
+        continue;
+      }
+      const rules = rulesUnder(child);
+      if (rules.every((r) => r.when)) {
+        this.report(firstRuleAt(child), `required target field '${shown}' is written only under when:`, 'add a rule without when (or a default) so that it is always written', 'warning');
+        continue;
+      }
+      // a single copied value that the source may not have
+      if (child.rule && (child.rule.kind === 'from' || child.rule.kind === 'concat') && !child.rule.default && !child.rule.when) {
+        const paths = child.rule.kind === 'from' ? [child.rule.path] : child.rule.parts.flatMap((p) => ('path' in p ? [p.path] : []));
+        const resolved = paths.map((p) => this.resolveQuiet(p, scope));
+        if (resolved.length && resolved.every((r) => r?.required === false)) {
+          this.report(child.rule.at, `required target field '${shown}' may be absent: ${paths.map((p) => `'${p.text}'`).join(', ')} ${paths.length > 1 ? 'are' : 'is'} optional in ${this.def.source}`, 'add a default:, or make the source field required in its schema', 'warning');
+        }
+      }
+    }
+  }
+
+  private expectTarget(at: Location, shown: string, target: ValueType, produced: ValueType, what: string): void {
+    const fit = accepts(target.types, produced.types);
+    if (fit === 'no') {
+      this.report(at, `type mismatch at '${shown}': the rule produces ${describeTypes(produced.types)} but the target expects ${describeTypes(target.types)}${what ? ` (${what})` : ''}`, conversionHint(target));
+      return;
+    }
+    if (fit === 'partly') {
+      this.report(at, `'${shown}' may receive ${describeTypes(produced.types)} but the target expects ${describeTypes(target.types)}`, conversionHint(target), 'warning');
+    }
+    if (target.enum && produced.enum) {
+      const allowed = new Set(target.enum.map((v) => JSON.stringify(v)));
+      const bad = produced.enum.filter((v) => !allowed.has(JSON.stringify(v)));
+      if (bad.length) {
+        this.report(at, `'${shown}' may receive ${bad.map((v) => JSON.stringify(v)).join(', ')}, which the target enum does not allow`, `the target allows ${target.enum.map((v) => JSON.stringify(v)).join(', ')}: translate with a code table (fn: [{ code: <table> }])`);
+      }
+    }
+  }
+
+  // ---- rules ----
+
+  private checkRule(rule: Rule, target: SNode[] | undefined, scope: Scope): void {
+    const shown = `${scope.label}${rule.key}`;
+    if (rule.when) this.checkCondition(rule.when, scope);
+    const targetType = target ? this.walker.typeOf(target) : UNKNOWN;
+    switch (rule.kind) {
+      case 'const':
+        this.expectTarget([...rule.at, 'const'], shown, targetType, literalType(rule.value), '');
+        return;
+      case 'from': {
+        const src = this.resolve(rule.path, [...rule.at, 'from'], scope);
+        let type = this.pipeline(rule.fn, src ? withoutNull(src.type) : UNKNOWN, rule.path.text, shown);
+        if (rule.default) type = unionTypes([type, literalType(rule.default.value)]);
+        this.expectTarget([...rule.at, 'from'], shown, targetType, type, '');
+        return;
+      }
+      case 'concat': {
+        rule.parts.forEach((part) => {
+          if (!('path' in part)) return;
+          const src = this.resolve(part.path, part.at, scope);
+          const t = src ? withoutNull(src.type).types : undefined;
+          if (t && (t.includes('object') || t.includes('array'))) {
+            this.report(part.at, `concat part '${part.path.text}' is ${describeTypes(t)}, not text`, 'point at a text or number field (e.g. HoVaTen.Ten rather than HoVaTen)');
+          }
+        });
+        let type = this.pipeline(rule.fn, { types: ['string'] }, 'concat', shown);
+        if (rule.default) type = unionTypes([type, literalType(rule.default.value)]);
+        this.expectTarget([...rule.at, 'concat'], shown, targetType, type, '');
+        return;
+      }
+      case 'each': {
+        const src = this.resolve(rule.path, [...rule.at, 'each'], scope);
+        let items: SNode[] | undefined;
+        if (src && src.nodes) {
+          const t = withoutNull(src.type).types;
+          if (t && !t.includes('array') && !t.includes('object')) {
+            this.report([...rule.at, 'each'], `each: '${rule.path.text}' is ${describeTypes(t)}, not a list or an object`, 'each needs a list (or a single object)');
+          } else {
+            const listed = this.walker.index(src.nodes, 'any');
+            const fromList = listed.kind === 'found' ? listed.nodes : [];
+            const asObject = !t || t.includes('object') ? src.nodes : [];
+            items = listed.kind === 'open' || (listed.kind === 'found' && listed.partlyOpen) ? undefined : [...fromList, ...asObject];
+            if (items && items.length === 0) items = undefined;
+          }
+        }
+        this.expectTarget([...rule.at, 'each'], shown, targetType, { types: ['array'] }, 'each builds a list');
+        let targetItems: SNode[] | undefined;
+        if (target) {
+          const t = this.walker.index(target, 'any');
+          targetItems = t.kind === 'found' && !t.partlyOpen ? t.nodes : undefined;
+        }
+        const inner: Scope = { scope: items, root: scope.root, label: `${shown}[].`, where: ` (inside each: ${rule.path.text})` };
+        this.checkObject(rule.fields.tree, targetItems, inner, [...rule.at, 'fields'], '');
+        return;
+      }
+    }
+  }
+
+  /** Runs the declared types through the functions; reports inputs a function does not accept. */
+  private pipeline(fns: FnCall[], input: ValueType, from: string, shown: string): ValueType {
+    let t = input;
+    for (const call of fns) {
+      const spec = call.spec;
+      if (spec.input !== 'any') {
+        const fit = accepts(spec.input, t.types);
+        if (fit === 'no') {
+          this.report(call.at, `${call.name} expects ${describeTypes(spec.input)} but gets ${describeTypes(t.types)} (from ${from})`, fnHint(spec.input), 'error');
+          return UNKNOWN;
+        }
+        if (fit === 'partly') this.report(call.at, `${call.name} expects ${describeTypes(spec.input)} but may get ${describeTypes(t.types)} (from ${from})`, fnHint(spec.input), 'warning');
+      }
+      let table: CodeTable | undefined;
+      if (call.name === 'code') {
+        const args = call.args as string | { table: string; default?: unknown };
+        const name = typeof args === 'string' ? args : args.table;
+        const hasOwnDefault = typeof args === 'object' && Object.hasOwn(args, 'default');
+        table = this.env.codeTables.get(name);
+        if (!table) {
+          this.report(call.at, `unknown code table '${name}'`, `create mappings/codes/${name}.yaml with name: ${name}, or ${suggestion(name, [...this.env.codeTables.keys()], 'tables')}`);
+          return UNKNOWN;
+        }
+        if (t.enum && !hasOwnDefault && !table.hasDefault) {
+          const missing = t.enum.filter((v) => !Object.hasOwn(table!.entries, String(v)));
+          if (missing.length) {
+            this.report(call.at, `code table '${name}' does not cover ${missing.map((v) => JSON.stringify(String(v))).join(', ')} of the source values of ${from} (for '${shown}')`, `add ${missing.map((v) => `"${String(v)}": …`).join(', ')} to ${table.file}, or give the table a default`);
+          }
+        }
+      }
+      let out = spec.output(t, call.args, this.env);
+      if (spec.mapsEnum && t.enum) out = { ...out, enum: this.mapEnum(call, t.enum, from, shown) ?? out.enum };
+      t = withoutNull(out);
+    }
+    return t;
+  }
+
+  /** The exact values a pure function produces from a known enum; warns about values it rejects. */
+  private mapEnum(call: FnCall, values: readonly unknown[], from: string, shown: string): unknown[] | undefined {
+    let bound;
+    try {
+      bound = call.spec.bind(call.args, this.env);
+    } catch {
+      return undefined;
+    }
+    const out: unknown[] = [];
+    const failed: unknown[] = [];
+    for (const v of values) {
+      if (v === null || v === '' || v === undefined) continue;
+      try {
+        out.push(bound(v));
+      } catch {
+        failed.push(v);
+      }
+    }
+    if (failed.length && call.name !== 'code') {
+      this.report(call.at, `${call.name} fails for ${failed.map((v) => JSON.stringify(v)).join(', ')}, allowed by the source enum of ${from} (for '${shown}')`, 'handle those values first (e.g. a code table with a default) or narrow the source schema', 'warning');
+    }
+    return failed.length ? undefined : out;
+  }
+
+  private checkCondition(cond: Condition, scope: Scope): void {
+    switch (cond.kind) {
+      case 'all':
+      case 'any':
+        for (const c of cond.items) this.checkCondition(c, scope);
+        return;
+      case 'not':
+        this.checkCondition(cond.item, scope);
+        return;
+      default:
+        this.resolve(cond.path, [...cond.at, 'path'], scope);
+    }
+  }
+
+  // ---- source side ----
+
+  private resolve(path: SourcePath, at: Location, scope: Scope): (Resolved & { nodes?: SNode[] }) | undefined {
+    const r = this.walk(path, scope);
+    if ('error' in r) {
+      this.report(at, r.error, r.hint);
+      return undefined;
+    }
+    return r;
+  }
+
+  private resolveQuiet(path: SourcePath, scope: Scope): Resolved | undefined {
+    const r = this.walk(path, scope);
+    return 'error' in r ? undefined : r;
+  }
+
+  private walk(path: SourcePath, scope: Scope): (Resolved & { nodes?: SNode[] }) | { error: string; hint: string } {
+    let nodes = path.base === 'root' ? scope.root : scope.scope;
+    let required: boolean | undefined = nodes ? true : undefined;
+    const where = path.base === 'root' ? '' : scope.where;
+    for (let i = 0; i < path.segments.length; i++) {
+      if (!nodes) return { type: UNKNOWN, required: undefined };
+      const seg = path.segments[i]!;
+      const parent = formatSegments(path.segments.slice(0, i));
+      const lookup = typeof seg === 'number' ? this.walker.index(nodes, seg) : this.walker.property(nodes, seg);
+      if (lookup.kind === 'undeclared') {
+        return {
+          error: `source path '${path.text}' is not in ${this.def.source}${where}: ${typeof seg === 'number' ? `index [${seg}] is beyond the declared items` : `'${seg}' is not declared${parent ? ` in '${parent}'` : ''}`}`,
+          hint: typeof seg === 'number' ? 'check prefixItems/items of the source schema' : suggestion(seg, lookup.siblings, 'fields'),
+        };
+      }
+      if (lookup.kind === 'wrong-type') {
+        return {
+          error: `source path '${path.text}'${where}: '${parent || '(document)'}' is ${describeTypes(lookup.types)}, not ${lookup.expected === 'array' ? 'a list' : 'an object'}`,
+          hint: lookup.expected === 'array' ? `drop the [${String(seg)}] index (use fn: [first] when a value may be one item or a list)` : 'shorten the path, or fix the source schema',
+        };
+      }
+      if (typeof seg === 'string' && required === true) required = this.walker.required(nodes).includes(seg);
+      else if (typeof seg === 'number') required = false;
+      nodes = lookup.kind === 'found' && !lookup.partlyOpen ? lookup.nodes : undefined;
+      if (!nodes) required = undefined;
+    }
+    if (!nodes) return { type: UNKNOWN, required };
+    return { type: this.walker.typeOf(nodes), required, nodes };
+  }
+}
+
+function rulesUnder(node: TargetNode): Rule[] {
+  if (node.rule) return [node.rule];
+  return (node.children ?? []).flatMap(rulesUnder);
+}
+
+function firstRuleAt(node: TargetNode): Location {
+  return rulesUnder(node)[0]?.at ?? [];
+}
+
+function firstLeaf(node: TargetNode): string {
+  return rulesUnder(node)[0]?.key ?? node.path;
+}
+
+function fnHint(input: readonly string[]): string {
+  if (input.length === 1 && input[0] === 'string') return 'convert first with fn: [string, …], or point at a text field';
+  if (input.includes('number')) return 'convert first (number/integer accept text), or point at another field';
+  return 'convert the value first (string, number, integer, boolean), or point at another field';
+}
+
+function conversionHint(target: ValueType): string {
+  const t = target.types ?? [];
+  if (t.includes('integer')) return 'add fn: [integer]';
+  if (t.includes('number')) return 'add fn: [number]';
+  if (t.includes('boolean')) return 'add fn: [boolean]';
+  if (t.includes('string')) return 'add fn: [string] (or pick the text field inside the object)';
+  if (t.includes('array')) return 'build the list with each:, or use fn: [split: …]';
+  if (t.includes('object')) return 'write the object field by field (target.a, target.b) or with each:';
+  return 'check the rule against the target schema';
+}
