@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ConfigError, type ConfigIssue } from '../core/issues.js';
 import { parseSource, type SourceFile } from '../core/yaml.js';
@@ -32,7 +32,7 @@ const CONFIG_SCHEMAS = ['hub', 'connector'] as const;
 export function loadRegistry(root: string, options: LoadOptions = {}): LoadResult {
   const env = options.env ?? process.env;
   const issues: ConfigIssue[] = [];
-  const rel = (file: string) => relative(root, file) || file;
+  const rel = (file: string) => (isAbsolute(file) ? relative(root, file) || file : file);
   const error = (file: string, message: string, extra: Partial<ConfigIssue> = {}) => issues.push({ file: rel(file), message, severity: 'error', ...extra });
 
   // 1. JSON Schemas: config-file kinds, canonical types and every system's native formats.
@@ -79,7 +79,16 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       });
     }
   }
-  const configValidator = (kind: (typeof CONFIG_SCHEMAS)[number]) => validators.get(`config/${kind}.schema`);
+  // Config files are checked with every error reported at once, so an integrator fixes them in one pass.
+  const configAjv = createAjv({ allErrors: true });
+  for (const schema of schemaDocs) if (nameOf(schema).startsWith('config/')) configAjv.addSchema(schema);
+  const configValidator = (kind: (typeof CONFIG_SCHEMAS)[number]) => {
+    try {
+      return configAjv.getSchema(idForName(`config/${kind}.schema`)) as ValidateFunction | undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   const validateConfig = (src: SourceFile, kind: (typeof CONFIG_SCHEMAS)[number], value: unknown) => {
     const validate = configValidator(kind);
@@ -88,11 +97,11 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       return false;
     }
     if (validate(value)) return true;
-    for (const e of validate.errors ?? []) {
+    for (const e of withoutBranchNoise(validate.errors ?? [])) {
       const path = pointerToPath(e.instancePath);
       const field = e.keyword === 'required' ? [...path, String(e.params.missingProperty)] : e.keyword === 'additionalProperties' ? [...path, String(e.params.additionalProperty)] : path;
       const at = src.locate(field);
-      error(src.file, `${e.instancePath || '(top level)'} ${e.message}${e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}${e.keyword === 'additionalProperties' ? ` ("${e.params.additionalProperty}")` : ''}`, {
+      error(src.file, `${e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')}: ` : ''}${e.keyword === 'additionalProperties' ? 'unknown field' : e.message}${e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}${e.keyword === 'additionalProperties' ? ` ("${e.params.additionalProperty}")` : ''}`, {
         field: field.join('.') || undefined, line: at.line, column: at.column,
         hint: e.keyword === 'additionalProperties' ? 'remove or rename the field; see the schema named in $schema for what is allowed' : `see schemas/config/${kind}.schema.json`,
       });
@@ -172,7 +181,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
 
   // 3. Connectors.
   const connectors = new Map<string, ConnectorConfig>();
+  const brokenConnectors = new Set<string>();
   for (const file of listFiles(join(root, 'connectors'), (f) => /\.ya?ml$/.test(f))) {
+    brokenConnectors.add(basename(file).replace(/\.ya?ml$/, ''));
     const src = readYaml(file);
     if (!src) continue;
     const value = resolveEnv(src) as Record<string, unknown>;
@@ -185,6 +196,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     const connector = normaliseConnector(value, rel(file));
     checkConnector(connector, src, { schemas, definitions, error: (m, extra) => error(file, m, extra) });
     connectors.set(id, connector);
+    brokenConnectors.delete(id);
   }
 
   // 4. The hub itself and its routes.
@@ -201,6 +213,11 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
         const at = (field: string) => ({ field: `routes[${index}].${field}`, line: src.locate(['routes', index, field]).line });
         const from = findOperation({ connectors }, route.from);
         const to = findOperation({ connectors }, route.to);
+        const broken = [route.from, route.to].map((ref) => ref.split('.', 1)[0]!).filter((id) => brokenConnectors.has(id));
+        if (broken.length) {
+          error(hubFile, `route ${route.id}: connector ${broken.join(', ')} did not load`, { ...at(broken.includes(route.from.split('.', 1)[0]!) ? 'from' : 'to'), hint: `fix the errors reported for connectors/${broken[0]}.yaml first` });
+          return;
+        }
         if (!from) error(hubFile, `route ${route.id}: "${route.from}" is not a known connector operation`, { ...at('from'), hint: `one of: ${inboundRefs(connectors, 'inbound').join(', ') || '(no inbound operations defined)'}` });
         else if (from.operation.direction !== 'inbound') error(hubFile, `route ${route.id}: "${route.from}" is an outbound operation; a route starts at an inbound one`, { ...at('from'), hint: 'set direction: inbound on that operation or pick another' });
         if (!to) error(hubFile, `route ${route.id}: "${route.to}" is not a known connector operation`, { ...at('to'), hint: `one of: ${inboundRefs(connectors, 'outbound').join(', ') || '(no outbound operations defined)'}` });
@@ -286,6 +303,12 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
       }
     }
   }
+}
+
+/** A failed oneOf reports every branch's complaint; keep the oneOf itself and drop the branches' noise. */
+function withoutBranchNoise(errors: NonNullable<ValidateFunction['errors']>): NonNullable<ValidateFunction['errors']> {
+  const oneOfAt = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath.replace(/\/oneOf$/, '/oneOf/'));
+  return errors.filter((e) => e.keyword === 'oneOf' || !oneOfAt.some((prefix) => e.schemaPath.startsWith(prefix)));
 }
 
 function normaliseConnector(value: Record<string, unknown>, file: string): ConnectorConfig {

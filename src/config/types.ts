@@ -5,7 +5,7 @@ export interface HubConfig {
   hub: { id: string; name: string };
   server: { host: string; port: number; bodyLimitBytes: number; docs: boolean; logLevel: string };
   routes: RouteConfig[];
-  demo?: { simulators?: Array<{ name: 'population'; port?: number }> };
+  demo?: { simulators?: Array<{ name: 'population'; port?: number; env?: string }> };
 }
 
 export interface RouteConfig {

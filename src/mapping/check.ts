@@ -5,7 +5,7 @@
  *   1. a source path that does not exist in the source schema (from, concat, each, when);
  *   2. a target field that is not in the target schema;
  *   3. a required target property never written (recursively into objects the mapping writes;
- *      written only under `when`, or from an optional source without default: a warning);
+ *      written only under `when`: a warning);
  *   4. a type mismatch between what a rule produces (source type → each fn's declared in/out
  *      types; const's type; concat → string; each → array) and the target type, a function fed
  *      a type it does not accept, and values outside the target's enum;
@@ -19,7 +19,7 @@ import { planOf, MappingSpecError, type MappingDefinition } from './load.js';
 import { formatSegments, type SourcePath } from './paths.js';
 import { SchemaWalker, type SNode } from './schema-walk.js';
 import type { Condition, FieldSet, FnCall, Rule, TargetNode } from './spec.js';
-import { suggestion } from './suggest.js';
+import { closest, suggestion } from './suggest.js';
 import { accepts, describeTypes, literalType, unionTypes, UNKNOWN, withoutNull, type ValueType } from './types.js';
 import { fieldOf, type Location } from './validate.js';
 
@@ -40,8 +40,8 @@ interface Scope {
 
 interface Resolved {
   type: ValueType;
-  /** true: present whenever the document is valid; false: may be absent; undefined: unknown. */
-  required: boolean | undefined;
+  /** The schema nodes at the path (undefined: open, type unknown). */
+  nodes?: SNode[];
 }
 
 export function checkMapping(def: MappingDefinition, env: MappingEnv): ConfigIssue[] {
@@ -105,7 +105,7 @@ class Checker {
       }
       if (child.rule) this.checkRule(child.rule, nodes, scope);
       else {
-        if (nodes) this.expectTarget(childAt, shown, this.walker.typeOf(nodes), { types: ['object'] }, `'${firstLeaf(child)}' writes inside it`);
+        if (nodes && !this.expectTarget(childAt, shown, this.walker.typeOf(nodes), { types: ['object'] }, `'${firstLeaf(child)}' writes inside it`)) continue;
         this.checkObject(child.children ?? [], nodes, scope, childAt, `${objectPath}${child.name}.`);
       }
     }
@@ -124,22 +124,15 @@ class Checker {
         this.report(firstRuleAt(child), `required target field '${shown}' is written only under when:`, 'add a rule without when (or a default) so that it is always written', 'warning');
         continue;
       }
-      // a single copied value that the source may not have
-      if (child.rule && (child.rule.kind === 'from' || child.rule.kind === 'concat') && !child.rule.default && !child.rule.when) {
-        const paths = child.rule.kind === 'from' ? [child.rule.path] : child.rule.parts.flatMap((p) => ('path' in p ? [p.path] : []));
-        const resolved = paths.map((p) => this.resolveQuiet(p, scope));
-        if (resolved.length && resolved.every((r) => r?.required === false)) {
-          this.report(child.rule.at, `required target field '${shown}' may be absent: ${paths.map((p) => `'${p.text}'`).join(', ')} ${paths.length > 1 ? 'are' : 'is'} optional in ${this.def.source}`, 'add a default:, or make the source field required in its schema', 'warning');
-        }
-      }
     }
   }
 
-  private expectTarget(at: Location, shown: string, target: ValueType, produced: ValueType, what: string): void {
+  /** Reports what the target cannot take; false when the types do not fit at all. */
+  private expectTarget(at: Location, shown: string, target: ValueType, produced: ValueType, what: string): boolean {
     const fit = accepts(target.types, produced.types);
     if (fit === 'no') {
       this.report(at, `type mismatch at '${shown}': the rule produces ${describeTypes(produced.types)} but the target expects ${describeTypes(target.types)}${what ? ` (${what})` : ''}`, conversionHint(target));
-      return;
+      return false;
     }
     if (fit === 'partly') {
       this.report(at, `'${shown}' may receive ${describeTypes(produced.types)} but the target expects ${describeTypes(target.types)}`, conversionHint(target), 'warning');
@@ -151,6 +144,7 @@ class Checker {
         this.report(at, `'${shown}' may receive ${bad.map((v) => JSON.stringify(v)).join(', ')}, which the target enum does not allow`, `the target allows ${target.enum.map((v) => JSON.stringify(v)).join(', ')}: translate with a code table (fn: [{ code: <table> }])`);
       }
     }
+    return true;
   }
 
   // ---- rules ----
@@ -289,7 +283,7 @@ class Checker {
 
   // ---- source side ----
 
-  private resolve(path: SourcePath, at: Location, scope: Scope): (Resolved & { nodes?: SNode[] }) | undefined {
+  private resolve(path: SourcePath, at: Location, scope: Scope): Resolved | undefined {
     const r = this.walk(path, scope);
     if ('error' in r) {
       this.report(at, r.error, r.hint);
@@ -298,24 +292,22 @@ class Checker {
     return r;
   }
 
-  private resolveQuiet(path: SourcePath, scope: Scope): Resolved | undefined {
-    const r = this.walk(path, scope);
-    return 'error' in r ? undefined : r;
-  }
-
-  private walk(path: SourcePath, scope: Scope): (Resolved & { nodes?: SNode[] }) | { error: string; hint: string } {
+  private walk(path: SourcePath, scope: Scope): Resolved | { error: string; hint: string } {
     let nodes = path.base === 'root' ? scope.root : scope.scope;
-    let required: boolean | undefined = nodes ? true : undefined;
     const where = path.base === 'root' ? '' : scope.where;
     for (let i = 0; i < path.segments.length; i++) {
-      if (!nodes) return { type: UNKNOWN, required: undefined };
+      if (!nodes) return { type: UNKNOWN };
       const seg = path.segments[i]!;
       const parent = formatSegments(path.segments.slice(0, i));
       const lookup = typeof seg === 'number' ? this.walker.index(nodes, seg) : this.walker.property(nodes, seg);
       if (lookup.kind === 'undeclared') {
         return {
           error: `source path '${path.text}' is not in ${this.def.source}${where}: ${typeof seg === 'number' ? `index [${seg}] is beyond the declared items` : `'${seg}' is not declared${parent ? ` in '${parent}'` : ''}`}`,
-          hint: typeof seg === 'number' ? 'check prefixItems/items of the source schema' : suggestion(seg, lookup.siblings, 'fields'),
+          hint: typeof seg === 'number'
+            ? 'check prefixItems/items of the source schema'
+            : lookup.patterns && !closest(seg, lookup.siblings)
+              ? `names here must match ${lookup.patterns.map((p) => `/${p}/`).join(' or ')}${lookup.siblings.length ? ` or be one of ${lookup.siblings.map((x) => `'${x}'`).join(', ')}` : ''}`
+              : suggestion(seg, lookup.siblings, 'fields'),
         };
       }
       if (lookup.kind === 'wrong-type') {
@@ -324,13 +316,10 @@ class Checker {
           hint: lookup.expected === 'array' ? `drop the [${String(seg)}] index (use fn: [first] when a value may be one item or a list)` : 'shorten the path, or fix the source schema',
         };
       }
-      if (typeof seg === 'string' && required === true) required = this.walker.required(nodes).includes(seg);
-      else if (typeof seg === 'number') required = false;
       nodes = lookup.kind === 'found' && !lookup.partlyOpen ? lookup.nodes : undefined;
-      if (!nodes) required = undefined;
     }
-    if (!nodes) return { type: UNKNOWN, required };
-    return { type: this.walker.typeOf(nodes), required, nodes };
+    if (!nodes) return { type: UNKNOWN };
+    return { type: this.walker.typeOf(nodes), nodes };
   }
 }
 

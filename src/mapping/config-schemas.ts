@@ -5,8 +5,8 @@
  * `node --import tsx src/mapping/write-schemas.ts`; a test fails when the files drift.
  *
  * The function part of the mapping schema is generated from the allow-list in functions.ts.
- * `x-message` is an annotation this project adds: the loader shows it instead of Ajv's generic
- * "must match exactly one schema in oneOf".
+ * Where a `oneOf`/`anyOf` lists the allowed forms, its schema's `$comment` is the sentence the
+ * loader shows instead of Ajv's generic "must match exactly one schema in oneOf".
  */
 import { FUNCTIONS, FUNCTION_NAMES, type JsonSchemaObject } from './functions.js';
 
@@ -21,6 +21,11 @@ const SCHEMA_NAME = {
 };
 
 const SCALAR = { type: ['string', 'number', 'boolean'] };
+
+/** A branch "these keys are present" (their schemas are in the parent's properties; `true` here satisfies Ajv's strictRequired). */
+function requires(keys: string[]): Record<string, unknown> {
+  return { required: keys, properties: Object.fromEntries(keys.map((k) => [k, true])) };
+}
 
 export function mappingSchema(): JsonSchemaObject {
   const withArgs = FUNCTION_NAMES.filter((n) => FUNCTIONS[n]!.args);
@@ -63,7 +68,7 @@ export function mappingSchema(): JsonSchemaObject {
       rule: {
         type: 'object',
         description: 'How to compute one target field: exactly one of from, const, concat, each.',
-        'x-message': 'a rule needs exactly one of from, const, concat or each',
+        $comment: 'a rule needs exactly one of from, const, concat or each',
         additionalProperties: false,
         properties: {
           from: { $ref: '#/$defs/sourcePath', description: 'Copy the value at this source path.' },
@@ -96,7 +101,7 @@ export function mappingSchema(): JsonSchemaObject {
           fields: { $ref: '#/$defs/fields', description: 'With each: the fields of every output item; paths are relative to the source item.' },
           description: { type: 'string', description: 'A note for people.' },
         },
-        oneOf: [{ required: ['from'] }, { required: ['const'] }, { required: ['concat'] }, { required: ['each'] }],
+        oneOf: ['from', 'const', 'concat', 'each'].map((k) => requires([k])),
         dependentRequired: { each: ['fields'], fields: ['each'], separator: ['concat'] },
       },
       fnCall: {
@@ -114,7 +119,7 @@ export function mappingSchema(): JsonSchemaObject {
       condition: {
         type: 'object',
         description: 'A condition on source values (compared as text): { path, equals | notEquals | in | exists }, or { all: […] }, { any: […] }, { not: … }.',
-        'x-message': 'a condition is { path, equals | notEquals | in | exists } or one of { all: [...] }, { any: [...] }, { not: ... }',
+        $comment: 'a condition is { path, equals | notEquals | in | exists } or one of { all: [...] }, { any: [...] }, { not: ... }',
         additionalProperties: false,
         properties: {
           path: { $ref: '#/$defs/sourcePath' },
@@ -127,13 +132,13 @@ export function mappingSchema(): JsonSchemaObject {
           not: { $ref: '#/$defs/condition', description: 'The condition does not hold.' },
         },
         oneOf: [
-          { required: ['path', 'equals'], maxProperties: 2 },
-          { required: ['path', 'notEquals'], maxProperties: 2 },
-          { required: ['path', 'in'], maxProperties: 2 },
-          { required: ['path', 'exists'], maxProperties: 2 },
-          { required: ['all'], maxProperties: 1 },
-          { required: ['any'], maxProperties: 1 },
-          { required: ['not'], maxProperties: 1 },
+          { ...requires(['path', 'equals']), maxProperties: 2 },
+          { ...requires(['path', 'notEquals']), maxProperties: 2 },
+          { ...requires(['path', 'in']), maxProperties: 2 },
+          { ...requires(['path', 'exists']), maxProperties: 2 },
+          { ...requires(['all']), maxProperties: 1 },
+          { ...requires(['any']), maxProperties: 1 },
+          { ...requires(['not']), maxProperties: 1 },
         ],
       },
     },
@@ -161,7 +166,7 @@ export function mappingTestSchema(): JsonSchemaObject {
           type: 'object',
           required: ['name', 'input'],
           additionalProperties: false,
-          'x-message': 'a case needs at least one of equals, contains, schema or error_matches',
+          $comment: 'a case needs at least one of equals, contains, schema or error_matches',
           properties: {
             name: { type: 'string', minLength: 1, description: 'Unique name of the case (fictitious people only).' },
             description: { type: 'string', description: 'A note for people.' },
@@ -171,7 +176,7 @@ export function mappingTestSchema(): JsonSchemaObject {
             schema: { type: 'boolean', description: 'true: the output must be valid against the target schema.' },
             error_matches: { type: 'string', minLength: 1, description: 'The mapping must fail, and this regular expression must match its message or detail (field, reason, code).' },
           },
-          anyOf: [{ required: ['equals'] }, { required: ['contains'] }, { required: ['schema'] }, { required: ['error_matches'] }],
+          anyOf: ['equals', 'contains', 'schema', 'error_matches'].map((k) => requires([k])),
         },
       },
     },

@@ -54,7 +54,7 @@ export function toFieldFault(error: unknown, field: string): FieldFault {
 export function toHubError(mappingId: string, error: FieldFault): HubError {
   const where = error.field ? ` at ${error.field}` : '';
   return new HubError('mapping.failed', `Không ánh xạ được dữ liệu / mapping ${mappingId} failed${where}: ${error.reason}`, {
-    detail: [{ field: error.field || undefined, reason: error.reason, code: error.code }],
+    detail: [error.field ? { field: error.field, reason: error.reason, code: error.code } : { reason: error.reason, code: error.code }],
     cause: error.original,
   });
 }

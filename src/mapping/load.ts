@@ -24,8 +24,14 @@ export interface MappingDefinition {
 
 export function loadMapping(src: SourceFile, id: string): { mapping?: MappingDefinition; issues: ConfigIssue[] } {
   const structural = validateFile('mapping', src);
-  if (structural.length) return { issues: structural };
-  const { plan, issues } = parseMappingSpec(src);
+  if (src.errors.length) return { issues: structural };
+  // the semantic pass is defensive, so it also runs on a structurally broken file: all problems at once
+  const { plan, issues: semantic } = parseMappingSpec(src);
+  if (structural.length) {
+    const extra = semantic.filter((i) => !structural.some((s) => s.line === i.line || s.field === i.field));
+    return { issues: [...structural, ...extra].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)) };
+  }
+  const issues = semantic;
   if (!plan) return { issues };
   const doc = src.value as { source: string; target: string; description?: string };
   const mapping: MappingDefinition = { id, file: src.file, source: doc.source, target: doc.target, spec: src.value, locate: src.locate };

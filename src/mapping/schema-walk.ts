@@ -19,7 +19,7 @@ export interface SNode {
 export type Lookup =
   | { kind: 'found'; nodes: SNode[]; partlyOpen: boolean }
   | { kind: 'open' }
-  | { kind: 'undeclared'; siblings: string[] }
+  | { kind: 'undeclared'; siblings: string[]; patterns?: string[] }
   | { kind: 'wrong-type'; expected: 'object' | 'array'; types: readonly JsonType[] };
 
 const MAX_DEPTH = 64;
@@ -102,6 +102,7 @@ export class SchemaWalker {
     let closed = false;
     const wrong: JsonType[][] = [];
     const siblings = new Set<string>();
+    const patterns = new Set<string>();
     for (const leaf of this.leaves(nodes)) {
       if (leaf.schema === true) continue;
       if (leaf.schema === false) {
@@ -119,6 +120,7 @@ export class SchemaWalker {
       let matchedPattern = false;
       if (s.patternProperties && typeof s.patternProperties === 'object') {
         for (const [pattern, schema] of Object.entries(s.patternProperties as Record<string, unknown>)) {
+          patterns.add(pattern);
           let re: RegExp | undefined;
           try {
             re = new RegExp(pattern, 'u');
@@ -152,7 +154,7 @@ export class SchemaWalker {
     }
     if (found.length) return { kind: 'found', nodes: found, partlyOpen: open };
     if (open) return { kind: 'open' };
-    if (closed) return { kind: 'undeclared', siblings: [...siblings] };
+    if (closed) return patterns.size ? { kind: 'undeclared', siblings: [...siblings], patterns: [...patterns] } : { kind: 'undeclared', siblings: [...siblings] };
     if (wrong.length) return { kind: 'wrong-type', expected: 'object', types: [...new Set(wrong.flat())] };
     return { kind: 'open' };
   }

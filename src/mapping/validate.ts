@@ -15,8 +15,7 @@ export type Location = ReadonlyArray<string | number>;
 let ajv: Ajv2020 | undefined;
 function configAjv(): Ajv2020 {
   if (!ajv) {
-    ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictTuples: false, allowUnionTypes: true });
-    ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+    ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
   }
   return ajv;
 }
@@ -61,6 +60,10 @@ export function issueAt(src: Pick<SourceFile, 'file' | 'locate'>, path: Location
 }
 
 export function validateFile(kind: 'mapping' | 'mapping-test' | 'code-table', src: SourceFile): ConfigIssue[] {
+  if (src.errors.length) {
+    // the first syntax error only: the ones after it are usually its echoes
+    return src.errors.slice(0, 1).map((e) => ({ file: src.file, line: e.line, column: e.column, message: `YAML: ${e.message}`, hint: 'fix the YAML syntax (indentation, quotes, duplicate keys); quote paths with [n] inside { … }', severity: 'error' as const }));
+  }
   const v = validator(kind);
   if (v(src.value)) return [];
   return translate(v.errors ?? [], src);
@@ -95,7 +98,7 @@ function isFnPosition(path: Location): boolean {
 }
 
 function translate(errors: ErrorObject[], src: Pick<SourceFile, 'file' | 'locate' | 'value'>, base: Location = []): ConfigIssue[] {
-  // oneOf/anyOf failures are reported once with their x-message; their branches' errors are noise
+  // oneOf/anyOf failures are reported once with their $comment; their branches' errors are noise
   const groups = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
   const inGroup = (e: ErrorObject) => groups.some((g) => g !== e && g.instancePath === e.instancePath && e.schemaPath.startsWith(`${g.schemaPath}/`));
   const issues: ConfigIssue[] = [];
@@ -111,7 +114,7 @@ function translate(errors: ErrorObject[], src: Pick<SourceFile, 'file' | 'locate
     switch (e.keyword) {
       case 'oneOf':
       case 'anyOf':
-        message = typeof parent['x-message'] === 'string' ? parent['x-message'] : `must match ${e.keyword === 'oneOf' ? 'exactly one' : 'at least one'} of the allowed forms`;
+        message = typeof parent.$comment === 'string' ? parent.$comment : `must match ${e.keyword === 'oneOf' ? 'exactly one' : 'at least one'} of the allowed forms`;
         hint = typeof parent.description === 'string' ? parent.description : undefined;
         break;
       case 'required': {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { HubError, toHubError } from '../core/errors.js';
 import { conformToSchema } from '../codec/conform.js';
 import { decodeJson, encodeJson } from '../codec/json.js';
-import { decodeSoap, encodeSoap, soapContentType } from '../codec/soap.js';
+import { decodeSoap, encodeSoap, soapActionHeader, soapContentType } from '../codec/soap.js';
 import { findOperation, type Registry } from '../config/registry.js';
 import type { ConnectorConfig, OperationConfig, RouteConfig } from '../config/types.js';
 import { toErrorDetails } from '../schema/validation-errors.js';
@@ -26,6 +26,8 @@ export interface InboundRequest {
   body: Buffer;
   requestId: string;
   correlationId: string;
+  /** The request's own logger (carrying request and correlation ids); the pipeline's otherwise. */
+  log?: Logger;
 }
 
 export interface Reply {
@@ -119,11 +121,11 @@ export function createSyncPipeline({ registry, peers, log, now = () => new Date(
       const encoded = encodeReply(source, reply);
       step('reply');
 
-      logOutcome(log, { ...facts, outcome: 'delivered', status: 200, timings, totalMs: elapsed(started) });
+      logOutcome(request.log ?? log, { ...facts, outcome: 'delivered', status: 200, timings, totalMs: elapsed(started) });
       return { messageId, route: route.id, reply: encoded };
     } catch (thrown) {
       const error = toHubError(thrown);
-      logOutcome(log, { ...facts, outcome: 'rejected', status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
+      logOutcome(request.log ?? log, { ...facts, outcome: 'rejected', status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
       return { messageId, route: facts.route as string | undefined, error };
     }
   };
@@ -192,7 +194,7 @@ async function call(peer: Peer, connector: ConnectorConfig, operation: Operation
   if (connector.transport === 'soap') {
     const soap = connector.soap!;
     headers['content-type'] = soapContentType(soap.version, operation.soapAction);
-    if (soap.version === '1.1') headers.soapaction = JSON.stringify(operation.soapAction ?? '');
+    if (soap.version === '1.1') headers.soapaction = soapActionHeader(operation.soapAction ?? '');
     const body = encodeSoap({ version: soap.version, body: outbound, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren });
     return peer.send({ path: operation.path ?? '/', method: 'POST', headers, body, idempotencyKey: messageId });
   }

@@ -14,12 +14,13 @@ const addFormats = addFormatsImport as unknown as typeof addFormatsImport.defaul
 export const PII_LEVELS = ['basic', 'sensitive'] as const;
 export type PiiLevel = (typeof PII_LEVELS)[number];
 
-export function createAjv(): Ajv2020 {
+export function createAjv(options: { allErrors?: boolean } = {}): Ajv2020 {
   const ajv = new Ajv2020({
     strict: true,
     // `type: ["string", "null"]` is ordinary in integration schemas; strict mode would refuse it
     allowUnionTypes: true,
-    allErrors: false,
+    // Public endpoints fail fast (allErrors is a DoS vector there); config checks want every problem at once.
+    allErrors: options.allErrors ?? false,
     removeAdditional: false,
     coerceTypes: false,
     useDefaults: false,

@@ -61,6 +61,8 @@ export class SchemaSet {
     const doc = this.#byId.get(docId);
     if (!doc) return undefined;
     const pointer = decodeURIComponent(url.hash.replace(/^#/, ''));
+    // Only JSON pointers (or none): plain-name anchors ("#foo") are not supported and must not resolve to the root.
+    if (pointer !== '' && !pointer.startsWith('/')) return undefined;
     let node: unknown = doc;
     for (const token of pointer.split('/').slice(1)) {
       const key = token.replace(/~1/g, '/').replace(/~0/g, '~');

@@ -100,7 +100,7 @@ export async function buildApp({ registry, pipeline, log }: AppOptions): Promise
     for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline);
   });
 
-  return app;
+  return app as unknown as FastifyInstance;
 }
 
 function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: SyncPipeline): void {
@@ -137,7 +137,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: Sy
     return;
   }
   const correlationId = correlationOf(request);
-  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId });
+  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId, log: request.log as Logger });
   reply.header('x-message-id', outcome.messageId).header('x-correlation-id', correlationId);
   if (outcome.error) {
     sendError(reply, request, outcome.error, outcome.messageId);

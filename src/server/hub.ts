@@ -2,9 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Registry } from '../config/registry.js';
-import { closePeers, createPeers } from '../pipeline/peers.js';
+import { createPeers } from '../pipeline/peers.js';
 import { createSyncPipeline } from '../pipeline/sync.js';
-import { createDispatcher } from '../transport/index.js';
 import { buildApp } from './app.js';
 
 /**
@@ -26,14 +25,10 @@ export interface RunningHub {
 }
 
 export async function createHub({ registry, log, dispatcher }: Omit<HubOptions, 'host' | 'port'>): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
-  const ownDispatcher = dispatcher ?? createDispatcher({});
-  const peers = createPeers(registry, ownDispatcher);
-  const pipeline = createSyncPipeline({ registry, peers, log });
+  const peers = createPeers(registry, dispatcher);
+  const pipeline = createSyncPipeline({ registry, peers: peers.byConnector, log });
   const app = await buildApp({ registry, pipeline, log });
-  app.addHook('onClose', async () => {
-    await closePeers(peers);
-    if (!dispatcher) await ownDispatcher.close();
-  });
+  app.addHook('onClose', async () => peers.close());
   return { app, close: () => app.close() };
 }
 

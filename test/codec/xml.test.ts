@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
-import { findExcessiveNesting, parseXmlSafely, XML_MAX_DEPTH, xmlBytesToText } from '../../src/codec/xml.js';
+import { findExcessiveNesting, parseXmlSafely, XML_MAX_DEPTH, XML_MAX_ENTITY_EXPANSIONS, xmlBytesToText } from '../../src/codec/xml.js';
 
 function failure(fn: () => unknown): HubError {
   try {
@@ -108,5 +108,10 @@ describe('parseXmlSafely: hostile input', () => {
   it('rejects 200,000 numeric references (expansion limit)', () => {
     const e = failure(() => parseXmlSafely(`<a>${'&#65;'.repeat(200_000)}</a>`));
     expect(e.type).toBe('client.xml-forbidden');
+  });
+
+  it('counts expansions per document: the shared parser does not accumulate across calls', () => {
+    const doc = `<a>${'&amp;'.repeat(XML_MAX_ENTITY_EXPANSIONS - 1000)}</a>`;
+    for (let i = 0; i < 3; i++) expect((parseXmlSafely(doc).a as string).length).toBe(XML_MAX_ENTITY_EXPANSIONS - 1000);
   });
 });

@@ -25,7 +25,7 @@ function edit(dir: string, file: string, from: string | RegExp, to: string): num
 }
 
 const errors = (issues: ConfigIssue[]) => issues.filter((i) => i.severity === 'error');
-const env = { ...process.env, CSDLDC_URL: 'http://127.0.0.1:8091' };
+const env: NodeJS.ProcessEnv = { ...process.env, CSDLDC_URL: 'http://127.0.0.1:8091' };
 
 describe('lienthong check', () => {
   const dirs: string[] = [];
