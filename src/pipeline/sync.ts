@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HubError, toHubError } from '../core/errors.js';
-import { conformToSchema } from '../codec/conform.js';
+import { createConformer } from '../codec/conform.js';
 import { decodeJson, encodeJson } from '../codec/json.js';
 import { decodeSoap, encodeSoap, soapActionHeader, soapContentType } from '../codec/soap.js';
 import { findOperation, type Registry } from '../config/registry.js';
@@ -53,6 +53,7 @@ export interface SyncPipelineDeps {
 export type SyncPipeline = (request: InboundRequest) => Promise<SyncOutcome>;
 
 export function createSyncPipeline({ registry, peers, log, now = () => new Date() }: SyncPipelineDeps): SyncPipeline {
+  const conform = conformers(registry);
   return async function handle(request) {
     const messageId = randomUUID();
     const started = performance.now();
@@ -78,7 +79,7 @@ export function createSyncPipeline({ registry, peers, log, now = () => new Date(
       step('decode');
 
       // 2. The caller's request, as the caller wrote it, then as the hub's canonical type.
-      const native = conform(registry, operation.request.schema, decoded.value);
+      const native = conform(operation.request.schema, decoded.value);
       validate(registry, operation.request.schema, native, (detail) => new HubError('client.schema-violation', `Yêu cầu không đúng lược đồ / request does not match schema ${operation.request.schema}`, { status: 400, detail }));
       const canonicalRequest = stamp(mapWith(registry, operation.request.mapping, native), {
         messageId, messageType: operation.canonical.request, occurredAt: isoVn(now()), correlationId: request.correlationId, source: source.participant,
@@ -101,7 +102,7 @@ export function createSyncPipeline({ registry, peers, log, now = () => new Date(
       const response = destination.operation.response;
       const canonicalResponseType = destination.operation.canonical.response;
       if (!response || !canonicalResponseType) throw new HubError('server.no-response-mapping', `${route.to} has no response mapping`, { status: 500 });
-      const nativeAnswer = conform(registry, response.schema, decodeAnswer(destination.connector, answer));
+      const nativeAnswer = conform(response.schema, decodeAnswer(destination.connector, answer));
       validate(registry, response.schema, nativeAnswer, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${destination.connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
       const notFound = destination.operation.notFound;
       if (notFound && isAbsent(readPath(nativeAnswer, notFound.missing))) {
@@ -157,9 +158,22 @@ function unknownOperation(reason: string): HubError {
   return new HubError('client.unknown-operation', `Không có thao tác này / unknown connector or operation: ${reason}`, { status: 404, detail: [{ reason, code: 'unknown-operation' }] });
 }
 
-function conform(registry: Registry, schemaName: string, value: unknown): unknown {
-  const resolved = registry.schemas.byName(schemaName);
-  return resolved ? conformToSchema(value, resolved.schema, registry.schemas, resolved.baseId) : value;
+/**
+ * XML has no arrays and no empty objects: native messages of SOAP systems are reshaped to their schema
+ * (one element → a one-item list, an empty element → {}) before validation. Plans are prepared once.
+ */
+function conformers(registry: Registry): (schemaName: string, value: unknown) => unknown {
+  const prepared = new Map<string, (value: unknown) => unknown>();
+  for (const connector of registry.connectors.values()) {
+    if (connector.transport !== 'soap') continue;
+    for (const op of Object.values(connector.operations)) {
+      for (const name of [op.request.schema, op.response?.schema]) {
+        const resolved = name ? registry.schemas.byName(name) : undefined;
+        if (name && resolved) prepared.set(name, createConformer(resolved.schema, registry.schemas, resolved.baseId));
+      }
+    }
+  }
+  return (schemaName, value) => prepared.get(schemaName)?.(value) ?? value;
 }
 
 function validate(registry: Registry, schemaName: string, value: unknown, failure: (detail: ReturnType<typeof toErrorDetails>) => HubError): void {

@@ -48,6 +48,8 @@ export async function buildApp({ registry, pipeline, log }: AppOptions): Promise
       return logger.child({ ...bindings, correlationId }, options);
     },
     return503OnClosing: true,
+    // The pipeline writes one complete line per message (ids, route, outcome, timings); fastify's two extra lines per request add cost, not facts.
+    disableRequestLogging: true,
   });
 
   const ajv = createAjv();
@@ -79,7 +81,7 @@ export async function buildApp({ registry, pipeline, log }: AppOptions): Promise
         description: `Hub ${registry.hub.hub.id}. Each inbound operation takes the calling system's own format and answers in it; errors are problem+json (REST) or SOAP Faults (SOAP).`,
       },
       tags: [...registry.connectors.values()].map((c) => ({ name: c.id, description: `${c.name} (${c.participant})` })),
-      components: { schemas: { Problem: problemSchema as Record<string, unknown> } },
+      components: { schemas: { Problem: problemSchema as Record<string, unknown>, ...canonicalSchemas(registry) } },
     },
     transform: ({ schema, url, route }) => {
       const docs = (route?.config as { openapi?: Record<string, unknown> } | undefined)?.openapi;
@@ -101,6 +103,17 @@ export async function buildApp({ registry, pipeline, log }: AppOptions): Promise
   });
 
   return app as unknown as FastifyInstance;
+}
+
+/** The canonical message types, so integrators see the hub's common language beside each system's dialect. */
+function canonicalSchemas(registry: Registry): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const name of registry.schemas.names()) {
+    if (!name.startsWith('canonical/') || name === 'canonical/common') continue;
+    const schema = documentedSchema(registry.schemas, name);
+    if (schema) out[name.slice('canonical/'.length)] = schema;
+  }
+  return out;
 }
 
 function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: SyncPipeline): void {

@@ -19,6 +19,8 @@ export interface PopulationSimOptions {
   port?: number;
   /** Added to every SOAP answer. Default 0. */
   latencyMs?: number;
+  /** Extra random delay of 0..jitterMs on top of latencyMs: real services do not answer in lockstep. */
+  jitterMs?: number;
   /** How long `slow` mode and the slow CCCD sleep. Default 30 000. */
   slowMs?: number;
 }
@@ -50,6 +52,7 @@ const DOWN_PAGE = '<html><head><title>500 Internal Server Error</title></head><b
 
 export async function startPopulationSim(opts: PopulationSimOptions = {}): Promise<PopulationSim> {
   const latencyMs = opts.latencyMs ?? 0;
+  const jitterMs = opts.jitterMs ?? 0;
   const slowMs = opts.slowMs ?? 30_000;
   const log: Received[] = [];
   const stopping = new AbortController();
@@ -98,7 +101,7 @@ export async function startPopulationSim(opts: PopulationSimOptions = {}): Promi
     record(parsed.operation);
     try {
       if (mode === 'down-500') return reply.code(500).type('text/html; charset=utf-8').send(DOWN_PAGE);
-      if (latencyMs > 0) await wait(latencyMs);
+      if (latencyMs > 0 || jitterMs > 0) await wait(latencyMs + Math.random() * jitterMs);
       if (mode === 'slow') await wait(slowMs);
       if (mode === 'fault') throw new SoapFault('Server', BUSY);
       return reply.code(200).type(contentTypeOf(parsed.version)).send(await answer(parsed));
