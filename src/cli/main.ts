@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { checkCommand } from './check.js';
+import { dlqDiscard, dlqList, dlqReplay, dlqShow } from './dlq.js';
+import { logSearch, logShow } from './log.js';
 import { sendCommand } from './send.js';
 import { startCommand } from './start.js';
 import { testCommand } from './test.js';
@@ -34,6 +36,35 @@ program.command('send')
   .option('-u, --url <url>', 'hub base URL (default: http://127.0.0.1:<server.port>)')
   .option('-c, --correlation-id <id>', 'correlation id to send')
   .action(async (target, file, options) => { process.exitCode = await sendCommand(target, file, { ...options, root: root() }); });
+
+const run = (action: () => Promise<number>) => action().then((code) => { process.exitCode = code; }, (error: Error) => { console.error(`lienthong: ${error.message}`); process.exitCode = 1; });
+const withFilters = (command: Command) => command
+  .option('-d, --destination <connector.operation>', 'only this destination')
+  .option('--route <id>', 'only this route')
+  .option('-m, --message <id>', 'only this message')
+  .option('-k, --key <orderingKey>', 'only this ordering key (e.g. a dossier code)')
+  .option('--since <time>', 'dead-lettered at or after (ISO 8601 or epoch ms)')
+  .option('-n, --limit <n>', 'at most this many')
+  .option('-u, --url <url>', 'hub base URL');
+
+const dlq = program.command('dlq').description('dead letters of a running hub: list, show, replay, discard');
+withFilters(dlq.command('list').description('list dead letters, newest first').option('--json', 'JSON output'))
+  .action((options) => run(() => dlqList({ ...options, root: root() })));
+dlq.command('show').argument('<id>', 'dead-letter (delivery) id').option('-u, --url <url>', 'hub base URL').description('one dead letter with its message and last error')
+  .action((id, options) => run(() => dlqShow(id, { ...options, root: root() })));
+withFilters(dlq.command('replay').argument('[ids...]', 'dead-letter ids').option('--all', 'every dead letter (with filters: every match)').description('send dead letters again through the same delivery path'))
+  .action((ids, options) => run(() => dlqReplay(ids, { ...options, root: root() })));
+dlq.command('discard').argument('<id>', 'dead-letter id').requiredOption('-r, --reason <text>', 'why it is discarded (kept in the log)').option('-u, --url <url>', 'hub base URL').description('remove a dead letter for good')
+  .action((id, options) => run(() => dlqDiscard(id, { ...options, root: root() })));
+
+const log = program.command('log').description('search the message log of a running hub')
+  .option('--dossier <code>', 'dossier code (mã hồ sơ)').option('--correlation <id>', 'correlation id').option('--participant <id>', 'sender, e.g. VN/GOV/000.00.00.H56/MOTCUA')
+  .option('--type <messageType>', 'canonical type').option('--state <state>', 'received|rejected|accepted|delivered|partially-delivered|dead-lettered')
+  .option('--from <time>', 'received at or after').option('--to <time>', 'received before').option('-n, --limit <n>', 'page size').option('--cursor <c>', 'next page')
+  .option('--json', 'JSON output').option('-u, --url <url>', 'hub base URL')
+  .action((options) => run(() => logSearch({ ...options, root: root() })));
+log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base URL').description("one message's whole history")
+  .action((id, options) => run(() => logShow(id, { ...options, root: root() })));
 
 program.command('sim')
   .description('start a simulator alone (fictitious data), e.g. `lienthong sim population --port 8091`')

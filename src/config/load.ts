@@ -4,11 +4,12 @@ import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ConfigError, type ConfigIssue } from '../core/issues.js';
 import { parseSource, type SourceFile } from '../core/yaml.js';
 import {
-  checkMapping, compileMapping, loadCodeTable, loadMapping, loadMappingTests,
+  checkMapping, compileCondition, compileMapping, loadCodeTable, loadMapping, loadMappingTests,
   type CodeTable, type CompiledMapping, type MappingDefinition, type MappingTestSuite,
 } from '../mapping/index.js';
 import { createAjv } from '../schema/ajv.js';
 import { SchemaSet, idForName, type JsonSchema } from '../schema/set.js';
+import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } from '../delivery/retry.js';
 import { interpolate } from './interpolate.js';
 import { deepFreeze, findOperation, type Registry } from './registry.js';
 import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from './types.js';
@@ -210,26 +211,61 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     if (src && validateConfig(src, 'hub', value)) {
       hub = normaliseHub(value as Record<string, unknown>);
       hub.routes.forEach((route, index) => {
-        const at = (field: string) => ({ field: `routes[${index}].${field}`, line: src.locate(['routes', index, field]).line });
-        const from = findOperation({ connectors }, route.from);
-        const to = findOperation({ connectors }, route.to);
-        const broken = [route.from, route.to].map((ref) => ref.split('.', 1)[0]!).filter((id) => brokenConnectors.has(id));
+        const at = (...field: Array<string | number>) => ({ field: `routes[${index}].${field.join('.')}`, line: src.locate(['routes', index, ...field]).line });
+        const ends = [route.from, ...route.destinations.map((d) => d.to)];
+        const broken = ends.map((ref) => ref.split('.', 1)[0]!).filter((id) => brokenConnectors.has(id));
         if (broken.length) {
-          error(hubFile, `route ${route.id}: connector ${broken.join(', ')} did not load`, { ...at(broken.includes(route.from.split('.', 1)[0]!) ? 'from' : 'to'), hint: `fix the errors reported for connectors/${broken[0]}.yaml first` });
+          error(hubFile, `route ${route.id}: connector ${[...new Set(broken)].join(', ')} did not load`, { ...at(broken.includes(route.from.split('.', 1)[0]!) ? 'from' : 'to'), hint: `fix the errors reported for connectors/${broken[0]}.yaml first` });
           return;
         }
-        if (!from) error(hubFile, `route ${route.id}: "${route.from}" is not a known connector operation`, { ...at('from'), hint: `one of: ${inboundRefs(connectors, 'inbound').join(', ') || '(no inbound operations defined)'}` });
+        const from = findOperation({ connectors }, route.from);
+        if (!from) error(hubFile, `route ${route.id}: "${route.from}" is not a known connector operation`, { ...at('from'), hint: `one of: ${operationRefs(connectors, 'inbound').join(', ') || '(no inbound operations defined)'}` });
         else if (from.operation.direction !== 'inbound') error(hubFile, `route ${route.id}: "${route.from}" is an outbound operation; a route starts at an inbound one`, { ...at('from'), hint: 'set direction: inbound on that operation or pick another' });
-        if (!to) error(hubFile, `route ${route.id}: "${route.to}" is not a known connector operation`, { ...at('to'), hint: `one of: ${inboundRefs(connectors, 'outbound').join(', ') || '(no outbound operations defined)'}` });
-        else if (to.operation.direction !== 'outbound') error(hubFile, `route ${route.id}: "${route.to}" is an inbound operation; a sync route ends at an outbound one`, at('to'));
-        if (from && to) {
-          if (from.operation.canonical.request !== to.operation.canonical.request) error(hubFile, `route ${route.id}: ${route.from} produces ${from.operation.canonical.request} but ${route.to} expects ${to.operation.canonical.request}`, { ...at('to'), hint: 'both ends of a route must carry the same canonical request type' });
-          if (from.operation.canonical.response !== to.operation.canonical.response) error(hubFile, `route ${route.id}: ${route.from} answers with ${from.operation.canonical.response ?? 'nothing'} but ${route.to} returns ${to.operation.canonical.response ?? 'nothing'}`, { ...at('to'), hint: 'both ends of a sync route must carry the same canonical response type' });
-          if (from.connector.id === to.connector.id && from.operation.id === to.operation.id) error(hubFile, `route ${route.id} goes to itself`, at('to'));
+        if (route.mode === 'sync' && route.destinations.length !== 1) error(hubFile, `route ${route.id}: a sync route has exactly one destination`, { ...at('to'), hint: 'use mode: async to fan out to several destinations' });
+        route.destinations.forEach((destination, d) => {
+          const where = Array.isArray((value as { routes: Array<{ to: unknown }> }).routes[index]?.to) ? ['to', d] : ['to'];
+          const to = findOperation({ connectors }, destination.to);
+          if (!to) {
+            error(hubFile, `route ${route.id}: "${destination.to}" is not a known connector operation`, { ...at(...where), hint: `one of: ${operationRefs(connectors, 'outbound').join(', ') || '(no outbound operations defined)'}` });
+            return;
+          }
+          if (to.operation.direction !== 'outbound') error(hubFile, `route ${route.id}: "${destination.to}" is an inbound operation; a route ends at outbound ones`, at(...where));
+          if (from && from.operation.canonical.request !== to.operation.canonical.request) error(hubFile, `route ${route.id}: ${route.from} produces ${from.operation.canonical.request} but ${destination.to} expects ${to.operation.canonical.request}`, { ...at(...where), hint: 'both ends of a route must carry the same canonical type' });
+          if (route.mode === 'sync' && from && from.operation.canonical.response !== to.operation.canonical.response) error(hubFile, `route ${route.id}: ${route.from} answers with ${from.operation.canonical.response ?? 'nothing'} but ${destination.to} returns ${to.operation.canonical.response ?? 'nothing'}`, { ...at(...where), hint: 'both ends of a sync route must carry the same canonical response type' });
+          if (destination.when !== undefined && from) {
+            const { test, issues: found } = compileCondition(destination.when, { file: 'config/hub.yaml', locate: src.locate, path: ['routes', index, 'to', d, 'when'], source: `canonical/${from.operation.canonical.request}` }, codeTables);
+            issues.push(...found);
+            destination.test = test;
+          }
+        });
+        if (route.mode === 'async' && from) {
+          if (from.operation.canonical.response) error(hubFile, `route ${route.id}: async routes answer 202 with a message id, but ${route.from} declares a canonical response`, { ...at('mode'), hint: `remove canonical.response and response: from ${route.from}, or use mode: sync` });
+          const canonical = `canonical/${from.operation.canonical.request}`;
+          if (route.orderingKey === undefined) route.orderingKey = schemaHasPath(schemas, canonical, 'dossierCode') ? 'dossierCode' : '';
+          else if (route.orderingKey && !schemaHasPath(schemas, canonical, route.orderingKey)) error(hubFile, `route ${route.id}: ordering key "${route.orderingKey}" is not a field of ${from.operation.canonical.request}`, { ...at('orderingKey'), hint: 'name a field of the canonical type (e.g. dossierCode), or "" for no ordering' });
+          for (const [k, path] of (from.operation.idempotencyKey ?? []).entries()) {
+            if (!schemaHasPath(schemas, canonical, path)) error(from.connector.file, `operation ${from.operation.id}: idempotency key field "${path}" is not a field of ${from.operation.canonical.request}`, { field: `operations.${from.operation.id}.idempotencyKey[${k}]`, hint: 'name fields of the canonical type, e.g. [dossierCode, status, at]' });
+          }
         }
-        if (routes.has(route.from)) error(hubFile, `two routes start at ${route.from}`, { ...at('from'), hint: 'a sync request has exactly one destination' });
+        if (route.mode === 'sync') route.orderingKey = '';
+        if (routes.has(route.from)) error(hubFile, `two routes start at ${route.from}`, { ...at('from'), hint: 'one inbound operation feeds one route; list several destinations in its `to`' });
         else routes.set(route.from, route);
       });
+      // Retry policies: defaults < hub delivery.retry < connector < operation; unbounded or nonsensical ones are errors.
+      const hubRetry = hub.delivery.retry;
+      for (const problem of hubRetry ? checkPolicy(hubRetry) : []) error(hubFile, `delivery.retry: ${problem}`, { field: 'delivery.retry', line: src.locate(['delivery', 'retry']).line });
+      for (const connector of connectors.values()) {
+        for (const problem of connector.retry ? checkPolicy(connector.retry) : []) error(connector.file, `retry: ${problem}`, { field: 'retry' });
+        for (const op of Object.values(connector.operations)) {
+          if (op.direction !== 'outbound') continue;
+          for (const problem of op.retry ? checkPolicy(op.retry) : []) error(connector.file, `operations.${op.id}.retry: ${problem}`, { field: `operations.${op.id}.retry` });
+          try {
+            op.retryPolicy = resolvePolicy(hubRetry, connector.retry, op.retry);
+          } catch (e) {
+            error(connector.file, `operations.${op.id}: retry policy: ${(e as Error).message}`, { field: `operations.${op.id}.retry` });
+          }
+        }
+      }
       const ids = new Set<string>();
       hub.routes.forEach((r, i) => {
         if (ids.has(r.id)) error(hubFile, `route id "${r.id}" is used twice`, { field: `routes[${i}].id`, line: src.locate(['routes', i, 'id']).line });
@@ -326,21 +362,70 @@ function normaliseConnector(value: Record<string, unknown>, file: string): Conne
     baseUrl: (value.baseUrl as string | undefined)?.replace(/\/+$/, ''),
     auth: (value.auth as ConnectorConfig['auth']) ?? { scheme: 'none' },
     timeouts: { connectMs: timeouts.connectMs ?? 3000, requestMs: timeouts.requestMs ?? 10000 },
+    retry: value.retry as RetryPolicyConfig | undefined,
     operations,
   };
 }
 
 function normaliseHub(value: Record<string, unknown>): HubConfig {
   const server = (value.server ?? {}) as Partial<HubConfig['server']>;
+  const delivery = (value.delivery ?? {}) as Record<string, unknown>;
+  const store = (value.store ?? {}) as Record<string, unknown>;
+  const duration = (given: unknown, fallback: string) => parseDuration((given as string | number | undefined) ?? fallback);
+  const routes = ((value.routes as Array<Record<string, unknown>>) ?? []).map((route): RouteConfig => {
+    const to = route.to as string | Array<string | { to: string; when?: unknown }>;
+    const destinations = (Array.isArray(to) ? to : [to]).map((d) => (typeof d === 'string' ? { to: d } : { to: d.to, when: d.when }));
+    return {
+      id: route.id as string, description: route.description as string | undefined, mode: route.mode as RouteConfig['mode'], from: route.from as string,
+      to: destinations[0]!.to, destinations, orderingKey: route.orderingKey as string,
+    };
+  });
   return {
     hub: value.hub as HubConfig['hub'],
     server: { host: server.host ?? '127.0.0.1', port: server.port ?? 8080, bodyLimitBytes: server.bodyLimitBytes ?? 1_048_576, docs: server.docs ?? true, logLevel: server.logLevel ?? 'info' },
-    routes: (value.routes as RouteConfig[]) ?? [],
+    routes,
+    delivery: {
+      concurrency: (delivery.concurrency as number) ?? 8,
+      leaseMs: duration(delivery.lease, '2m'),
+      pollIntervalMs: duration(delivery.pollInterval, '200ms'),
+      idempotencyTtlMs: duration(delivery.idempotencyTtl, '7d'),
+      retry: delivery.retry as RetryPolicyConfig | undefined,
+    },
+    store: {
+      dataDir: (store.dataDir as string) ?? '.data',
+      payloadRetentionMs: duration(store.payloadRetention, '30d'),
+      metadataRetentionMs: duration(store.metadataRetention, '400d'),
+    },
     demo: value.demo as HubConfig['demo'],
   };
 }
 
-function inboundRefs(connectors: ReadonlyMap<string, ConnectorConfig>, direction: 'inbound' | 'outbound'): string[] {
+/** Whether a dotted path names a property of a schema (following $ref and allOf). */
+function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean {
+  const start = schemas.byName(name);
+  if (!start) return false;
+  let nodes: Array<{ schema: JsonSchema; baseId: string }> = [start];
+  for (const key of path.split('.')) {
+    const next: Array<{ schema: JsonSchema; baseId: string }> = [];
+    const visit = (node: { schema: JsonSchema; baseId: string }, depth: number): void => {
+      if (depth > 16) return;
+      const { schema, baseId } = node;
+      if (typeof schema.$ref === 'string') {
+        const target = schemas.resolveRef(baseId, schema.$ref);
+        if (target) visit(target, depth + 1);
+      }
+      for (const part of (schema.allOf as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId }, depth + 1);
+      const properties = schema.properties as Record<string, JsonSchema> | undefined;
+      if (properties && Object.hasOwn(properties, key)) next.push({ schema: properties[key]!, baseId });
+    };
+    for (const node of nodes) visit(node, 0);
+    if (next.length === 0) return false;
+    nodes = next;
+  }
+  return true;
+}
+
+function operationRefs(connectors: ReadonlyMap<string, ConnectorConfig>, direction: 'inbound' | 'outbound'): string[] {
   return [...connectors.values()].flatMap((c) => Object.values(c.operations).filter((o) => o.direction === direction).map((o) => `${c.id}.${o.id}`));
 }
 

@@ -10,3 +10,4 @@ export { loadMappingTests, runMappingTests, describeFailure, type MappingTestSui
 export { FUNCTIONS, FUNCTION_NAMES, stripDiacritics, type FnSpec } from './functions.js';
 export { CONFIG_SCHEMA_FILES, mappingSchema, mappingTestSchema, codeTableSchema } from './config-schemas.js';
 export { diffEquals, diffContains } from './diff.js';
+export { compileCondition } from './condition.js';

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import type { Registry } from '../config/registry.js';
 import type { ConnectorConfig } from '../config/types.js';
 import { HubError } from '../core/errors.js';
-import type { SyncPipeline } from '../pipeline/sync.js';
+import type { InboundPipeline } from '../pipeline/inbound.js';
+import { adminRoutes, type AdminOptions } from './admin.js';
+import type { Metrics } from './metrics.js';
 import { createAjv } from '../schema/ajv.js';
 import { documentedSchema, problemSchema } from './openapi.js';
 import { fromFastifyError, renderError } from './problem.js';
@@ -19,8 +21,12 @@ import { fromFastifyError, renderError } from './problem.js';
  */
 export interface AppOptions {
   registry: Registry;
-  pipeline: SyncPipeline;
+  pipeline: InboundPipeline;
   log: Logger;
+  admin?: AdminOptions;
+  metrics?: Metrics;
+  /** Called after each accepted async message, so a worker claims it at once. */
+  onAccepted?: () => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -32,7 +38,7 @@ declare module 'fastify' {
   }
 }
 
-export async function buildApp({ registry, pipeline, log }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ registry, pipeline, log, admin, metrics, onAccepted }: AppOptions): Promise<FastifyInstance> {
   const { server } = registry.hub;
   const app = Fastify({
     loggerInstance: log,
@@ -95,11 +101,18 @@ export async function buildApp({ registry, pipeline, log }: AppOptions): Promise
     status: 'ready', hub: registry.hub.hub.id, connectors: registry.connectors.size, routes: registry.routes.size,
   }));
 
+  if (metrics) {
+    app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
+  if (admin) await app.register(adminRoutes, admin);
+
   await app.register(async (inbound) => {
     // Raw bytes in: the pipeline owns decoding, so REST and SOAP share one path and signatures see the original.
     inbound.removeAllContentTypeParsers();
     inbound.addContentTypeParser(['application/json', 'text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline);
+    for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline, onAccepted);
   });
 
   return app as unknown as FastifyInstance;
@@ -116,7 +129,7 @@ function canonicalSchemas(registry: Registry): Record<string, Record<string, unk
   return out;
 }
 
-function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: SyncPipeline): void {
+function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: InboundPipeline, onAccepted?: () => void): void {
   const inbound = Object.values(connector.operations).filter((op) => op.direction === 'inbound' && registry.routes.has(`${connector.id}.${op.id}`));
   if (inbound.length === 0) return;
   const errorResponses = { '4xx': { description: 'Lỗi phía bên gọi / caller error', $ref: '#/components/schemas/Problem' }, '5xx': { description: 'Lỗi hub hoặc hệ thống đích / hub or destination error', $ref: '#/components/schemas/Problem' } };
@@ -129,34 +142,47 @@ function registerConnector(app: FastifyInstance, registry: Registry, connector: 
         tags: [connector.id],
       },
       config: { soapVersion: version, openapi: { consumes: [version === '1.1' ? 'text/xml' : 'application/soap+xml'] } },
-    }, (request, reply) => handle(request, reply, pipeline, connector.id, undefined));
+    }, (request, reply) => handle(request, reply, pipeline, connector.id, undefined, onAccepted));
     return;
   }
   for (const op of inbound) {
     const route = registry.routes.get(`${connector.id}.${op.id}`)!;
     const body = documentedSchema(registry.schemas, op.request.schema);
-    const answer = op.response && documentedSchema(registry.schemas, op.response.schema);
+    const answer = op.response ? documentedSchema(registry.schemas, op.response.schema) : accepted;
     app.post(`/v1/in/${connector.id}/${op.id}`, {
       schema: { summary: op.summary ?? op.id, description: `${op.description ?? ''}\n\nRoute \`${route.id}\`: ${route.from} → ${route.to} (${op.canonical.request}${op.canonical.response ? ` → ${op.canonical.response}` : ''}).`, tags: [connector.id] },
-      config: { openapi: { body, consumes: ['application/json'], response: { 200: { description: 'OK', ...(answer ?? {}) }, ...errorResponses } } },
-    }, (request, reply) => handle(request, reply, pipeline, connector.id, op.id));
+      config: { openapi: { body, consumes: ['application/json'], response: { [route.mode === 'async' ? 202 : 200]: { description: route.mode === 'async' ? 'Accepted: stored durably, delivery follows' : 'OK', ...(answer ?? {}) }, ...errorResponses } } },
+    }, (request, reply) => handle(request, reply, pipeline, connector.id, op.id, onAccepted));
   }
 }
 
-async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: SyncPipeline, connectorId: string, operationId: string | undefined): Promise<void> {
+const accepted = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string', format: 'uuid', description: 'Mã thông điệp; tra cứu lịch sử tại /admin/messages/{messageId}.' },
+    status: { enum: ['accepted', 'duplicate'], description: 'duplicate: the same idempotency key was accepted before; messageId is the first one.' },
+    deliveries: { type: 'array', items: { type: 'string' }, description: 'Destinations the message will be delivered to.' },
+  },
+  required: ['messageId', 'status'],
+};
+
+async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: InboundPipeline, connectorId: string, operationId: string | undefined, onAccepted?: () => void): Promise<void> {
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   if (body.length === 0) {
     sendError(reply, request, new HubError('client.bad-request', 'Thiếu nội dung yêu cầu / the request has no body', { status: 400 }), undefined);
     return;
   }
   const correlationId = correlationOf(request);
-  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId, log: request.log as Logger });
+  const key = request.headers['idempotency-key'];
+  const idempotencyKey = typeof key === 'string' && key.length > 0 && key.length <= 200 ? key : undefined;
+  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId, idempotencyKey, log: request.log as Logger });
   reply.header('x-message-id', outcome.messageId).header('x-correlation-id', correlationId);
   if (outcome.error) {
     sendError(reply, request, outcome.error, outcome.messageId);
     return;
   }
   const answer = outcome.reply!;
+  if (answer.status === 202) onAccepted?.();
   reply.code(answer.status).type(answer.contentType).send(answer.body);
 }
 

@@ -1,43 +1,113 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Registry } from '../config/registry.js';
+import { sealerFromEnv } from '../core/seal.js';
+import { openQueue } from '../delivery/index.js';
+import type { QueueDriver } from '../delivery/types.js';
+import { createDeliverer } from '../pipeline/deliver.js';
+import { createInboundPipeline } from '../pipeline/inbound.js';
 import { createPeers } from '../pipeline/peers.js';
-import { createSyncPipeline } from '../pipeline/sync.js';
+import { startWorker, type Worker } from '../pipeline/worker.js';
+import { openMessageLog } from '../store/open.js';
+import type { MessageLog } from '../store/types.js';
 import { buildApp } from './app.js';
+import { createMetrics } from './metrics.js';
 
 /**
- * Wires one running hub: one dispatcher (connection pools) for all outbound calls, one Peer per
- * destination, the pipeline, and the HTTP server. Tests pass their own dispatcher (MockAgent) and logger.
+ * Wires one running hub: the queue (embedded SQLite by default, Redis when REDIS_URL is set), the
+ * message log (SQLite by default, PostgreSQL when DATABASE_URL is set), one connection pool per
+ * destination, the inbound pipeline, the delivery worker, metrics, and the HTTP server.
  */
 export interface HubOptions {
   registry: Registry;
   log: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Tests: an undici MockAgent, shared by all destinations. */
   dispatcher?: Dispatcher;
   host?: string;
   port?: number;
+  /** Run delivery workers in this process (default true). */
+  workers?: boolean;
 }
 
-export interface RunningHub {
+export interface Hub {
   app: FastifyInstance;
-  url: string;
+  queue?: QueueDriver;
+  messageLog: MessageLog;
+  worker?: Worker;
   close(): Promise<void>;
 }
 
-export async function createHub({ registry, log, dispatcher }: Omit<HubOptions, 'host' | 'port'>): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
+export interface RunningHub extends Hub {
+  url: string;
+}
+
+const HOUR = 3_600_000;
+
+export async function createHub({ registry, log, dispatcher, env = process.env, workers = true }: Omit<HubOptions, 'host' | 'port'>): Promise<Hub> {
+  const dataDir = resolve(registry.root, registry.hub.store.dataDir);
+  const { sealer, generated } = sealerFromEnv(env, join(dataDir, 'data.key'));
+  if (generated) log.warn({ keyFile: join(dataDir, 'data.key') }, 'no LIENTHONG_DATA_KEY: generated a data key for this single node; set LIENTHONG_DATA_KEY in production');
+  const hasAsync = registry.hub.routes.some((r) => r.mode === 'async');
+  const queue = hasAsync ? await openQueue({ redisUrl: env.REDIS_URL || undefined, sqliteFile: join(dataDir, 'queue.sqlite'), sealer }) : undefined;
+  const messageLog = await openMessageLog({
+    databaseUrl: env.DATABASE_URL || undefined, sqliteFile: join(dataDir, 'log.sqlite'), sealer,
+    payloadRetentionMs: registry.hub.store.payloadRetentionMs, metadataRetentionMs: registry.hub.store.metadataRetentionMs,
+  });
+  log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect, dataDir }, 'storage opened');
+
   const peers = createPeers(registry, dispatcher);
-  const pipeline = createSyncPipeline({ registry, peers: peers.byConnector, log });
-  const app = await buildApp({ registry, pipeline, log });
-  app.addHook('onClose', async () => peers.close());
-  return { app, close: () => app.close() };
+  const metrics = createMetrics(queue);
+  const { delivery } = registry.hub;
+  const worker = queue && workers
+    ? startWorker({
+      registry, queue, log, messageLog, observer: metrics.observer, deliver: createDeliverer(registry, peers.byConnector),
+      workerId: `${hostname()}:${process.pid}`, concurrency: delivery.concurrency, leaseMs: delivery.leaseMs, pollIntervalMs: delivery.pollIntervalMs,
+    })
+    : undefined;
+  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue, messageLog, observer: metrics.observer });
+  const app = await buildApp({
+    registry, pipeline, log, metrics,
+    admin: { queue, messageLog, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, onReplay: () => worker?.nudge() },
+    onAccepted: () => worker?.nudge(),
+  });
+
+  // Retention: payloads and then metadata age out, so the log cannot grow without bound.
+  const purge = () => messageLog.purge(Date.now()).then(
+    (r) => (r.payloadsDropped || r.messagesDeleted) && log.info(r, 'message log retention applied'),
+    (err) => log.error({ err }, 'message log retention failed'),
+  );
+  const purgeTimer = setInterval(purge, HOUR);
+  purgeTimer.unref();
+  void purge();
+
+  let closed = false;
+  app.addHook('onClose', async () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(purgeTimer);
+    await worker?.stop();
+    await peers.close();
+    await queue?.close();
+    await messageLog.close();
+  });
+  return { app, queue, messageLog, worker, close: () => app.close() };
 }
 
 export async function startHub(options: HubOptions): Promise<RunningHub> {
-  const { app, close } = await createHub(options);
+  const hub = await createHub(options);
   const host = options.host ?? options.registry.hub.server.host;
   const port = options.port ?? options.registry.hub.server.port;
-  await app.listen({ host, port });
-  const address = app.server.address();
+  try {
+    await hub.app.listen({ host, port });
+  } catch (error) {
+    await hub.close();
+    throw error;
+  }
+  const address = hub.app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  return { app, url: `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}`, close };
+  return { ...hub, url: `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}` };
 }

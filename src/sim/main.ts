@@ -1,5 +1,5 @@
 /**
- * Start one simulator alone: `node --import tsx src/sim/main.ts population --port 8091 [--host 127.0.0.1] [--latency-ms 0] [--jitter-ms 0]`.
+ * Start one simulator alone: `node --import tsx src/sim/main.ts <population|dvcqg|emc> --port 8091 [--host 127.0.0.1] [--latency-ms 0] [--jitter-ms 0]`.
  * Prints one line with its URL; closes on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ if (!name || !(name in simulators)) {
 }
 
 const sim = await simulators[name]({ host: values.host, port: Number(values.port), latencyMs: Number(values['latency-ms']), jitterMs: Number(values['jitter-ms']) });
-process.stdout.write(`${name} simulator listening on ${sim.url} (SOAP endpoint ${sim.endpoint})\n`);
+process.stdout.write(`${name} simulator listening on ${sim.url}${'endpoint' in sim ? ` (SOAP endpoint ${sim.endpoint})` : ''}\n`);
 
 let closing = false;
 const shutdown = () => {

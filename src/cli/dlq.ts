@@ -1,0 +1,57 @@
+import { adminClient, toEpoch } from './admin-client.js';
+
+/** `lienthong dlq list|show|replay|discard`: the dead-letter queue of a running hub. */
+interface DeadRow { id: string; messageId: string; destination: string; orderingKey: string; attempts: number; deadAt: number; reason: string }
+interface Filters { destination?: string; route?: string; message?: string; key?: string; since?: string; limit?: string }
+
+const filterQuery = (o: Filters) => ({ destination: o.destination, routeId: o.route, messageId: o.message, orderingKey: o.key, since: toEpoch(o.since), limit: o.limit });
+
+export async function dlqList(options: Filters & { root?: string; url?: string; json?: boolean }): Promise<number> {
+  const { items } = (await adminClient(options).get('/admin/dead-letters', filterQuery(options))) as { items: DeadRow[] };
+  if (options.json) console.log(JSON.stringify(items, null, 2));
+  else if (items.length === 0) console.log('no dead letters');
+  else for (const d of items) console.log(`${d.id}  ${new Date(d.deadAt).toISOString()}  ${d.destination}  key=${d.orderingKey || '-'}  attempts=${d.attempts}\n    ${d.reason}`);
+  return 0;
+}
+
+export async function dlqShow(id: string, options: { root?: string; url?: string }): Promise<number> {
+  console.log(JSON.stringify(await adminClient(options).get(`/admin/dead-letters/${encodeURIComponent(id)}`), null, 2));
+  return 0;
+}
+
+export async function dlqReplay(ids: string[], options: Filters & { root?: string; url?: string; all?: boolean }): Promise<number> {
+  const client = adminClient(options);
+  let targets = ids;
+  if (targets.length === 0) {
+    if (!options.all && !Object.values(filterQuery(options)).some((v) => v !== undefined)) {
+      console.error('name dead-letter ids, or use filters (--destination, --route, --key, --since) or --all');
+      return 2;
+    }
+    const { items } = (await client.get('/admin/dead-letters', { ...filterQuery(options), limit: options.limit ?? 1000 })) as { items: DeadRow[] };
+    targets = items.map((d) => d.id);
+  }
+  let done = 0;
+  let replayed = 0;
+  const bar = (n: number) => {
+    const width = 30;
+    const filled = targets.length ? Math.round((n / targets.length) * width) : width;
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${n}/${targets.length}`);
+  };
+  bar(0);
+  for (let i = 0; i < targets.length; i += 50) {
+    const chunk = targets.slice(i, i + 50);
+    const result = (await client.post('/admin/dead-letters/replay', { ids: chunk })) as { replayed: number };
+    replayed += result.replayed;
+    done += chunk.length;
+    bar(done);
+  }
+  process.stderr.write('\n');
+  console.log(`replayed ${replayed} of ${targets.length}`);
+  return replayed === targets.length ? 0 : 1;
+}
+
+export async function dlqDiscard(id: string, options: { root?: string; url?: string; reason: string }): Promise<number> {
+  await adminClient(options).post(`/admin/dead-letters/${encodeURIComponent(id)}/discard`, { reason: options.reason });
+  console.log(`discarded ${id}`);
+  return 0;
+}

@@ -1,0 +1,29 @@
+import type { ConfigIssue } from '../core/issues.js';
+import type { SourceFile } from '../core/yaml.js';
+import { compileMapping } from './compile.js';
+import type { CodeTable } from './codes.js';
+import { loadMapping } from './load.js';
+
+/**
+ * A `when` condition outside a mapping (e.g. a route that sends to a destination only for some
+ * statuses). It is the mapping language's own `when`, compiled as a one-rule mapping, so there is
+ * exactly one condition language to learn, check and secure.
+ */
+export function compileCondition(
+  when: unknown,
+  where: { file: string; locate: SourceFile['locate']; path: Array<string | number>; source: string },
+  codeTables: ReadonlyMap<string, CodeTable> = new Map(),
+): { test?: (value: unknown) => boolean; issues: ConfigIssue[] } {
+  const at = where.locate(where.path);
+  const synthetic: SourceFile = {
+    file: where.file,
+    value: { source: where.source, target: where.source, fields: { matched: { const: true, when } } },
+    locate: () => at,
+    errors: [],
+  };
+  const { mapping, issues } = loadMapping(synthetic, `${where.file}#${where.path.join('.')}`);
+  const located = issues.map((i) => ({ ...i, line: at.line, column: at.column, field: where.path.join('.') }));
+  if (!mapping) return { issues: located };
+  const compiled = compileMapping(mapping, { codeTables });
+  return { test: (value) => compiled.run(value).matched === true, issues: located };
+}

@@ -1,0 +1,112 @@
+import { HubError, toHubError } from '../core/errors.js';
+import { findOperation, type Registry } from '../config/registry.js';
+import type { OperationConfig } from '../config/types.js';
+import { parseRetryAfter, type FailureFacts } from '../delivery/retry.js';
+import type { Delivery } from '../delivery/types.js';
+import type { Peer } from '../transport/index.js';
+import { readPath } from './paths.js';
+import { decodeAnswer, mapWith, send, validate } from './steps.js';
+
+/**
+ * One delivery of an accepted message to one destination, top to bottom:
+ *   canonical payload → map to the destination's dialect → validate → encode → send (idempotency key =
+ *   delivery id) → read the answer: HTTP status, SOAP fault, or the peer's own result code
+ *   (e.g. DVCQG's error_code) → delivered, or a failure the retry policy will judge.
+ * Replays take exactly this path again.
+ */
+export interface DeliveryResult {
+  ok: boolean;
+  /** What happened, for the retry decision and the operational record. */
+  failure?: FailureFacts & { message: string };
+  httpStatus?: number;
+  faultCode?: string;
+  requestBytes: number;
+  responseBytes: number;
+  durationMs: number;
+  mappingId?: string;
+  requestInAt: number;
+  responseOutAt?: number;
+}
+
+export type Deliverer = (delivery: Delivery) => Promise<DeliveryResult>;
+
+export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, Peer>): Deliverer {
+  return async function deliver(delivery) {
+    const requestInAt = Date.now();
+    const started = performance.now();
+    const result: DeliveryResult = { ok: false, requestBytes: 0, responseBytes: 0, durationMs: 0, requestInAt };
+    try {
+      const destination = findOperation(registry, delivery.destination);
+      if (!destination) throw permanent(new HubError('server.unknown-destination', `destination ${delivery.destination} is no longer configured`));
+      const { connector, operation } = destination;
+      result.mappingId = operation.request.mapping;
+
+      let native: Record<string, unknown>;
+      try {
+        const canonical = JSON.parse(delivery.payload) as Record<string, unknown>;
+        native = mapWith(registry, operation.request.mapping, canonical);
+        validate(registry, operation.request.schema, native, (detail) => new HubError('schema.invalid-destination', `Bản tin gửi ${connector.id} không đúng lược đồ / message for ${delivery.destination} does not match ${operation.request.schema}`, { detail }));
+      } catch (error) {
+        throw permanent(toHubError(error));
+      }
+      const peer = peers.get(connector.id);
+      if (!peer) throw permanent(new HubError('server.no-peer', `no transport configured for ${connector.id}`));
+
+      // A peer may ask for the same message again with some fields changed (DVCQG: "đã tồn tại" → send as an update).
+      let resent = false;
+      for (;;) {
+        const answer = await send(peer, connector, operation, native, { messageId: delivery.messageId, correlationId: delivery.messageId, idempotencyKey: resent ? `${delivery.id}:resend` : delivery.id });
+        result.httpStatus = answer.status;
+        result.requestBytes += JSON.stringify(native).length;
+        result.responseBytes += answer.body.length;
+        result.responseOutAt = Date.now();
+        let body: unknown;
+        try {
+          body = decodeAnswer(connector, answer);
+        } catch (error) {
+          const hubError = toHubError(error);
+          result.faultCode = hubError.detail[0]?.code;
+          throw Object.assign(hubError, { retryAfterMs: parseRetryAfter(answer.headers['retry-after'], Date.now()) });
+        }
+        const verdict = judge(operation, body);
+        if (verdict.kind === 'ok') break;
+        result.faultCode = verdict.code;
+        if (verdict.kind === 'resend') {
+          if (resent) throw permanent(new HubError('transport.peer-rejected', `${connector.name} từ chối cả khi gửi lại / rejected the resend too: ${verdict.code}`));
+          native = { ...native, ...verdict.set };
+          resent = true;
+          continue;
+        }
+        throw verdict.kind === 'retryable'
+          ? new HubError('transport.peer-rejected-retryable', `${connector.name}: ${verdict.code} ${verdict.message}`)
+          : permanent(new HubError('transport.peer-rejected', `${connector.name} từ chối / rejected: ${verdict.code} ${verdict.message}`));
+      }
+      result.ok = true;
+    } catch (thrown) {
+      const error = toHubError(thrown);
+      const facts = thrown as { permanent?: boolean; retryAfterMs?: number };
+      result.failure = { errorType: error.type, httpStatus: result.httpStatus, retryAfterMs: facts.retryAfterMs, permanent: facts.permanent, message: error.message };
+    }
+    result.durationMs = Math.round((performance.now() - started) * 100) / 100;
+    return result;
+  };
+}
+
+type Verdict = { kind: 'ok' } | { kind: 'resend'; code: string; set: Record<string, unknown> } | { kind: 'retryable' | 'permanent'; code: string; message: string };
+
+/** The peer's own verdict inside a 200 answer, when the operation declares one (e.g. {error_code, message}). */
+function judge(operation: OperationConfig, body: unknown): Verdict {
+  const rule = operation.result;
+  if (!rule) return { kind: 'ok' };
+  const code = String(readPath(body, rule.codeField) ?? '');
+  const matches = (codes: Array<string | number> | undefined) => (codes ?? []).some((c) => String(c) === code);
+  if (matches(rule.success)) return { kind: 'ok' };
+  const resend = rule.resendWith?.find((r) => matches(r.codes));
+  if (resend) return { kind: 'resend', code, set: resend.set };
+  const message = String(rule.messageField ? readPath(body, rule.messageField) ?? '' : '').slice(0, 300);
+  return { kind: matches(rule.retryable) ? 'retryable' : 'permanent', code: code || '(no code)', message };
+}
+
+function permanent(error: HubError): HubError {
+  return Object.assign(error, { permanent: true });
+}

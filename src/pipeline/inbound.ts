@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { HubError, toHubError } from '../core/errors.js';
+import { decodeJson, encodeJson } from '../codec/json.js';
+import { decodeSoap, encodeSoap, soapContentType } from '../codec/soap.js';
+import { findOperation, type Registry } from '../config/registry.js';
+import type { ConnectorConfig, OperationConfig, RouteConfig } from '../config/types.js';
+import type { NewDelivery, QueueDriver } from '../delivery/types.js';
+import type { MessageLog } from '../store/types.js';
+import type { Peer } from '../transport/index.js';
+import { noObserver, type Observer } from './observer.js';
+import { readPath } from './paths.js';
+import { conformers, decodeAnswer, isoVn, mapWith, send, stamp, validate } from './steps.js';
+
+/**
+ * One inbound message, top to bottom (X-Road's linear message processor, OpenHIM's one-file ingress):
+ *
+ *   receive → decode → validate native → map to canonical → stamp the envelope → validate canonical →
+ *   then either
+ *     sync:  map to the destination → validate → encode → call → decode the answer → validate →
+ *            not found? → map back to canonical → validate → map into the caller's dialect → reply
+ *     async: one delivery per destination (route conditions applied) → accepted durably, atomically
+ *            with the idempotency key → logged → 202 with the message id. Workers (worker.ts) deliver.
+ *
+ * Each step that can fail names its stage in the error type; a failure on the answer's side is the
+ * peer's (or the hub's configuration's) fault, never the caller's, and is reported as such (502).
+ */
+export interface InboundRequest {
+  connectorId: string;
+  /** Undefined for SOAP endpoints: the first Body element selects the operation. */
+  operationId?: string;
+  body: Buffer;
+  requestId: string;
+  correlationId: string;
+  /** Idempotency-Key header; wins over the operation's business key. */
+  idempotencyKey?: string;
+  /** The request's own logger (carrying request and correlation ids); the pipeline's otherwise. */
+  log?: Logger;
+}
+
+export interface Reply {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface InboundOutcome {
+  messageId: string;
+  route?: string;
+  reply?: Reply;
+  error?: HubError;
+}
+
+export interface InboundDeps {
+  registry: Registry;
+  peers: ReadonlyMap<string, Peer>;
+  log: Logger;
+  /** Needed for async routes; a hub with sync routes only may run without. */
+  queue?: QueueDriver;
+  messageLog?: MessageLog;
+  observer?: Observer;
+  now?: () => Date;
+}
+
+export type InboundPipeline = (request: InboundRequest) => Promise<InboundOutcome>;
+
+export function createInboundPipeline({ registry, peers, log, queue, messageLog, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
+  const conform = conformers(registry);
+  return async function handle(request) {
+    const messageId = randomUUID();
+    const receivedAt = now();
+    const started = performance.now();
+    const timings: Record<string, number> = {};
+    let mark = started;
+    const step = (name: string) => {
+      const t = performance.now();
+      timings[name] = Math.round((t - mark) * 100) / 100;
+      mark = t;
+    };
+    const facts: Record<string, unknown> = { messageId, connector: request.connectorId, requestBytes: request.body.length };
+    let source: ConnectorConfig | undefined;
+    let operation: OperationConfig | undefined;
+    let canonicalRequest: Record<string, unknown> | undefined;
+    try {
+      // 1. Which system is calling, and for what.
+      source = registry.connectors.get(request.connectorId);
+      if (!source) throw unknownOperation(`connector "${request.connectorId}" is not configured`);
+      const decoded = decodeNative(source, request.body);
+      operation = selectOperation(source, request.operationId, decoded.element);
+      facts.operation = operation.id;
+      const route = registry.routes.get(`${source.id}.${operation.id}`);
+      if (!route) throw unknownOperation(`no route starts at ${source.id}.${operation.id}`);
+      facts.route = route.id;
+      step('decode');
+
+      // 2. The caller's request, as the caller wrote it, then as the hub's canonical type.
+      const native = conform(operation.request.schema, decoded.value);
+      validate(registry, operation.request.schema, native, (detail) => new HubError('client.schema-violation', `Yêu cầu không đúng lược đồ / request does not match schema ${operation!.request.schema}`, { status: 400, detail }));
+      canonicalRequest = stamp(mapWith(registry, operation.request.mapping, native), {
+        messageId, messageType: operation.canonical.request, occurredAt: isoVn(receivedAt), correlationId: request.correlationId, source: source.participant,
+      });
+      validate(registry, `canonical/${operation.canonical.request}`, canonicalRequest, (detail) => new HubError('schema.invalid-canonical', `Thông điệp chuẩn ${operation!.canonical.request} không hợp lệ / canonical message is invalid`, { status: 422, detail }));
+      step('map-in');
+
+      const reply = route.mode === 'async'
+        ? await accept(route, source, operation, canonicalRequest)
+        : await relay(route, source, operation, canonicalRequest);
+      step('reply');
+      logOutcome(request.log ?? log, { ...facts, outcome: route.mode === 'async' ? 'accepted' : 'delivered', status: reply.status, timings, totalMs: elapsed(started) });
+      observer.message({ connector: source.id, operation: operation.id, outcome: route.mode === 'async' ? 'accepted' : 'delivered' });
+      return { messageId: typeof facts.acceptedAs === "string" ? facts.acceptedAs : messageId, route: route.id, reply };
+    } catch (thrown) {
+      const error = toHubError(thrown);
+      logOutcome(request.log ?? log, { ...facts, outcome: 'rejected', status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
+      observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome: 'rejected' });
+      remember({ state: 'rejected', reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
+      return { messageId, route: facts.route as string | undefined, error };
+    }
+
+    /** Async: durable acceptance of one delivery per destination, then 202. */
+    async function accept(route: RouteConfig, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
+      if (!queue) throw new HubError('server.no-queue', 'this hub has no delivery queue configured', { status: 503 });
+      const orderingKey = route.orderingKey ? String(readPath(canonical, route.orderingKey) ?? '') : '';
+      const payload = JSON.stringify(canonical);
+      const acceptedAt = receivedAt.getTime();
+      const deliveries: NewDelivery[] = route.destinations
+        .filter((d) => !d.test || d.test(canonical))
+        .map((d) => ({ id: randomUUID(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
+      const key = request.idempotencyKey ?? businessKey(op, canonical);
+      const result = await queue.accept({
+        messageId, deliveries,
+        idempotencyKey: key === undefined ? undefined : `${from.id}.${op.id}:${key}`,
+        idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs,
+      });
+      if (result.duplicate) {
+        facts.acceptedAs = result.messageId;
+        facts.duplicate = true;
+        return json(202, { messageId: result.messageId, status: 'duplicate', message: 'Đã nhận trước đó / already accepted: nothing new will be delivered' });
+      }
+      facts.deliveries = deliveries.length;
+      await remember({ state: deliveries.length ? 'accepted' : 'delivered', deliveries: deliveries.length, payload, accepted: true });
+      return json(202, { messageId, status: 'accepted', deliveries: deliveries.map((d) => d.destination) });
+    }
+
+    /** Sync: through to the one destination and back. */
+    async function relay(route: RouteConfig, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
+      const destination = findOperation(registry, route.to)!;
+      const outbound = mapWith(registry, destination.operation.request.mapping, canonical);
+      validate(registry, destination.operation.request.schema, outbound, (detail) => new HubError('schema.invalid-destination', `Yêu cầu gửi ${destination.connector.id} không đúng lược đồ / request for the destination does not match ${destination.operation.request.schema}`, { status: 422, detail }));
+      step('map-out');
+      const peer = peers.get(destination.connector.id);
+      if (!peer) throw new HubError('server.no-peer', `no transport configured for ${destination.connector.id}`, { status: 500 });
+      const answer = await send(peer, destination.connector, destination.operation, outbound, { messageId, correlationId: request.correlationId, idempotencyKey: messageId });
+      facts.peerStatus = answer.status;
+      facts.responseBytes = answer.body.length;
+      step('call');
+
+      const response = destination.operation.response;
+      const canonicalResponseType = destination.operation.canonical.response;
+      if (!response || !canonicalResponseType) throw new HubError('server.no-response-mapping', `${route.to} has no response mapping`, { status: 500 });
+      const nativeAnswer = conform(response.schema, decodeAnswer(destination.connector, answer));
+      validate(registry, response.schema, nativeAnswer, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${destination.connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
+      const notFound = destination.operation.notFound;
+      if (notFound && isAbsent(readPath(nativeAnswer, notFound.missing))) {
+        throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${destination.connector.name} / no matching record at ${destination.connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });
+      }
+      const canonicalResponse = stamp(onAnswerSide(() => mapWith(registry, response.mapping, nativeAnswer)), {
+        messageId: randomUUID(), messageType: canonicalResponseType, occurredAt: isoVn(now()), correlationId: request.correlationId, source: destination.connector.participant,
+      });
+      validate(registry, `canonical/${canonicalResponseType}`, canonicalResponse, (detail) => new HubError('schema.invalid-canonical', `Câu trả lời chuẩn ${canonicalResponseType} không hợp lệ / canonical answer is invalid`, { status: 502, detail }));
+      step('map-back');
+
+      const replyMessage = op.response;
+      if (!replyMessage) throw new HubError('server.no-response-mapping', `${from.id}.${op.id} has no response mapping`, { status: 500 });
+      const reply = onAnswerSide(() => mapWith(registry, replyMessage.mapping, canonicalResponse));
+      validate(registry, replyMessage.schema, reply, (detail) => new HubError('schema.invalid-reply', `Câu trả lời cho ${from.id} không đúng lược đồ / reply does not match ${replyMessage.schema}`, { status: 502, detail }));
+      // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the answer.
+      remember({ state: 'delivered', deliveries: 0 }).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));
+      return encodeReply(from, reply);
+    }
+
+    /** The message log's record of this message: awaited for async acceptance (durable before 202), best effort otherwise. */
+    async function remember(record: { state: 'accepted' | 'delivered' | 'rejected'; deliveries: number; payload?: string; reason?: string; accepted?: boolean }): Promise<void> {
+      if (!messageLog) return;
+      const at = receivedAt.getTime();
+      await Promise.all([
+        messageLog.recordMessage({
+          id: messageId,
+          messageType: operation?.canonical.request ?? operation?.id ?? '(unknown)',
+          routeId: facts.route as string | undefined,
+          participant: source?.participant ?? '(unknown)',
+          connector: request.connectorId,
+          operation: operation?.id ?? request.operationId ?? '(unknown)',
+          dossierCode: typeof canonicalRequest?.dossierCode === 'string' ? canonicalRequest.dossierCode : undefined,
+          correlationId: request.correlationId,
+          receivedAt: at,
+          state: record.state,
+          deliveries: record.deliveries,
+          payload: record.payload,
+          reason: record.reason,
+        }),
+        messageLog.recordEvents([
+          { messageId, at, kind: 'received', requestBytes: request.body.length },
+          record.state === 'rejected'
+            ? { messageId, at: Date.now(), kind: 'rejected', reason: record.reason }
+            : { messageId, at: Date.now(), kind: record.accepted ? 'accepted' : 'delivered' },
+        ]),
+      ]);
+    }
+  };
+}
+
+function json(status: number, body: unknown): Reply {
+  return { status, contentType: 'application/json; charset=utf-8', body: encodeJson(body) };
+}
+
+/** The operation's declared business key (e.g. dossier code + status + time), or none. */
+function businessKey(operation: OperationConfig, canonical: Record<string, unknown>): string | undefined {
+  if (!operation.idempotencyKey?.length) return undefined;
+  return operation.idempotencyKey.map((path) => JSON.stringify(readPath(canonical, path) ?? null)).join('|');
+}
+
+/** The value a connector's codec reads from raw bytes; for SOAP also the first Body element's name. */
+function decodeNative(connector: ConnectorConfig, body: Buffer): { value: unknown; element?: string } {
+  if (connector.transport === 'soap') {
+    const message = decodeSoap(body);
+    if (message.fault) throw new HubError('client.bad-soap', 'Yêu cầu là một SOAP Fault / a request cannot be a SOAP Fault', { status: 400 });
+    return { value: message.body, element: message.firstBodyElement?.name };
+  }
+  return { value: decodeJson(body) };
+}
+
+function selectOperation(connector: ConnectorConfig, operationId: string | undefined, element: string | undefined): OperationConfig {
+  const inbound = Object.values(connector.operations).filter((o) => o.direction === 'inbound');
+  const found = operationId !== undefined
+    ? inbound.find((o) => o.id === operationId)
+    : inbound.find((o) => (o.element ?? o.id) === element);
+  if (!found) {
+    const asked = operationId ?? `<${element ?? '(empty Body)'}>`;
+    throw unknownOperation(`${connector.id} has no inbound operation ${asked}; known: ${inbound.map((o) => o.element ?? o.id).join(', ') || '(none)'}`);
+  }
+  return found;
+}
+
+function unknownOperation(reason: string): HubError {
+  return new HubError('client.unknown-operation', `Không có thao tác này / unknown connector or operation: ${reason}`, { status: 404, detail: [{ reason, code: 'unknown-operation' }] });
+}
+
+/** A mapping that fails on the peer's answer is not the caller's fault. */
+function onAnswerSide<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    const hubError = toHubError(error);
+    throw hubError.status < 500 ? hubError.withStatus(502) : hubError;
+  }
+}
+
+function encodeReply(connector: ConnectorConfig, reply: Record<string, unknown>): Reply {
+  if (connector.transport === 'soap') {
+    const soap = connector.soap!;
+    return { status: 200, contentType: soapContentType(soap.version), body: encodeSoap({ version: soap.version, body: reply, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren }) };
+  }
+  return json(200, reply);
+}
+
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || value === '' || (typeof value === 'object' && Object.keys(value as object).length === 0);
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+/** One line per message: ids, route, outcome, sizes, timings. Never the payload. */
+function logOutcome(log: Logger, facts: Record<string, unknown>, error?: unknown): void {
+  const status = facts.status as number;
+  if (status >= 500 && !(error instanceof HubError)) log.error({ ...facts, err: error }, 'message failed inside the hub');
+  else if (status >= 500) log.warn(facts, 'message failed at the destination');
+  else if (status >= 400) log.info(facts, 'message rejected');
+  else log.info(facts, facts.outcome === 'accepted' ? 'message accepted' : 'message delivered');
+}

@@ -1,0 +1,11 @@
+/**
+ * What the pipeline tells the outside world about its work, for metrics. Behind a small interface with
+ * a do-nothing default (as X-Road does for its optional parts), so the pipeline never depends on a
+ * metrics library; the server plugs prom-client in.
+ */
+export interface Observer {
+  message(facts: { connector: string; operation: string; outcome: 'accepted' | 'delivered' | 'rejected' }): void;
+  attempt(facts: { destination: string; outcome: 'delivered' | 'retry' | 'dead-lettered'; durationMs: number; queueWaitMs: number }): void;
+}
+
+export const noObserver: Observer = { message: () => undefined, attempt: () => undefined };

@@ -1,0 +1,102 @@
+import type { Dispatcher } from 'undici';
+import { HubError, toHubError } from '../core/errors.js';
+import { createConformer } from '../codec/conform.js';
+import { decodeJson } from '../codec/json.js';
+import { decodeSoap, encodeSoap, soapActionHeader, soapContentType } from '../codec/soap.js';
+import type { Registry } from '../config/registry.js';
+import type { ConnectorConfig, OperationConfig } from '../config/types.js';
+import { toErrorDetails } from '../schema/validation-errors.js';
+import type { Peer, PeerResponse } from '../transport/index.js';
+
+/**
+ * The steps a message takes, shared by the inbound path (inbound.ts) and the delivery path
+ * (deliver.ts) so that a replayed delivery goes exactly the way the first attempt went.
+ */
+export type ErrorDetails = ReturnType<typeof toErrorDetails>;
+
+export function validate(registry: Registry, schemaName: string, value: unknown, failure: (detail: ErrorDetails) => HubError): void {
+  const validator = registry.validators.get(schemaName);
+  if (!validator) throw new HubError('server.missing-schema', `schema ${schemaName} is not loaded`, { status: 500 });
+  if (!validator(value)) throw failure(toErrorDetails(validator.errors ?? []));
+}
+
+export function mapWith(registry: Registry, mappingId: string, value: unknown): Record<string, unknown> {
+  const mapping = registry.mappings.get(mappingId);
+  if (!mapping) throw new HubError('server.missing-mapping', `mapping ${mappingId} is not loaded`, { status: 500 });
+  return mapping.run(value);
+}
+
+/**
+ * XML has no arrays and no empty objects: native messages of SOAP systems are reshaped to their schema
+ * (one element → a one-item list, an empty element → {}) before validation. Plans are prepared once.
+ */
+export function conformers(registry: Registry): (schemaName: string, value: unknown) => unknown {
+  const prepared = new Map<string, (value: unknown) => unknown>();
+  for (const connector of registry.connectors.values()) {
+    if (connector.transport !== 'soap') continue;
+    for (const op of Object.values(connector.operations)) {
+      for (const name of [op.request.schema, op.response?.schema]) {
+        const resolved = name ? registry.schemas.byName(name) : undefined;
+        if (name && resolved) prepared.set(name, createConformer(resolved.schema, registry.schemas, resolved.baseId));
+      }
+    }
+  }
+  return (schemaName, value) => prepared.get(schemaName)?.(value) ?? value;
+}
+
+/** The hub, not the mapping, writes the envelope: ids and times are facts about this passage. */
+export function stamp(message: Record<string, unknown>, envelope: Record<string, unknown>): Record<string, unknown> {
+  return { ...message, ...envelope };
+}
+
+/** Asia/Ho_Chi_Minh is UTC+07:00 all year. */
+export function isoVn(date: Date): string {
+  return new Date(date.getTime() + 7 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, '+07:00');
+}
+
+/** Sends a native message to a destination operation in its transport's form (SOAP envelope or JSON). */
+export async function send(peer: Peer, connector: ConnectorConfig, operation: OperationConfig, native: Record<string, unknown>, ids: { messageId: string; correlationId: string; idempotencyKey: string }): Promise<PeerResponse> {
+  const headers: Record<string, string> = { ...(operation.headers ?? {}), 'x-correlation-id': ids.correlationId, 'x-message-id': ids.messageId };
+  if (connector.transport === 'soap') {
+    const soap = connector.soap!;
+    headers['content-type'] = soapContentType(soap.version, operation.soapAction);
+    if (soap.version === '1.1') headers.soapaction = soapActionHeader(operation.soapAction ?? '');
+    const body = encodeSoap({ version: soap.version, body: native, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren });
+    return peer.send({ path: operation.path ?? '/', method: 'POST', headers, body, idempotencyKey: ids.idempotencyKey });
+  }
+  headers['content-type'] = 'application/json; charset=utf-8';
+  headers.accept = 'application/json';
+  return peer.send({ path: operation.path ?? '/', method: 'POST', headers, json: native, idempotencyKey: ids.idempotencyKey });
+}
+
+/** Reads a destination's answer: SOAP faults and HTTP errors become transport errors naming the peer. */
+export function decodeAnswer(connector: ConnectorConfig, answer: { status: number; body: Buffer }): unknown {
+  try {
+    if (connector.transport === 'soap') {
+      const message = decodeSoap(answer.body);
+      if (message.fault) {
+        throw new HubError('transport.peer-fault', `${connector.name} trả lỗi SOAP Fault / the peer answered with a SOAP fault: ${message.fault.code}: ${message.fault.reason}`, {
+          status: 502, detail: [{ reason: message.fault.reason, code: message.fault.code }],
+        });
+      }
+      if (answer.status >= 300) throw peerStatus(connector, answer.status);
+      return message.body;
+    }
+    if (answer.status >= 300) throw peerStatus(connector, answer.status);
+    return answer.body.length ? decodeJson(answer.body) : {};
+  } catch (error) {
+    const hubError = toHubError(error);
+    if (hubError.stage === 'client') {
+      // The peer sent something we cannot read: its fault, not the caller's.
+      if (answer.status >= 300) throw peerStatus(connector, answer.status);
+      throw new HubError('transport.bad-response', `Câu trả lời của ${connector.id} không đọc được / unreadable answer from the peer: ${hubError.message}`, { status: 502, detail: hubError.detail });
+    }
+    throw hubError;
+  }
+}
+
+export function peerStatus(connector: ConnectorConfig, status: number): HubError {
+  return new HubError('transport.peer-error', `${connector.name} trả mã HTTP ${status} / the peer answered HTTP ${status}`, { status: 502, detail: [{ reason: `HTTP ${status} from ${connector.id}`, code: `http-${status}` }] });
+}
+
+export type { Dispatcher };

@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import { findOperation, type Registry } from '../config/registry.js';
+import { decide, DEFAULT_RETRY_POLICY } from '../delivery/retry.js';
+import type { Delivery, QueueDriver } from '../delivery/types.js';
+import type { MessageLog } from '../store/types.js';
+import type { Deliverer, DeliveryResult } from './deliver.js';
+import { noObserver, type Observer } from './observer.js';
+
+/**
+ * The delivery loop of one hub process: claim due deliveries (the queue keeps per-dossier order and
+ * leases them to this worker), deliver each, then complete it, schedule a retry per the destination's
+ * policy, or dead-letter it with the reason. Every attempt is recorded with its operational facts.
+ * `stop()` stops claiming and waits for deliveries in flight; a delivery cut off by a crash comes back
+ * when its lease expires (at-least-once; peers get the delivery id as idempotency key).
+ */
+export interface WorkerOptions {
+  registry: Registry;
+  queue: QueueDriver;
+  deliver: Deliverer;
+  log: Logger;
+  messageLog?: MessageLog;
+  observer?: Observer;
+  workerId: string;
+  concurrency: number;
+  leaseMs: number;
+  pollIntervalMs: number;
+  now?: () => number;
+}
+
+export interface Worker {
+  /** Claims again at once (e.g. right after an accept) instead of waiting for the next poll. */
+  nudge(): void;
+  stop(): Promise<void>;
+  inFlight(): number;
+}
+
+export function startWorker(options: WorkerOptions): Worker {
+  const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
+  const running = new Set<Promise<void>>();
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  let nudged = false;
+
+  const sleep = (ms: number) => new Promise<void>((resolve) => {
+    if (nudged) { nudged = false; resolve(); return; }
+    const timer = setTimeout(() => { wake = undefined; resolve(); }, ms);
+    wake = () => { clearTimeout(timer); wake = undefined; resolve(); };
+  });
+
+  const loop = (async () => {
+    let backoff = pollIntervalMs;
+    while (!stopping) {
+      const free = concurrency - running.size;
+      if (free <= 0) {
+        await Promise.race(running);
+        continue;
+      }
+      let claimed: Delivery[] = [];
+      try {
+        claimed = await queue.claim(workerId, free, leaseMs);
+        backoff = pollIntervalMs;
+      } catch (error) {
+        log.error({ err: error }, 'claiming deliveries failed; retrying');
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+      for (const delivery of claimed) {
+        const task = handle(delivery).catch((error) => log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back'));
+        running.add(task);
+        void task.finally(() => running.delete(task));
+      }
+      if (claimed.length === 0) await sleep(backoff);
+    }
+  })();
+
+  async function handle(delivery: Delivery): Promise<void> {
+    const claimedAt = now();
+    const attempt = delivery.attempts + 1;
+    const firstAttemptAt = delivery.firstAttemptAt ?? claimedAt;
+    const queueWaitMs = Math.max(0, claimedAt - Math.max(delivery.availableAt, delivery.acceptedAt));
+    const result = await deliver(delivery);
+    const base = {
+      messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt,
+      durationMs: result.durationMs, queueWaitMs, httpStatus: result.httpStatus, faultCode: result.faultCode,
+      requestBytes: result.requestBytes, responseBytes: result.responseBytes, mappingId: result.mappingId,
+      requestInAt: result.requestInAt, responseOutAt: result.responseOutAt,
+    };
+    const facts = { messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt, durationMs: result.durationMs };
+
+    if (result.ok) {
+      await queue.complete(delivery.id, delivery.lease!);
+      await record([{ ...base, at: now(), kind: 'attempt', succeeded: true }, { ...base, at: now(), kind: 'delivered' }], delivery);
+      observer.attempt({ destination: delivery.destination, outcome: 'delivered', durationMs: result.durationMs, queueWaitMs });
+      log.info(facts, 'delivery delivered');
+      return;
+    }
+    const failure = result.failure!;
+    const policy = findOperation(registry, delivery.destination)?.operation.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    const verdict = decide(policy, failure, attempt, firstAttemptAt, now());
+    const failed = { ...base, at: now(), kind: 'attempt' as const, succeeded: false, errorType: failure.errorType, reason: failure.message };
+    if (verdict.action === 'retry') {
+      await queue.retryLater(delivery.id, delivery.lease!, verdict.at, `${failure.errorType}: ${failure.message}`);
+      await record([failed, { ...base, at: now(), kind: 'retry-scheduled', reason: `retry in ${Math.round(verdict.delayMs)} ms` }], delivery);
+      observer.attempt({ destination: delivery.destination, outcome: 'retry', durationMs: result.durationMs, queueWaitMs });
+      log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus, retryInMs: Math.round(verdict.delayMs) }, 'delivery failed; will retry');
+      return;
+    }
+    const reason = `${verdict.reason} (last error ${failure.errorType}${failure.httpStatus ? `, HTTP ${failure.httpStatus}` : ''}: ${failure.message})`;
+    await queue.deadLetter(delivery.id, delivery.lease!, reason);
+    await record([failed, { ...base, at: now(), kind: 'dead-lettered', reason }], delivery);
+    observer.attempt({ destination: delivery.destination, outcome: 'dead-lettered', durationMs: result.durationMs, queueWaitMs });
+    log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus }, 'delivery dead-lettered');
+  }
+
+  /** Records the attempt, then settles the message's state once all its deliveries have ended. */
+  async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery): Promise<void> {
+    if (!messageLog) return;
+    await messageLog.recordEvents(events);
+    const history = await messageLog.history(delivery.messageId);
+    if (!history) return;
+    const ended = new Map<string, 'delivered' | 'dead'>();
+    for (const event of history.events) {
+      if (!event.deliveryId) continue;
+      if (event.kind === 'delivered') ended.set(event.deliveryId, 'delivered');
+      else if (event.kind === 'dead-lettered' || event.kind === 'discarded') ended.set(event.deliveryId, 'dead');
+      else if (event.kind === 'replayed') ended.delete(event.deliveryId);
+    }
+    if (ended.size < history.message.deliveries) return;
+    const dead = [...ended.values()].filter((s) => s === 'dead').length;
+    const state = dead === 0 ? 'delivered' : dead === ended.size ? 'dead-lettered' : 'partially-delivered';
+    if (state !== history.message.state) await messageLog.setState(delivery.messageId, state);
+  }
+
+  return {
+    nudge() {
+      if (wake) wake();
+      else nudged = true;
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await loop;
+      await Promise.allSettled([...running]);
+    },
+    inFlight: () => running.size,
+  };
+}
+
+export type { DeliveryResult };

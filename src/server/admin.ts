@@ -1,0 +1,151 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HubError } from '../core/errors.js';
+import type { DeadLetterFilter, QueueDriver } from '../delivery/types.js';
+import type { LogQuery, MessageLog } from '../store/types.js';
+
+/**
+ * The operator's API: dead letters (list, show, replay one or many, discard with a reason) and the
+ * message log (search, one message's history). With LIENTHONG_ADMIN_TOKEN set, a bearer token is
+ * required; without it, only loopback callers are served, so a fresh demo is usable and nothing is
+ * exposed by accident.
+ */
+export interface AdminOptions {
+  queue?: QueueDriver;
+  messageLog?: MessageLog;
+  adminToken?: string;
+  /** Called after dead letters went back to the queue, so the worker claims them at once. */
+  onReplay?: () => void;
+}
+
+const deadFilter = {
+  type: 'object',
+  properties: {
+    destination: { type: 'string', maxLength: 200 },
+    routeId: { type: 'string', maxLength: 200 },
+    messageId: { type: 'string', maxLength: 64 },
+    orderingKey: { type: 'string', maxLength: 200 },
+    since: { type: 'string', pattern: '^\\d{1,15}$', description: 'epoch ms' },
+    limit: { type: 'string', pattern: '^\\d{1,4}$' },
+    offset: { type: 'string', pattern: '^\\d{1,7}$' },
+  },
+  additionalProperties: false,
+} as const;
+
+export async function adminRoutes(app: FastifyInstance, options: AdminOptions): Promise<void> {
+  const { queue, messageLog, adminToken, onReplay } = options;
+  app.addHook('onRequest', async (request) => authorize(request, adminToken));
+
+  const needQueue = () => {
+    if (!queue) throw new HubError('server.no-queue', 'this hub has no delivery queue', { status: 503 });
+    return queue;
+  };
+  const needLog = () => {
+    if (!messageLog) throw new HubError('server.no-message-log', 'this hub has no message log', { status: 503 });
+    return messageLog;
+  };
+  const toFilter = (q: Record<string, string | undefined>): DeadLetterFilter => ({
+    destination: q.destination, routeId: q.routeId, messageId: q.messageId, orderingKey: q.orderingKey,
+    since: q.since ? Number(q.since) : undefined, limit: q.limit ? Number(q.limit) : 50, offset: q.offset ? Number(q.offset) : 0,
+  });
+  const tags = ['admin'];
+
+  app.get('/admin/dead-letters', { schema: { summary: 'Dead letters, newest first, filtered', tags, querystring: deadFilter } }, async (request) => {
+    const items = await needQueue().listDead(toFilter(request.query as Record<string, string>));
+    return { items: items.map(withoutPayload) };
+  });
+
+  app.get('/admin/dead-letters/:id', { schema: { summary: 'One dead letter: destination, attempts, last error, reason, and the message', tags, params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const dead = await needQueue().getDead(id);
+    if (!dead) throw new HubError('client.not-found', `no dead letter ${id}`, { status: 404 });
+    return { ...withoutPayload(dead), message: JSON.parse(dead.payload) as unknown };
+  });
+
+  app.post('/admin/dead-letters/replay', {
+    schema: {
+      summary: 'Replay dead letters by id or by filter, through the same delivery path as the first attempt',
+      tags,
+      body: { type: 'object', properties: { ids: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 }, filter: deadFilter }, additionalProperties: false },
+    },
+  }, async (request) => {
+    const body = (request.body ?? {}) as { ids?: string[]; filter?: Record<string, string> };
+    const q = needQueue();
+    const targets = body.ids ?? (await q.listDead({ ...toFilter(body.filter ?? {}), limit: Number(body.filter?.limit ?? 1000) })).map((d) => d.id);
+    const found = (await Promise.all(targets.map((id) => q.getDead(id)))).filter((d) => d !== undefined);
+    const replayed = await q.replay(found.map((d) => d.id));
+    if (messageLog && found.length) {
+      const at = Date.now();
+      await messageLog.recordEvents(found.map((d) => ({ messageId: d.messageId, deliveryId: d.id, destination: d.destination, at, kind: 'replayed' as const })));
+      await Promise.all([...new Set(found.map((d) => d.messageId))].map((id) => messageLog.setState(id, 'accepted')));
+    }
+    request.log.info({ replayed, requested: targets.length }, 'dead letters replayed');
+    onReplay?.();
+    return { replayed, requested: targets.length };
+  });
+
+  app.post('/admin/dead-letters/:id/discard', {
+    schema: {
+      summary: 'Discard a dead letter for good, with a reason',
+      tags,
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+      body: { type: 'object', properties: { reason: { type: 'string', minLength: 3, maxLength: 500 } }, required: ['reason'], additionalProperties: false },
+    },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const { reason } = request.body as { reason: string };
+    const q = needQueue();
+    const dead = await q.getDead(id);
+    if (!dead || !(await q.discard(id, reason))) throw new HubError('client.not-found', `no dead letter ${id}`, { status: 404 });
+    if (messageLog) await messageLog.recordEvents([{ messageId: dead.messageId, deliveryId: id, destination: dead.destination, at: Date.now(), kind: 'discarded', reason }]);
+    request.log.info({ deliveryId: id }, 'dead letter discarded');
+    return { discarded: id };
+  });
+
+  app.get('/admin/messages', {
+    schema: {
+      summary: 'Search the message log (dossier code, correlation id, participant, type, state, time range), paginated',
+      tags,
+      querystring: {
+        type: 'object',
+        properties: {
+          dossierCode: { type: 'string', maxLength: 64 }, correlationId: { type: 'string', maxLength: 128 }, participant: { type: 'string', maxLength: 200 },
+          messageType: { type: 'string', maxLength: 100 }, state: { enum: ['received', 'rejected', 'accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded'] },
+          from: { type: 'string', pattern: '^\\d{1,15}$' }, to: { type: 'string', pattern: '^\\d{1,15}$' }, limit: { type: 'string', pattern: '^\\d{1,3}$' }, cursor: { type: 'string', maxLength: 400 },
+        },
+        additionalProperties: false,
+      },
+    },
+  }, async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const query: LogQuery = {
+      dossierCode: q.dossierCode, correlationId: q.correlationId, participant: q.participant, messageType: q.messageType, state: q.state as LogQuery['state'],
+      from: q.from ? Number(q.from) : undefined, to: q.to ? Number(q.to) : undefined, limit: q.limit ? Number(q.limit) : undefined, cursor: q.cursor,
+    };
+    return needLog().search(query);
+  });
+
+  app.get('/admin/messages/:id', { schema: { summary: "One message's whole history", tags, params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const history = await needLog().history(id);
+    if (!history) throw new HubError('client.not-found', `no message ${id}`, { status: 404 });
+    return history;
+  });
+}
+
+function withoutPayload<T extends { payload: string; lease?: string }>(delivery: T): Omit<T, 'payload' | 'lease'> {
+  const { payload: _payload, lease: _lease, ...rest } = delivery;
+  return rest;
+}
+
+function authorize(request: FastifyRequest, token: string | undefined): void {
+  if (!token) {
+    const address = request.socket.remoteAddress ?? '';
+    if (['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(address)) return;
+    throw new HubError('trust.admin-remote', 'Admin API chỉ nhận từ máy cục bộ khi chưa đặt LIENTHONG_ADMIN_TOKEN / set LIENTHONG_ADMIN_TOKEN to use the admin API remotely', { status: 403 });
+  }
+  const given = request.headers.authorization?.replace(/^Bearer\s+/i, '') ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HubError('trust.admin-unauthorized', 'Thiếu hoặc sai mã quản trị / missing or wrong admin token', { status: 401 });
+}

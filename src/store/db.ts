@@ -1,0 +1,113 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type Generated } from 'kysely';
+import pg from 'pg';
+
+/**
+ * The message log's tables as Kysely sees them. Timestamps are epoch-ms integers (bigint in PostgreSQL,
+ * which `pg` hands back as strings: rows are read through `num()`). Booleans are written as 0/1, which
+ * both SQLite (no boolean type) and PostgreSQL (boolean input accepts '1'/'0') take, and read back with
+ * `Boolean()` because SQLite returns 0/1 and PostgreSQL true/false.
+ */
+type Millis = ColumnType<number | string, number, number>;
+type Flag = ColumnType<boolean | number, number, number>;
+type NullableMillis = ColumnType<number | string | null, number | null, number | null>;
+type NullableFlag = ColumnType<boolean | number | null, number | null, number | null>;
+
+export interface MessagesTable {
+  id: string;
+  message_type: string;
+  route_id: string | null;
+  participant: string;
+  connector: string;
+  operation: string;
+  dossier_code: string | null;
+  correlation_id: string;
+  received_at: Millis;
+  updated_at: Millis;
+  state: string;
+  deliveries: number;
+  /** Sealed (AES-256-GCM) canonical payload; null when never kept or dropped by retention. */
+  payload: string | null;
+  payload_dropped: Flag;
+  reason: string | null;
+}
+
+export interface EventsTable {
+  id: Generated<number | string>;
+  message_id: string;
+  delivery_id: string | null;
+  destination: string | null;
+  at: Millis;
+  kind: string;
+  attempt: number | null;
+  succeeded: NullableFlag;
+  duration_ms: number | null;
+  queue_wait_ms: number | null;
+  http_status: number | null;
+  fault_code: string | null;
+  error_type: string | null;
+  reason: string | null;
+  request_bytes: number | null;
+  response_bytes: number | null;
+  mapping_id: string | null;
+  request_in_at: NullableMillis;
+  response_out_at: NullableMillis;
+}
+
+export interface StoreDatabase {
+  messages: MessagesTable;
+  events: EventsTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface OpenedDatabase {
+  db: Kysely<StoreDatabase>;
+  dialect: Dialect;
+  /** PostgreSQL: the schema the tables live in (first of search_path); the migrator needs it named. */
+  schema?: string;
+}
+
+export function isPostgresUrl(url: string | undefined): url is string {
+  return !!url && /^postgres(ql)?:\/\//i.test(url);
+}
+
+/**
+ * Opens Kysely over PostgreSQL when `databaseUrl` is a postgres:// URL, else over the SQLite file.
+ * SQLite runs in WAL mode with synchronous=FULL: a commit is fsynced, so a resolved write survives
+ * power loss, and group commit pays that fsync once per batch rather than once per row.
+ */
+export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: string }): Promise<OpenedDatabase> {
+  if (isPostgresUrl(opts.databaseUrl)) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, application_name: 'lienthong-store' });
+    const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+      const schema = rows[0]?.schema;
+      if (!schema) throw new Error('PostgreSQL has no current schema: the first schema of search_path must exist');
+      return { db, dialect: 'postgres', schema };
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+  }
+  if (opts.sqliteFile !== ':memory:') mkdirSync(dirname(opts.sqliteFile), { recursive: true });
+  const sqlite = new Database(opts.sqliteFile);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+}
+
+/** bigint columns come back from `pg` as strings; SQLite gives numbers. */
+export function num(value: number | string): number;
+export function num(value: number | string | null): number | undefined;
+export function num(value: number | string | null): number | undefined {
+  return value === null ? undefined : typeof value === 'number' ? value : Number(value);
+}
+
+export function flag(value: boolean | number | null): boolean | undefined {
+  return value === null ? undefined : Boolean(value);
+}

@@ -1,0 +1,275 @@
+import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { Sealer } from '../core/seal.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import type { Dialect, EventsTable, MessagesTable, StoreDatabase } from './db.js';
+import { GroupCommit, type GroupCommitStats } from './group-commit.js';
+import { eventRow, messageRow, SUMMARY_COLUMNS, toEvent, toSummary } from './rows.js';
+import type { LogEvent, LogQuery, MessageLog, MessageRecord, MessageState, MessageSummary } from './types.js';
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 500;
+
+/** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const MESSAGE_ROWS_PER_STATEMENT = 200;
+const EVENT_ROWS_PER_STATEMENT = 500;
+
+export interface MessageLogSettings {
+  sealer: Sealer;
+  payloadRetentionMs: number;
+  metadataRetentionMs: number;
+  batchWindowMs: number;
+  maxBatch: number;
+  /** Rows purged per statement/transaction, so a purge never holds the database for long. */
+  purgeChunk: number;
+  now: () => number;
+}
+
+/** The MessageLog plus what operators and tests want to see of it. */
+export interface StoreMessageLog extends MessageLog {
+  /** Group-commit counters (flushes = write transactions committed). */
+  stats(): GroupCommitStats;
+  /** Commits everything queued so far, without waiting for the batch window. */
+  flush(): Promise<void>;
+}
+
+type WriteOp =
+  | { kind: 'message'; row: Insertable<MessagesTable> }
+  | { kind: 'state'; id: string; state: MessageState; reason: string | null; at: number }
+  | { kind: 'events'; rows: Insertable<EventsTable>[] };
+
+export class KyselyMessageLog implements StoreMessageLog {
+  readonly dialect: Dialect;
+  readonly #db: Kysely<StoreDatabase>;
+  readonly #settings: MessageLogSettings;
+  readonly #writer: GroupCommit<WriteOp>;
+  #closing: Promise<void> | undefined;
+
+  constructor(db: Kysely<StoreDatabase>, dialect: Dialect, settings: MessageLogSettings) {
+    this.#db = db;
+    this.dialect = dialect;
+    this.#settings = settings;
+    this.#writer = new GroupCommit<WriteOp>({
+      windowMs: settings.batchWindowMs,
+      maxBatch: settings.maxBatch,
+      rowsOf: (op) => (op.kind === 'events' ? Math.max(1, op.rows.length) : 1),
+      commit: (ops) => this.#db.transaction().execute((trx) => applyWrites(trx, ops)),
+    });
+  }
+
+  // ---- writes (group-committed) ----
+
+  recordMessage(message: MessageRecord): Promise<void> {
+    let row: Insertable<MessagesTable>;
+    try {
+      const sealed = message.payload === undefined ? null : this.#settings.sealer.seal(message.payload);
+      row = messageRow(message, sealed, this.#settings.now());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#writer.write({ kind: 'message', row });
+  }
+
+  setState(messageId: string, state: MessageState, reason?: string): Promise<void> {
+    return this.#writer.write({ kind: 'state', id: messageId, state, reason: reason ?? null, at: Math.round(this.#settings.now()) });
+  }
+
+  recordEvents(events: LogEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.#writer.write({ kind: 'events', rows: events.map(eventRow) });
+  }
+
+  // ---- reads ----
+
+  async search(query: LogQuery): Promise<{ items: MessageSummary[]; next?: string }> {
+    const limit = clampLimit(query.limit);
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    let q = this.#db
+      .selectFrom('messages')
+      .select(SUMMARY_COLUMNS)
+      .select((eb) => eb('payload', 'is not', null).as('has_payload'));
+    if (query.dossierCode !== undefined) q = q.where('dossier_code', '=', query.dossierCode);
+    if (query.correlationId !== undefined) q = q.where('correlation_id', '=', query.correlationId);
+    if (query.participant !== undefined) q = q.where('participant', '=', query.participant);
+    if (query.messageType !== undefined) q = q.where('message_type', '=', query.messageType);
+    if (query.state !== undefined) q = q.where('state', '=', query.state);
+    // Time range is half-open: from <= receivedAt < to.
+    if (query.from !== undefined) q = q.where('received_at', '>=', Math.ceil(query.from));
+    if (query.to !== undefined) q = q.where('received_at', '<', Math.ceil(query.to));
+    if (after) {
+      q = q.where((eb) =>
+        eb.or([eb('received_at', '<', after.receivedAt), eb.and([eb('received_at', '=', after.receivedAt), eb('id', '<', after.id)])]),
+      );
+    }
+    const rows = await q
+      .orderBy('received_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const items = rows.slice(0, limit).map(toSummary);
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, next: encodeCursor({ receivedAt: last.receivedAt, id: last.id }) } : { items };
+  }
+
+  async history(messageId: string): Promise<{ message: MessageSummary; events: LogEvent[] } | undefined> {
+    const row = await this.#db
+      .selectFrom('messages')
+      .select(SUMMARY_COLUMNS)
+      .select((eb) => eb('payload', 'is not', null).as('has_payload'))
+      .where('id', '=', messageId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const events = await this.#db
+      .selectFrom('events')
+      .selectAll()
+      .where('message_id', '=', messageId)
+      .orderBy('at', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
+    return { message: toSummary(row), events: events.map(toEvent) };
+  }
+
+  async payload(messageId: string): Promise<string | undefined> {
+    const row = await this.#db.selectFrom('messages').select('payload').where('id', '=', messageId).executeTakeFirst();
+    return row?.payload == null ? undefined : this.#settings.sealer.open(row.payload);
+  }
+
+  // ---- retention ----
+
+  async purge(now: number): Promise<{ payloadsDropped: number; messagesDeleted: number }> {
+    const chunk = this.#settings.purgeChunk;
+    const metadataCutoff = Math.round(now - this.#settings.metadataRetentionMs);
+    const payloadCutoff = Math.round(now - this.#settings.payloadRetentionMs);
+    let messagesDeleted = 0;
+    let payloadsDropped = 0;
+
+    // Whole records first, so payloads about to be deleted are not rewritten needlessly.
+    for (;;) {
+      const ids = await this.#idsBefore(metadataCutoff, chunk, false);
+      if (ids.length === 0) break;
+      messagesDeleted += await this.#db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('events').where('message_id', 'in', ids).execute();
+        const result = await trx.deleteFrom('messages').where('id', 'in', ids).executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
+      if (ids.length < chunk) break;
+      await yieldToOthers();
+    }
+    // Events whose message is gone (or was never recorded) also age out.
+    for (;;) {
+      const result = await this.#db
+        .deleteFrom('events')
+        .where('id', 'in', (eb) => eb.selectFrom('events').select('id').where('at', '<', metadataCutoff).limit(chunk))
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) < chunk) break;
+      await yieldToOthers();
+    }
+    for (;;) {
+      const ids = await this.#idsBefore(payloadCutoff, chunk, true);
+      if (ids.length === 0) break;
+      const result = await this.#db
+        .updateTable('messages')
+        .set({ payload: null, payload_dropped: 1 })
+        .where('id', 'in', ids)
+        .where('payload', 'is not', null)
+        .executeTakeFirst();
+      payloadsDropped += Number(result.numUpdatedRows);
+      if (ids.length < chunk) break;
+      await yieldToOthers();
+    }
+    return { payloadsDropped, messagesDeleted };
+  }
+
+  async #idsBefore(cutoff: number, limit: number, withPayload: boolean): Promise<string[]> {
+    let q = this.#db.selectFrom('messages').select('id').where('received_at', '<', cutoff);
+    if (withPayload) q = q.where('payload', 'is not', null);
+    const rows = await q.orderBy('received_at', 'asc').limit(limit).execute();
+    return rows.map((r) => r.id);
+  }
+
+  // ---- lifecycle ----
+
+  stats(): GroupCommitStats {
+    return this.#writer.stats();
+  }
+
+  flush(): Promise<void> {
+    return this.#writer.flush();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#writer.close();
+      } finally {
+        await this.#db.destroy();
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
+  return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
+function yieldToOthers(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Applies a batch in order; consecutive writes of one kind share multi-row statements. */
+async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Promise<void> {
+  let i = 0;
+  while (i < ops.length) {
+    const op = ops[i]!;
+    if (op.kind === 'state') {
+      await trx.updateTable('messages').set({ state: op.state, reason: op.reason, updated_at: op.at }).where('id', '=', op.id).execute();
+      i++;
+    } else if (op.kind === 'events') {
+      const rows: Insertable<EventsTable>[] = [];
+      for (; i < ops.length; i++) {
+        const next = ops[i]!;
+        if (next.kind !== 'events') break;
+        for (const row of next.rows) rows.push(row);
+      }
+      for (let at = 0; at < rows.length; at += EVENT_ROWS_PER_STATEMENT) {
+        await trx.insertInto('events').values(rows.slice(at, at + EVENT_ROWS_PER_STATEMENT)).execute();
+      }
+    } else {
+      // One statement may not touch a row twice (PostgreSQL's ON CONFLICT rule): a repeated id starts a new one.
+      const rows: Insertable<MessagesTable>[] = [];
+      const ids = new Set<string>();
+      for (; i < ops.length; i++) {
+        const next = ops[i]!;
+        if (next.kind !== 'message' || ids.has(next.row.id) || rows.length === MESSAGE_ROWS_PER_STATEMENT) break;
+        ids.add(next.row.id);
+        rows.push(next.row);
+      }
+      await upsertMessages(trx, rows);
+    }
+  }
+}
+
+/** Insert, or update a known id keeping its first received_at (and payload/route/dossier if not given again). */
+async function upsertMessages(trx: Transaction<StoreDatabase>, rows: Insertable<MessagesTable>[]): Promise<void> {
+  await trx
+    .insertInto('messages')
+    .values(rows)
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        message_type: eb.ref('excluded.message_type'),
+        route_id: eb.fn.coalesce('excluded.route_id', 'messages.route_id'),
+        participant: eb.ref('excluded.participant'),
+        connector: eb.ref('excluded.connector'),
+        operation: eb.ref('excluded.operation'),
+        dossier_code: eb.fn.coalesce('excluded.dossier_code', 'messages.dossier_code'),
+        correlation_id: eb.ref('excluded.correlation_id'),
+        updated_at: eb.ref('excluded.updated_at'),
+        state: eb.ref('excluded.state'),
+        deliveries: eb.ref('excluded.deliveries'),
+        payload: eb.fn.coalesce('excluded.payload', 'messages.payload'),
+        reason: eb.ref('excluded.reason'),
+      })),
+    )
+    .execute();
+}

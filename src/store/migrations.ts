@@ -1,0 +1,95 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './db.js';
+
+/**
+ * The message log's schema, as in-code Kysely migrations run at open. Never edit a shipped migration:
+ * add a new one. The migrator's own bookkeeping tables are named `store_migration*` so that other
+ * rooms (e.g. the delivery queue) can run their own Kysely migrators in the same database.
+ */
+export const MIGRATION_TABLE = 'store_migration';
+export const MIGRATION_LOCK_TABLE = 'store_migration_lock';
+
+/** Columns searched by `MessageLog.search`; each gets an index (column, received_at, id) for keyset pages. */
+const SEARCHED = ['dossier_code', 'correlation_id', 'participant', 'message_type', 'state'] as const;
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001-message-log': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('messages')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('message_type', 'text', (c) => c.notNull())
+          .addColumn('route_id', 'text')
+          .addColumn('participant', 'text', (c) => c.notNull())
+          .addColumn('connector', 'text', (c) => c.notNull())
+          .addColumn('operation', 'text', (c) => c.notNull())
+          .addColumn('dossier_code', 'text')
+          .addColumn('correlation_id', 'text', (c) => c.notNull())
+          .addColumn('received_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('deliveries', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('payload', 'text')
+          .addColumn('payload_dropped', 'boolean', (c) => c.notNull().defaultTo(false))
+          .addColumn('reason', 'text')
+          .execute();
+        for (const column of SEARCHED) {
+          await db.schema.createIndex(`messages_${column}_idx`).on('messages').columns([column, 'received_at', 'id']).execute();
+        }
+        await db.schema.createIndex('messages_received_at_idx').on('messages').columns(['received_at', 'id']).execute();
+
+        // The one unavoidable dialect branch: an auto-incrementing key.
+        let events = db.schema.createTable('events');
+        events =
+          dialect === 'postgres'
+            ? events.addColumn('id', 'bigserial', (c) => c.primaryKey())
+            : events.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+        await events
+          .addColumn('message_id', 'text', (c) => c.notNull())
+          .addColumn('delivery_id', 'text')
+          .addColumn('destination', 'text')
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('attempt', 'integer')
+          .addColumn('succeeded', 'boolean')
+          // Durations may be fractional (performance.now()), so they are not integers.
+          .addColumn('duration_ms', 'double precision')
+          .addColumn('queue_wait_ms', 'double precision')
+          .addColumn('http_status', 'integer')
+          .addColumn('fault_code', 'text')
+          .addColumn('error_type', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('request_bytes', 'bigint')
+          .addColumn('response_bytes', 'bigint')
+          .addColumn('mapping_id', 'text')
+          .addColumn('request_in_at', 'bigint')
+          .addColumn('response_out_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('events_message_id_idx').on('events').columns(['message_id', 'at']).execute();
+        await db.schema.createIndex('events_at_idx').on('events').column('at').execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('events').execute();
+        await db.schema.dropTable('messages').execute();
+      },
+    },
+  };
+}
+
+/** Brings the schema up to date; safe to run from several processes at once (the migrator locks). */
+export async function migrate(db: Kysely<any>, dialect: Dialect, schema?: string): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`message log migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
