@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../src/server/logger.js';
 import { createHub } from '../../src/server/hub.js';
-import { LogCapture, loadShipped } from '../support/hub.js';
+import { LogCapture, hubEnv, loadShipped } from '../support/hub.js';
 
 /**
  * Hostile and broken input: every case gets a structured 4xx naming what is wrong and a log line
@@ -20,7 +20,7 @@ describe('bad input', () => {
 
   beforeAll(async () => {
     const registry = loadShipped({ CSDLDC_URL: 'http://127.0.0.1:9' });
-    ({ app, close } = await createHub({ registry, log: createLogger({ level: 'info', destination: logs }) }));
+    ({ app, close } = await createHub({ registry, log: createLogger({ level: 'info', destination: logs }), env: hubEnv({}) }));
     await app.ready();
   });
   afterAll(async () => close());

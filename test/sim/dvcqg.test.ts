@@ -332,7 +332,7 @@ describe('dvcqg simulator: modes', () => {
     sim.setMode('down');
     await expect(svc(session, 'TraCuuHoSo', { MaHoSo: MA })).rejects.toThrow();
     await expect(post(sim.url, '/dvcqg/auth', { username: 'lienthong', password: 'demo' })).rejects.toThrow();
-    expect((await (await fetch(`${sim.url}/health`)).json()).mode).toBe('down');
+    expect(((await (await fetch(`${sim.url}/health`)).json()) as any).mode).toBe('down');
     const back = await post(sim.url, '/__sim/mode', { mode: 'normal' });
     expect(back.json).toEqual({ mode: 'normal' });
     expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('0');
@@ -341,7 +341,7 @@ describe('dvcqg simulator: modes', () => {
 
   it('http-500 for forMs, then normal by itself', async () => {
     const session = await login();
-    const set = await post(sim.url, '/__sim/mode', { mode: 'http-500', forMs: 200 });
+    const set = await post(sim.url, '/__sim/mode', { mode: 'http-500', forMs: 400 });
     expect(set.json.mode).toBe('http-500');
     expect(Date.parse(set.json.until)).toBeGreaterThan(Date.now());
     const failed = await svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' });
@@ -349,18 +349,18 @@ describe('dvcqg simulator: modes', () => {
     expect(failed.headers.get('content-type')).toMatch(/^text\/html/);
     expect((await post(sim.url, '/dvcqg/auth', { username: 'lienthong', password: 'demo' })).status).toBe(500);
     expect(sim.dossiers().size).toBe(0);
-    await sleep(250);
+    await sleep(450);
     expect((await svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' })).json.error_code).toBe('0');
     expect(sim.received().map((r) => r.errorCode)).toEqual(['http-500', undefined]);
   });
 
   it('http-429 sends Retry-After: 1', async () => {
     const session = await login();
-    sim.setMode('http-429', 150);
+    sim.setMode('http-429', 400);
     const res = await svc(session, 'TraCuuHoSo', { MaHoSo: MA });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('1');
-    await sleep(200);
+    await sleep(450);
     expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).status).toBe(200);
   });
 
@@ -393,11 +393,11 @@ describe('dvcqg simulator: modes', () => {
 
   it('session-expired: every service call gets "-1" until forMs has passed, even after a new login', async () => {
     const session = await login();
-    sim.setMode('session-expired', 250);
+    sim.setMode('session-expired', 500);
     expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
     const renewed = await login();
     expect((await svc(renewed, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
-    await sleep(300);
+    await sleep(550);
     // The sessions presented during the window are gone for good.
     expect((await svc(renewed, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
     expect((await svc(await login(), 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('0');
@@ -409,7 +409,7 @@ describe('dvcqg simulator: modes', () => {
     expect((await post(sim.url, '/__sim/mode', { mode: 'down', forMs: '10' })).status).toBe(400);
     expect(() => sim.setMode('sideways' as 'down')).toThrow(/unknown simulator mode/);
     expect(() => sim.setMode('down', 0)).toThrow(/forMs/);
-    expect((await (await fetch(`${sim.url}/health`)).json()).mode).toBe('normal');
+    expect(((await (await fetch(`${sim.url}/health`)).json()) as any).mode).toBe('normal');
   });
 });
 
@@ -482,7 +482,7 @@ describe('dvcqg simulator: hardening and control', () => {
     const session = await login();
     await svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' });
     expect(await (await fetch(`${sim.url}/health`)).json()).toEqual({ status: 'ok', simulator: 'dvcqg', mode: 'normal' });
-    const dossiers = await (await fetch(`${sim.url}/__sim/dossiers`)).json();
+    const dossiers = (await (await fetch(`${sim.url}/__sim/dossiers`)).json()) as any;
     expect(dossiers[MA]).toMatchObject({ MaHoSo: MA, TrangThaiHoSo: '2', DaDongBo: true });
     // dossiers() hands out copies.
     (sim.dossiers().get(MA)!.LichSuTrangThai as unknown[]).push('x');

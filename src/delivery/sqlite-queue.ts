@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { Sealer } from '../core/seal.js';
+import { leaseLost, unsealableReason } from './errors.js';
+import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
+
+/**
+ * The embedded queue: one SQLite file (better-sqlite3, WAL), for a single-node hub.
+ *
+ * Design:
+ * - One table `delivery`: queued, active and dead deliveries (plus payload-less tombstones of discarded
+ *   ones). `seq` is an AUTOINCREMENT rowid, so it only ever grows: a replayed dead letter is deleted and
+ *   inserted again, getting a new, larger seq, which puts it at the back of its key's line.
+ * - Per-key FIFO is kept with a `head` flag: exactly one unfinished delivery per (destination,
+ *   orderingKey), the lowest seq, has head = 1 (every unordered delivery is its own head). Accept sets it
+ *   for a delivery whose key has nothing unfinished; finishing a head (complete, dead-letter) passes it
+ *   to the next unfinished one of the key. Claiming is then a range scan of a partial index over heads
+ *   only, ordered by `due_at` (available_at while waiting, lease expiry while active), so a claim costs
+ *   O(limit) however long the queue behind blocked keys grows, and an expired lease comes back by itself.
+ *   "Oldest first" therefore means "due the longest", seq breaking ties: a retry that fell due before a
+ *   fresh acceptance goes first, as in BullMQ's delayed → wait promotion.
+ * - Delivered deliveries are deleted (the message log keeps the history). Payloads are stored sealed.
+ * - Every write is one IMMEDIATE transaction with synchronous=FULL: when `accept` resolves, the rows
+ *   are on disk (WAL fsynced), power failure included. Measured ~0.25 ms per commit on the CI-like VM.
+ * - Idempotency keys live in their own table with an expiry; expired keys are swept lazily, a batch at
+ *   a time, during accepts.
+ *
+ * Several driver instances (or processes) may open the same file: writers are serialised by SQLite's
+ * lock (busy_timeout 5 s), and claim's read-then-mark runs in one IMMEDIATE transaction, so a delivery is
+ * leased to one claimer at a time.
+ */
+export interface SqliteQueueOptions {
+  /** Path of the database file, or ':memory:'. */
+  file: string;
+  sealer: Sealer;
+  now?: () => number;
+  /** Default idempotency-key lifetime when accept gives none (default 24 h). */
+  idempotencyTtlMs?: number;
+}
+
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+const UNFINISHED = `state IN ('ready','delayed','active')`;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS delivery (
+  seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+  id               TEXT NOT NULL UNIQUE,
+  message_id       TEXT NOT NULL,
+  route_id         TEXT NOT NULL,
+  destination      TEXT NOT NULL,
+  ordering_key     TEXT NOT NULL,
+  payload          TEXT NOT NULL,
+  accepted_at      INTEGER NOT NULL,
+  state            TEXT NOT NULL CHECK (state IN ('ready','delayed','active','dead','discarded')),
+  head             INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  available_at     INTEGER NOT NULL,
+  due_at           INTEGER NOT NULL,
+  first_attempt_at INTEGER,
+  last_error       TEXT,
+  lease            TEXT,
+  worker_id        TEXT,
+  dead_at          INTEGER,
+  reason           TEXT,
+  discarded_at     INTEGER,
+  discard_reason   TEXT
+);
+CREATE INDEX IF NOT EXISTS delivery_claimable ON delivery (due_at, seq) WHERE head = 1;
+CREATE INDEX IF NOT EXISTS delivery_key ON delivery (destination, ordering_key, seq) WHERE ${UNFINISHED};
+CREATE INDEX IF NOT EXISTS delivery_dead ON delivery (dead_at, seq) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS delivery_message ON delivery (message_id);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key        TEXT PRIMARY KEY,
+  message_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+PRAGMA user_version = 1;
+`;
+
+interface Row {
+  seq: number;
+  id: string;
+  message_id: string;
+  route_id: string;
+  destination: string;
+  ordering_key: string;
+  payload: string;
+  accepted_at: number;
+  state: DeliveryState;
+  head: number;
+  attempts: number;
+  available_at: number;
+  due_at: number;
+  first_attempt_at: number | null;
+  last_error: string | null;
+  lease: string | null;
+  worker_id: string | null;
+  dead_at: number | null;
+  reason: string | null;
+}
+
+export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
+  const { sealer } = opts;
+  const now = opts.now ?? Date.now;
+  const defaultTtl = opts.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  const db = new Database(opts.file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = OFF');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > 1) {
+    db.close();
+    throw new Error(`${opts.file}: queue schema version ${version} is newer than this lienthong understands (1)`);
+  }
+  db.exec(SCHEMA);
+
+  const s = {
+    idemGet: db.prepare<[string], { message_id: string; expires_at: number }>('SELECT message_id, expires_at FROM idempotency WHERE key = ?'),
+    idemPut: db.prepare<[string, string, number]>('INSERT OR REPLACE INTO idempotency (key, message_id, expires_at) VALUES (?, ?, ?)'),
+    idemSweep: db.prepare<[number]>('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= ? LIMIT 500)'),
+    keyBusy: db.prepare<[string, string], { one: number }>(`SELECT 1 AS one FROM delivery WHERE destination = ? AND ordering_key = ? AND ${UNFINISHED} LIMIT 1`),
+    insert: db.prepare(
+      `INSERT INTO delivery (id, message_id, route_id, destination, ordering_key, payload, accepted_at, state, head, attempts, available_at, due_at, last_error)
+       VALUES (@id, @messageId, @routeId, @destination, @orderingKey, @payload, @acceptedAt, 'ready', @head, 0, @now, @now, @lastError)`,
+    ),
+    claimable: db.prepare<[number, number], Row>('SELECT * FROM delivery WHERE head = 1 AND due_at <= ? ORDER BY due_at, seq LIMIT ?'),
+    markActive: db.prepare<[string, string, number, number, number]>(
+      `UPDATE delivery SET state = 'active', lease = ?, worker_id = ?, due_at = ?, first_attempt_at = coalesce(first_attempt_at, ?) WHERE seq = ?`,
+    ),
+    byId: db.prepare<[string], Row>('SELECT * FROM delivery WHERE id = ?'),
+    leased: db.prepare<[string, string], Row>(`SELECT * FROM delivery WHERE id = ? AND state = 'active' AND lease = ?`),
+    extend: db.prepare<[number, string, string]>(`UPDATE delivery SET due_at = ? WHERE id = ? AND state = 'active' AND lease = ?`),
+    remove: db.prepare<[number]>('DELETE FROM delivery WHERE seq = ?'),
+    delay: db.prepare<[number, number, string, number]>(
+      `UPDATE delivery SET state = 'delayed', attempts = attempts + 1, available_at = ?, due_at = ?, last_error = ?, lease = NULL, worker_id = NULL WHERE seq = ?`,
+    ),
+    kill: db.prepare<[number, number, string, number]>(
+      `UPDATE delivery SET state = 'dead', head = 0, attempts = attempts + ?, dead_at = ?, reason = ?, lease = NULL, worker_id = NULL WHERE seq = ?`,
+    ),
+    promote: db.prepare<[string, string]>(
+      `UPDATE delivery SET head = 1 WHERE seq = (SELECT seq FROM delivery WHERE destination = ? AND ordering_key = ? AND ${UNFINISHED} ORDER BY seq LIMIT 1)`,
+    ),
+    dead: db.prepare<[string], Row>(`SELECT * FROM delivery WHERE id = ? AND state = 'dead'`),
+    discard: db.prepare<[number, string, string]>(`UPDATE delivery SET state = 'discarded', payload = '', discarded_at = ?, discard_reason = ? WHERE id = ? AND state = 'dead'`),
+    counts: db.prepare<[number, number], QueueCounts>(
+      `SELECT
+         coalesce(sum(state IN ('ready','delayed') AND available_at <= ?), 0) AS ready,
+         coalesce(sum(state IN ('ready','delayed') AND available_at > ?), 0) AS delayed,
+         coalesce(sum(state = 'active'), 0) AS active,
+         coalesce(sum(state = 'dead'), 0) AS dead
+       FROM delivery WHERE state != 'discarded'`,
+    ),
+  };
+
+  const listStatements = new Map<string, Database.Statement<Record<string, unknown>, Row>>();
+  let acceptsSinceSweep = 0;
+
+  const toDelivery = (row: Row, payload: string): Delivery => {
+    const delivery: Delivery = {
+      id: row.id,
+      messageId: row.message_id,
+      routeId: row.route_id,
+      destination: row.destination,
+      orderingKey: row.ordering_key,
+      payload,
+      acceptedAt: row.accepted_at,
+      state: row.state,
+      attempts: row.attempts,
+      availableAt: row.available_at,
+    };
+    if (row.first_attempt_at !== null) delivery.firstAttemptAt = row.first_attempt_at;
+    if (row.last_error !== null) delivery.lastError = row.last_error;
+    if (row.lease !== null) delivery.lease = row.lease;
+    return delivery;
+  };
+  const toDead = (row: Row): DeadLetter => ({ ...toDelivery(row, sealer.open(row.payload)), deadAt: row.dead_at ?? 0, reason: row.reason ?? '' });
+
+  const headOf = (destination: string, orderingKey: string): number => (orderingKey === '' || !s.keyBusy.get(destination, orderingKey) ? 1 : 0);
+  const passHead = (row: Row) => {
+    if (row.ordering_key !== '') s.promote.run(row.destination, row.ordering_key);
+  };
+
+  const acceptTx = db.transaction((message: { messageId: string; idempotencyKey?: string; idempotencyTtlMs?: number; deliveries: NewDelivery[] }, sealed: string[], at: number) => {
+    if (message.idempotencyKey !== undefined) {
+      const seen = s.idemGet.get(message.idempotencyKey);
+      if (seen && seen.expires_at > at) return { messageId: seen.message_id, duplicate: true };
+      s.idemPut.run(message.idempotencyKey, message.messageId, at + (message.idempotencyTtlMs ?? defaultTtl));
+    }
+    message.deliveries.forEach((d, i) => {
+      s.insert.run({ id: d.id, messageId: d.messageId, routeId: d.routeId, destination: d.destination, orderingKey: d.orderingKey, payload: sealed[i], acceptedAt: d.acceptedAt, head: headOf(d.destination, d.orderingKey), now: at, lastError: null });
+    });
+    if (++acceptsSinceSweep >= 256) {
+      acceptsSinceSweep = 0;
+      s.idemSweep.run(at);
+    }
+    return { messageId: message.messageId, duplicate: false };
+  });
+
+  const claimTx = db.transaction((workerId: string, limit: number, leaseMs: number, at: number): Delivery[] => {
+    const claimed: Delivery[] = [];
+    for (const row of s.claimable.all(at, limit)) {
+      let payload: string;
+      try {
+        payload = sealer.open(row.payload);
+      } catch (error) {
+        s.kill.run(0, at, unsealableReason(error), row.seq);
+        passHead(row);
+        continue;
+      }
+      const lease = randomUUID();
+      const until = at + leaseMs;
+      s.markActive.run(lease, workerId, until, at, row.seq);
+      claimed.push(toDelivery({ ...row, state: 'active', lease, first_attempt_at: row.first_attempt_at ?? at }, payload));
+    }
+    return claimed;
+  });
+
+  const leasedOrThrow = (id: string, lease: string): Row => {
+    const row = s.leased.get(id, lease);
+    if (!row) throw leaseLost(id);
+    return row;
+  };
+
+  const completeTx = db.transaction((id: string, lease: string) => {
+    const row = leasedOrThrow(id, lease);
+    s.remove.run(row.seq);
+    passHead(row);
+  });
+  const retryTx = db.transaction((id: string, lease: string, availableAt: number, error: string) => {
+    const row = leasedOrThrow(id, lease);
+    s.delay.run(availableAt, availableAt, error, row.seq);
+  });
+  const deadTx = db.transaction((id: string, lease: string, reason: string, at: number) => {
+    const row = leasedOrThrow(id, lease);
+    s.kill.run(1, at, reason, row.seq);
+    passHead(row);
+  });
+  const replayTx = db.transaction((ids: string[], at: number): number => {
+    let moved = 0;
+    for (const id of new Set(ids)) {
+      const row = s.dead.get(id);
+      if (!row) continue;
+      s.remove.run(row.seq);
+      s.insert.run({
+        id: row.id, messageId: row.message_id, routeId: row.route_id, destination: row.destination, orderingKey: row.ordering_key,
+        payload: row.payload, acceptedAt: row.accepted_at, head: headOf(row.destination, row.ordering_key), now: at, lastError: row.last_error,
+      });
+      moved++;
+    }
+    return moved;
+  });
+
+  let closed = false;
+  const live = () => {
+    if (closed) throw new Error('the delivery queue is closed');
+  };
+
+  return {
+    kind: 'embedded',
+
+    async accept(message) {
+      live();
+      const sealed = message.deliveries.map((d) => sealer.seal(d.payload));
+      return acceptTx.immediate(message, sealed, now());
+    },
+
+    async claim(workerId, limit, leaseMs) {
+      live();
+      if (limit <= 0) return [];
+      return claimTx.immediate(workerId, Math.floor(limit), leaseMs, now());
+    },
+
+    async extend(id, lease, leaseMs) {
+      live();
+      return s.extend.run(now() + leaseMs, id, lease).changes === 1;
+    },
+
+    async complete(id, lease) {
+      live();
+      completeTx.immediate(id, lease);
+    },
+
+    async retryLater(id, lease, availableAt, error) {
+      live();
+      retryTx.immediate(id, lease, availableAt, error);
+    },
+
+    async deadLetter(id, lease, reason) {
+      live();
+      deadTx.immediate(id, lease, reason, now());
+    },
+
+    async listDead(filter: DeadLetterFilter = {}) {
+      live();
+      const where = [`state = 'dead'`];
+      const params: Record<string, unknown> = { limit: Math.max(0, Math.floor(filter.limit ?? 100)), offset: Math.max(0, Math.floor(filter.offset ?? 0)) };
+      if (filter.destination !== undefined) { where.push('destination = @destination'); params.destination = filter.destination; }
+      if (filter.routeId !== undefined) { where.push('route_id = @routeId'); params.routeId = filter.routeId; }
+      if (filter.messageId !== undefined) { where.push('message_id = @messageId'); params.messageId = filter.messageId; }
+      if (filter.orderingKey !== undefined) { where.push('ordering_key = @orderingKey'); params.orderingKey = filter.orderingKey; }
+      if (filter.since !== undefined) { where.push('dead_at >= @since'); params.since = filter.since; }
+      const sql = `SELECT * FROM delivery WHERE ${where.join(' AND ')} ORDER BY dead_at, seq LIMIT @limit OFFSET @offset`;
+      let statement = listStatements.get(sql);
+      if (!statement) listStatements.set(sql, (statement = db.prepare<Record<string, unknown>, Row>(sql)));
+      return statement.all(params).map(toDead);
+    },
+
+    async getDead(id) {
+      live();
+      const row = s.dead.get(id);
+      return row ? toDead(row) : undefined;
+    },
+
+    async replay(ids) {
+      live();
+      if (!ids.length) return 0;
+      return replayTx.immediate(ids, now());
+    },
+
+    async discard(id, reason) {
+      live();
+      return s.discard.run(now(), reason, id).changes === 1;
+    },
+
+    async counts() {
+      live();
+      const at = now();
+      return { ...s.counts.get(at, at)! };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { loadRegistry } from '../../src/config/load.js';
+import { createLogger } from '../../src/server/logger.js';
+import { startHub, type RunningHub } from '../../src/server/hub.js';
+import { startDvcqgSim, type DvcqgSim } from '../../src/sim/dvcqg/server.js';
+import { startEmcSim, type EmcSim } from '../../src/sim/emc/server.js';
+import { LogCapture, REPO, hubEnv, startTestHub, tempDataDir } from '../support/hub.js';
+import { waitFor } from '../support/wait.js';
+
+const FAST_RETRIES = {
+  DVCQG_RETRY_INITIAL_DELAY: '100ms', DVCQG_RETRY_MAX_DELAY: '300ms', DVCQG_RETRY_MAX_ATTEMPTS: '4',
+  EMC_RETRY_INITIAL_DELAY: '100ms', EMC_RETRY_MAX_DELAY: '300ms', EMC_RETRY_MAX_ATTEMPTS: '4',
+  LIENTHONG_DELIVERY_LEASE: '5s',
+};
+
+async function call(url: string, method: 'GET' | 'POST', body?: unknown, headers: Record<string, string> = {}) {
+  const res = await request(url, { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
+}
+
+let seq = 0;
+/** A fictitious dossier code unique to this run. */
+const dossier = () => `000.00.14.H56-250304-${String(1000 + ++seq).padStart(4, '0')}`;
+const status = (maHoSo: string, trangThai: string, minute: number) => ({ maHoSo, trangThai, thoiDiem: `04/03/2025 09:${String(minute).padStart(2, '0')}`, maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', kenh: '2', nguoiXuLy: 'Trần Văn Thử' });
+
+const okCalls = (dvcqg: DvcqgSim, maHoSo: string) => dvcqg.received().filter((r) => r.service === 'CapNhatTienDoHoSoMC' && r.maHoSo === maHoSo && r.outcome === 'ok');
+const emcOk = (emc: EmcSim, maHoSo: string) => emc.received().filter((r) => r.maHoSo === maHoSo && r.outcome === 'ok');
+
+describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () => {
+  let dvcqg: DvcqgSim;
+  let emc: EmcSim;
+  let hub: RunningHub;
+  const post = (body: unknown, headers: Record<string, string> = {}) => call(`${hub.url}/v1/in/onegate-h56/dossier-status`, 'POST', body, headers);
+
+  beforeAll(async () => {
+    dvcqg = await startDvcqgSim({ port: 0 });
+    emc = await startEmcSim({ port: 0 });
+    hub = await startTestHub({ DVCQG_URL: dvcqg.url, EMC_URL: emc.url, ...FAST_RETRIES });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await Promise.all([dvcqg?.close(), emc?.close()]);
+  });
+
+  it('answers 202 with a message id only once stored, then delivers to both destinations in their dialects', async () => {
+    const code = dossier();
+    const res = await post(status(code, '4', 15));
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ status: 'accepted', deliveries: ['dvcqg.CapNhatTienDoHoSoMC', 'emc.TrackingMCDT'] });
+    const { messageId } = res.body;
+    await waitFor(() => okCalls(dvcqg, code).length === 1 && emcOk(emc, code).length === 1, 10_000, 'both deliveries');
+    expect(dvcqg.dossiers().get(code)?.TienDo).toEqual([expect.objectContaining({ MaHoSo: code, TrangThai: '4', ThoiDiemXuLy: '20250304091500' })]);
+    expect(emc.events().get(code)).toEqual([expect.objectContaining({ MaHoSo: code, Status: '2', CodeTTHC: '1.001234' })]);
+    const history = await waitFor(async () => {
+      const h = await call(`${hub.url}/admin/messages/${messageId}`, 'GET');
+      return h.body?.message?.state === 'delivered' && h.body;
+    }, 5_000, 'state delivered');
+    const kinds = history.events.map((e: { kind: string }) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['received', 'accepted', 'attempt', 'delivered']));
+    expect(history.events.filter((e: { kind: string }) => e.kind === 'delivered')).toHaveLength(2);
+    const attempt = history.events.find((e: { kind: string; destination?: string }) => e.kind === 'attempt' && e.destination === 'dvcqg.CapNhatTienDoHoSoMC');
+    expect(attempt).toMatchObject({ succeeded: true, attempt: 1, httpStatus: 200 });
+    expect(attempt.durationMs).toBeGreaterThan(0);
+    const found = await call(`${hub.url}/admin/messages?dossierCode=${code}`, 'GET');
+    expect(found.body.items.map((m: { id: string }) => m.id)).toEqual([messageId]);
+  });
+
+  it('answers a repeated event with the first message id and delivers nothing new', async () => {
+    const code = dossier();
+    const first = await post(status(code, '2', 1));
+    const again = await post(status(code, '2', 1));
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ messageId: first.body.messageId, status: 'duplicate' });
+    const byHeader1 = await post(status(code, '4', 2), { 'idempotency-key': `k-${code}` });
+    const byHeader2 = await post(status(code, '4', 3), { 'idempotency-key': `k-${code}` });
+    expect(byHeader2.body.messageId).toBe(byHeader1.body.messageId);
+    await waitFor(() => okCalls(dvcqg, code).length === 2, 10_000, 'two distinct events');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(okCalls(dvcqg, code).map((c) => c.trangThai)).toEqual(['2', '4']);
+  });
+
+  it("keeps one dossier's events in acceptance order through the portal's failures and retries", async () => {
+    const code = dossier();
+    dvcqg.setMode('http-500', 700);
+    for (const [i, s] of ['2', '4', '9', '10'].entries()) expect((await post(status(code, s, 20 + i))).status).toBe(202);
+    await waitFor(() => okCalls(dvcqg, code).length === 4, 15_000, 'four progress updates');
+    expect(okCalls(dvcqg, code).map((c) => c.trangThai)).toEqual(['2', '4', '9', '10']);
+    expect(dvcqg.received().some((r) => r.maHoSo === code && r.outcome === 'rejected')).toBe(true);
+    await waitFor(() => emcOk(emc, code).length === 4, 10_000, 'four EMC events');
+    expect(emcOk(emc, code).map((c) => String(c.status))).toEqual(['1', '2', '3', '3']);
+  });
+
+  it('dead-letters when the attempts run out, shows why, and delivers on replay once the cause is fixed', async () => {
+    const code = dossier();
+    dvcqg.setMode('http-500', 60_000);
+    const { body } = await post(status(code, '9', 40));
+    const dead = await waitFor(async () => {
+      const list = await call(`${hub.url}/admin/dead-letters?messageId=${body.messageId}`, 'GET');
+      return list.body.items[0];
+    }, 10_000, 'a dead letter');
+    expect(dead).toMatchObject({ destination: 'dvcqg.CapNhatTienDoHoSoMC', messageId: body.messageId, orderingKey: code, attempts: 4 });
+    expect(dead.reason).toMatch(/4 attempts/);
+    expect(dead.reason).toMatch(/HTTP 500/);
+    expect(dead).not.toHaveProperty('payload');
+    await waitFor(async () => (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body.message.state === 'partially-delivered', 5_000, 'partially delivered (EMC got it)');
+    const shown = await call(`${hub.url}/admin/dead-letters/${dead.id}`, 'GET');
+    expect(shown.body.message).toMatchObject({ dossierCode: code, status: 'PROCESSED' });
+
+    // Replay while the cause is not fixed: fails again, cleanly, and is dead again.
+    expect((await call(`${hub.url}/admin/dead-letters/replay`, 'POST', { ids: [dead.id] })).body).toMatchObject({ replayed: 1 });
+    await waitFor(async () => (await call(`${hub.url}/admin/dead-letters/${dead.id}`, 'GET')).status === 200, 10_000, 'dead again');
+
+    dvcqg.setMode('normal');
+    expect((await call(`${hub.url}/admin/dead-letters/replay`, 'POST', { filter: { orderingKey: code } })).body).toMatchObject({ replayed: 1 });
+    await waitFor(() => okCalls(dvcqg, code).length === 1, 10_000, 'delivered after replay');
+    await waitFor(async () => (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body.message.state === 'delivered', 5_000, 'delivered state');
+    const history = (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body;
+    expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(['dead-lettered', 'replayed', 'delivered']));
+  });
+
+  it('discards a dead letter with a reason', async () => {
+    const code = dossier();
+    dvcqg.setMode('http-500', 60_000);
+    const { body } = await post(status(code, '3', 50));
+    const dead = await waitFor(async () => (await call(`${hub.url}/admin/dead-letters?messageId=${body.messageId}`, 'GET')).body.items[0], 10_000, 'a dead letter');
+    dvcqg.setMode('normal');
+    const res = await call(`${hub.url}/admin/dead-letters/${dead.id}/discard`, 'POST', { reason: 'hồ sơ nhập nhầm (kiểm thử)' });
+    expect(res.status).toBe(200);
+    expect((await call(`${hub.url}/admin/dead-letters/${dead.id}`, 'GET')).status).toBe(404);
+    const history = (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body;
+    expect(history.events.find((e: { kind: string }) => e.kind === 'discarded')).toMatchObject({ reason: 'hồ sơ nhập nhầm (kiểm thử)' });
+  });
+
+  it('rejects bad events with a structured 400 and records them as rejected', async () => {
+    const res = await post({ maHoSo: 'not-a-code', trangThai: '4', thoiDiem: '04/03/2025 09:15' });
+    expect(res.status).toBe(400);
+    expect(res.body.type).toBe('client.schema-violation');
+    const found = await waitFor(async () => (await call(`${hub.url}/admin/messages/${res.body.messageId}`, 'GET')).body, 5_000, 'rejected record');
+    expect(found.message).toMatchObject({ state: 'rejected' });
+    expect(found.message.reason).toContain('client.schema-violation');
+  });
+
+  it('exposes Prometheus metrics for messages, attempts and queue depth', async () => {
+    const res = await request(`${hub.url}/metrics`);
+    const text = await res.body.text();
+    expect(text).toMatch(/lienthong_messages_total\{connector="onegate-h56",operation="dossier-status",outcome="accepted"\} \d+/);
+    expect(text).toMatch(/lienthong_delivery_attempts_total\{destination="dvcqg.CapNhatTienDoHoSoMC",outcome="retry"\} \d+/);
+    expect(text).toMatch(/lienthong_delivery_duration_seconds_bucket/);
+    expect(text).toMatch(/lienthong_queue_depth\{state="ready"\} \d+/);
+    expect(text).toMatch(/lienthong_dead_letters \d+/);
+  });
+});
+
+describe('a mapping that fails for one destination', () => {
+  it('dead-letters that delivery only, with the reason; the other destination proceeds', async () => {
+    // A configuration whose EMC status table has no default: SUPPLEMENT_REQUESTED cannot be mapped for EMC.
+    const root = mkdtempSync(join(tmpdir(), 'lienthong-cfg-'));
+    for (const part of ['config', 'connectors', 'schemas', 'mappings']) cpSync(join(REPO, part), join(root, part), { recursive: true });
+    const table = join(root, 'mappings/codes/emc-status.yaml');
+    writeFileSync(table, readFileSync(table, 'utf8').replace('default: "0"\n', ''));
+    const dvcqg = await startDvcqgSim({ port: 0 });
+    const emc = await startEmcSim({ port: 0 });
+    const env = hubEnv({ DVCQG_URL: dvcqg.url, EMC_URL: emc.url, LIENTHONG_DATA_DIR: tempDataDir(), ...FAST_RETRIES });
+    const { registry, issues } = loadRegistry(root, { env });
+    expect(registry, JSON.stringify(issues)).toBeDefined();
+    const hub = await startHub({ registry: registry!, log: createLogger({ destination: new LogCapture() }), host: '127.0.0.1', port: 0, env });
+    try {
+      const code = dossier();
+      const res = await call(`${hub.url}/v1/in/onegate-h56/dossier-status`, 'POST', status(code, '5', 5));
+      expect(res.status).toBe(202);
+      await waitFor(() => okCalls(dvcqg, code).length === 1, 10_000, 'DVCQG delivery');
+      const dead = await waitFor(async () => (await call(`${hub.url}/admin/dead-letters?destination=emc.TrackingMCDT`, 'GET')).body.items[0], 10_000, 'EMC dead letter');
+      expect(dead.attempts).toBe(1);
+      expect(dead.reason).toMatch(/permanent/i);
+      expect(dead.reason).toMatch(/Status|emc-status/);
+      expect(emc.received().filter((r) => r.maHoSo === code)).toEqual([]);
+    } finally {
+      await hub.close();
+      await Promise.all([dvcqg.close(), emc.close()]);
+    }
+  });
+});
