@@ -201,6 +201,10 @@ function sortKeys(value: unknown): unknown {
 }
 
 const only = process.argv[2];
+if (!only || only.startsWith('async') || only === 'log.postgres') {
+  const { asyncBenchmarks } = await import('./async.js');
+  results.push(...(await asyncBenchmarks(launch, stop, freePort, only === 'async' ? undefined : only)));
+}
 if (!only || only === 'mapping') await mappingSpeed();
 if (!only || only === 'codec') soapDecode();
 if (!only || only === 'sync') {

@@ -34,7 +34,14 @@ export async function startCommand(options: { root?: string; port?: string; host
   if (!registry) return refuse(issues);
   for (const warning of issues) log.warn({ file: warning.file, line: warning.line }, warning.message);
 
-  const hub = await startHub({ registry, log, host: options.host, port: options.port ? Number(options.port) : undefined });
+  let hub: Awaited<ReturnType<typeof startHub>>;
+  try {
+    hub = await startHub({ registry, log, host: options.host, port: options.port ? Number(options.port) : undefined });
+  } catch (error) {
+    console.error(`lienthong: cannot start: ${(error as Error).message}`);
+    await Promise.allSettled(running.map((s) => s.close()));
+    process.exit(1);
+  }
   log.info({ url: hub.url, docs: `${hub.url}/docs`, hub: registry.hub.hub.id, routes: registry.routes.size }, 'lienthong hub listening');
 
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {

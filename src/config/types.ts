@@ -8,7 +8,7 @@ export interface HubConfig {
   routes: RouteConfig[];
   delivery: { concurrency: number; leaseMs: number; pollIntervalMs: number; idempotencyTtlMs: number; retry?: RetryPolicyConfig };
   store: { dataDir: string; payloadRetentionMs: number; metadataRetentionMs: number };
-  demo?: { simulators?: Array<{ name: 'population'; port?: number; env?: string }> };
+  demo?: { simulators?: Array<{ name: 'population' | 'dvcqg' | 'emc'; port?: number; env?: string }> };
 }
 
 export interface RouteConfig {

@@ -71,7 +71,7 @@ export function parseDuration(text: string | number): number {
 /** Human form of a duration for messages: `24 h`, `5 min`, `1.5 s`, `250 ms`. */
 export function formatDuration(ms: number): string {
   const round = (n: number) => String(Math.round(n * 10) / 10);
-  if (ms >= DAY && ms % DAY === 0) return `${ms / DAY} d`;
+  if (ms >= 2 * DAY && ms % DAY === 0) return `${ms / DAY} d`;
   if (ms >= HOUR) return `${round(ms / HOUR)} h`;
   if (ms >= MINUTE) return `${round(ms / MINUTE)} min`;
   if (ms >= SECOND) return `${round(ms / SECOND)} s`;
@@ -233,12 +233,14 @@ export function decide(policy: RetryPolicy, facts: FailureFacts, attemptsSoFar: 
     return {
       action: 'dead-letter',
       reason: askedFor
-        ? `gave up: the peer asked to retry after ${formatDuration(delayMs)}, beyond the ${formatDuration(policy.maxElapsedMs)} budget (${attemptsSoFar} attempts made)`
-        : `gave up: ${formatDuration(policy.maxElapsedMs)} budget spent (${attemptsSoFar} attempts made)`,
+        ? `gave up: the peer asked to retry after ${formatDuration(delayMs)}, beyond the ${formatDuration(policy.maxElapsedMs)} budget (${attempts(attemptsSoFar)} made)`
+        : `gave up: ${formatDuration(policy.maxElapsedMs)} budget spent (${attempts(attemptsSoFar)} made)`,
     };
   }
   return { action: 'retry', at, delayMs };
 }
+
+const attempts = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 
 /** A Retry-After header (delay-seconds or HTTP-date) as milliseconds from `now`; undefined when absent or unreadable. */
 export function parseRetryAfter(header: string | string[] | undefined, now: number): number | undefined {

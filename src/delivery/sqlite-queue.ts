@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
@@ -39,6 +41,8 @@ export interface SqliteQueueOptions {
 }
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Most deliveries one claim hands out. */
+const MAX_CLAIM = 1_000;
 
 const UNFINISHED = `state IN ('ready','delayed','active')`;
 
@@ -105,6 +109,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   const { sealer } = opts;
   const now = opts.now ?? Date.now;
   const defaultTtl = opts.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  if (opts.file !== ':memory:' && opts.file !== '' && !opts.file.startsWith('file:')) mkdirSync(dirname(opts.file), { recursive: true });
   const db = new Database(opts.file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -270,7 +275,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     async claim(workerId, limit, leaseMs) {
       live();
       if (limit <= 0) return [];
-      return claimTx.immediate(workerId, Math.floor(limit), leaseMs, now());
+      return claimTx.immediate(workerId, Math.min(Math.floor(limit), MAX_CLAIM), leaseMs, now());
     },
 
     async extend(id, lease, leaseMs) {

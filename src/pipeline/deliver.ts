@@ -85,7 +85,8 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
     } catch (thrown) {
       const error = toHubError(thrown);
       const facts = thrown as { permanent?: boolean; retryAfterMs?: number };
-      result.failure = { errorType: error.type, httpStatus: result.httpStatus, retryAfterMs: facts.retryAfterMs, permanent: facts.permanent, message: error.message };
+      const fields = error.detail.filter((d) => d.field).map((d) => `${d.field}: ${d.reason}`).join('; ');
+      result.failure = { errorType: error.type, httpStatus: result.httpStatus, retryAfterMs: facts.retryAfterMs, permanent: facts.permanent, message: fields ? `${error.message} (${fields})` : error.message };
     }
     result.durationMs = Math.round((performance.now() - started) * 100) / 100;
     return result;

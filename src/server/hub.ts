@@ -49,13 +49,24 @@ const HOUR = 3_600_000;
 
 export async function createHub({ registry, log, dispatcher, env = process.env, workers = true }: Omit<HubOptions, 'host' | 'port'>): Promise<Hub> {
   const dataDir = resolve(registry.root, registry.hub.store.dataDir);
+  const shared = [env.REDIS_URL && 'REDIS_URL', env.DATABASE_URL && 'DATABASE_URL'].filter(Boolean);
+  if (shared.length && !env.LIENTHONG_DATA_KEY) {
+    throw new Error(`${shared.join(' and ')} ${shared.length > 1 ? 'are' : 'is'} set, so payloads are shared between hub processes: set the same LIENTHONG_DATA_KEY (32 random bytes, base64) on every one of them`);
+  }
   const { sealer, generated } = sealerFromEnv(env, join(dataDir, 'data.key'));
   if (generated) log.warn({ keyFile: join(dataDir, 'data.key') }, 'no LIENTHONG_DATA_KEY: generated a data key for this single node; set LIENTHONG_DATA_KEY in production');
   const hasAsync = registry.hub.routes.some((r) => r.mode === 'async');
-  const queue = hasAsync ? await openQueue({ redisUrl: env.REDIS_URL || undefined, sqliteFile: join(dataDir, 'queue.sqlite'), sealer }) : undefined;
+  const queue = hasAsync
+    ? await openQueue({
+      redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined, sqliteFile: join(dataDir, 'queue.sqlite'), sealer,
+      onError: (err) => log.error({ err }, 'delivery queue background error'),
+    })
+    : undefined;
   const messageLog = await openMessageLog({
     databaseUrl: env.DATABASE_URL || undefined, sqliteFile: join(dataDir, 'log.sqlite'), sealer,
     payloadRetentionMs: registry.hub.store.payloadRetentionMs, metadataRetentionMs: registry.hub.store.metadataRetentionMs,
+    // 202 waits for the log write: a short window keeps that wait small while concurrent writes still share a commit.
+    batchWindowMs: 2,
   });
   log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect, dataDir }, 'storage opened');
 

@@ -82,6 +82,9 @@ export function isPostgresUrl(url: string | undefined): url is string {
 export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: string }): Promise<OpenedDatabase> {
   if (isPostgresUrl(opts.databaseUrl)) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, application_name: 'lienthong-store' });
+    // An idle client's connection error (e.g. the server restarted) would otherwise crash the process;
+    // the pool drops that client and the next query opens a new one, failing its caller if still down.
+    pool.on('error', () => undefined);
     const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
     try {
       const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);

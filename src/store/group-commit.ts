@@ -44,7 +44,7 @@ export class GroupCommit<Op> {
   readonly #opts: GroupCommitOptions<Op>;
   #queue: Waiting<Op>[] = [];
   #queuedRows = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: { cancel(): void } | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
   readonly #stats = { flushes: 0, failedBatches: 0, writes: 0, rows: 0, largestBatch: 0 };
@@ -89,18 +89,28 @@ export class GroupCommit<Op> {
       return;
     }
     if (this.#timer) return;
-    const waited = performance.now() - this.#queue[0]!.enqueuedAt;
-    this.#timer = setTimeout(() => {
+    const fire = () => {
       this.#timer = undefined;
       if (!this.#running) this.#start();
-    }, Math.max(0, this.#opts.windowMs - waited));
+    };
+    const wait = this.#opts.windowMs - (performance.now() - this.#queue[0]!.enqueuedAt);
+    // A zero window still gathers every write made in the same turn of the event loop.
+    if (wait > 0) {
+      const handle = setTimeout(fire, wait);
+      this.#timer = { cancel: () => clearTimeout(handle) };
+    } else {
+      const handle = setImmediate(fire);
+      this.#timer = { cancel: () => clearImmediate(handle) };
+    }
+  }
+
+  #clearTimer(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
   }
 
   #start(): void {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    this.#clearTimer();
     const batch = this.#take();
     if (batch.length === 0) return;
     this.#running = this.#run(batch).finally(() => {

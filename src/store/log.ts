@@ -95,11 +95,8 @@ export class KyselyMessageLog implements StoreMessageLog {
     // Time range is half-open: from <= receivedAt < to.
     if (query.from !== undefined) q = q.where('received_at', '>=', Math.ceil(query.from));
     if (query.to !== undefined) q = q.where('received_at', '<', Math.ceil(query.to));
-    if (after) {
-      q = q.where((eb) =>
-        eb.or([eb('received_at', '<', after.receivedAt), eb.and([eb('received_at', '=', after.receivedAt), eb('id', '<', after.id)])]),
-      );
-    }
+    // Keyset: a row-value comparison, which both SQLite and PostgreSQL turn into an index seek.
+    if (after) q = q.where((eb) => eb(eb.refTuple('received_at', 'id'), '<', eb.tuple(after.receivedAt, after.id)));
     const rows = await q
       .orderBy('received_at', 'desc')
       .orderBy('id', 'desc')

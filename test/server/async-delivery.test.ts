@@ -26,7 +26,10 @@ async function call(url: string, method: 'GET' | 'POST', body?: unknown, headers
 let seq = 0;
 /** A fictitious dossier code unique to this run. */
 const dossier = () => `000.00.14.H56-250304-${String(1000 + ++seq).padStart(4, '0')}`;
-const status = (maHoSo: string, trangThai: string, minute: number) => ({ maHoSo, trangThai, thoiDiem: `04/03/2025 09:${String(minute).padStart(2, '0')}`, maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', kenh: '2', nguoiXuLy: 'Trần Văn Thử' });
+const status = (maHoSo: string, trangThai: string, minute: number) => ({
+  maHoSo, trangThai, thoiDiem: `04/03/2025 09:${String(minute).padStart(2, '0')}`, maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', kenh: '2',
+  nguoiXuLy: 'Trần Văn Thử', chucDanh: 'Chuyên viên', phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '04/03/2025 08:00', hanXuLy: '18/03/2025 17:00',
+});
 
 const okCalls = (dvcqg: DvcqgSim, maHoSo: string) => dvcqg.received().filter((r) => r.service === 'CapNhatTienDoHoSoMC' && r.maHoSo === maHoSo && r.outcome === 'ok');
 const emcOk = (emc: EmcSim, maHoSo: string) => emc.received().filter((r) => r.maHoSo === maHoSo && r.outcome === 'ok');
@@ -140,7 +143,7 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     const res = await post({ maHoSo: 'not-a-code', trangThai: '4', thoiDiem: '04/03/2025 09:15' });
     expect(res.status).toBe(400);
     expect(res.body.type).toBe('client.schema-violation');
-    const found = await waitFor(async () => (await call(`${hub.url}/admin/messages/${res.body.messageId}`, 'GET')).body, 5_000, 'rejected record');
+    const found = await waitFor(async () => (await call(`${hub.url}/admin/messages/${res.body.messageId}`, 'GET')).body?.message && (await call(`${hub.url}/admin/messages/${res.body.messageId}`, 'GET')).body, 5_000, 'rejected record');
     expect(found.message).toMatchObject({ state: 'rejected' });
     expect(found.message.reason).toContain('client.schema-violation');
   });
@@ -158,11 +161,13 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
 
 describe('a mapping that fails for one destination', () => {
   it('dead-letters that delivery only, with the reason; the other destination proceeds', async () => {
-    // A configuration whose EMC status table has no default: SUPPLEMENT_REQUESTED cannot be mapped for EMC.
+    // A site whose EMC accepts procedure names of at most 20 characters: a longer one cannot be delivered there.
     const root = mkdtempSync(join(tmpdir(), 'lienthong-cfg-'));
     for (const part of ['config', 'connectors', 'schemas', 'mappings']) cpSync(join(REPO, part), join(root, part), { recursive: true });
-    const table = join(root, 'mappings/codes/emc-status.yaml');
-    writeFileSync(table, readFileSync(table, 'utf8').replace('default: "0"\n', ''));
+    const schemaFile = join(root, 'schemas/emc/TrackingMCDT.request.json');
+    const schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
+    schema.properties.NameTTHC.maxLength = 20;
+    writeFileSync(schemaFile, JSON.stringify(schema));
     const dvcqg = await startDvcqgSim({ port: 0 });
     const emc = await startEmcSim({ port: 0 });
     const env = hubEnv({ DVCQG_URL: dvcqg.url, EMC_URL: emc.url, LIENTHONG_DATA_DIR: tempDataDir(), ...FAST_RETRIES });
@@ -171,13 +176,13 @@ describe('a mapping that fails for one destination', () => {
     const hub = await startHub({ registry: registry!, log: createLogger({ destination: new LogCapture() }), host: '127.0.0.1', port: 0, env });
     try {
       const code = dossier();
-      const res = await call(`${hub.url}/v1/in/onegate-h56/dossier-status`, 'POST', status(code, '5', 5));
+      const res = await call(`${hub.url}/v1/in/onegate-h56/dossier-status`, 'POST', { ...status(code, '5', 5), tenThuTuc: 'Đăng ký biến động quyền sử dụng đất (mẫu)' });
       expect(res.status).toBe(202);
       await waitFor(() => okCalls(dvcqg, code).length === 1, 10_000, 'DVCQG delivery');
       const dead = await waitFor(async () => (await call(`${hub.url}/admin/dead-letters?destination=emc.TrackingMCDT`, 'GET')).body.items[0], 10_000, 'EMC dead letter');
       expect(dead.attempts).toBe(1);
       expect(dead.reason).toMatch(/permanent/i);
-      expect(dead.reason).toMatch(/Status|emc-status/);
+      expect(dead.reason).toMatch(/NameTTHC/);
       expect(emc.received().filter((r) => r.maHoSo === code)).toEqual([]);
     } finally {
       await hub.close();

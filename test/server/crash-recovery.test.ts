@@ -28,7 +28,7 @@ describe('crash safety of the embedded queue', () => {
         for (const [i, status] of ['2', '4', '9'].entries()) {
           const res = await request(`${hub.url}/v1/in/onegate-h56/dossier-status`, {
             method: 'POST', headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ maHoSo: code, trangThai: status, thoiDiem: `05/03/2025 10:${String(10 + i).padStart(2, '0')}`, kenh: '2' }),
+            body: JSON.stringify({ maHoSo: code, trangThai: status, thoiDiem: `05/03/2025 10:${String(10 + i).padStart(2, '0')}`, kenh: '2', chucDanh: 'Chuyên viên', phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '05/03/2025 08:00', hanXuLy: '19/03/2025 17:00', maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', nguoiXuLy: 'Trần Văn Thử' }),
           });
           const body = (await res.body.json()) as { messageId: string };
           expect(res.statusCode).toBe(202);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { Redis } from 'ioredis';
@@ -18,7 +18,7 @@ describe.runIf(available)('scale-out on Redis (BullMQ)', () => {
     const dvcqg = await startDvcqgSim({ port: 0, latencyMs: 5 });
     const emc = await startEmcSim({ port: 0, latencyMs: 5 });
     const common = {
-      REDIS_URL, LIENTHONG_REDIS_PREFIX: prefix, DVCQG_URL: dvcqg.url, EMC_URL: emc.url,
+      REDIS_URL, LIENTHONG_REDIS_PREFIX: prefix, LIENTHONG_DATA_KEY: randomBytes(32).toString('base64'), DVCQG_URL: dvcqg.url, EMC_URL: emc.url,
       LIENTHONG_DELIVERY_CONCURRENCY: '8', DVCQG_RETRY_INITIAL_DELAY: '100ms', EMC_RETRY_INITIAL_DELAY: '100ms',
     };
     const hubs: ChildHub[] = [];
@@ -31,7 +31,7 @@ describe.runIf(available)('scale-out on Redis (BullMQ)', () => {
         const code = `000.00.14.H56-250306-${String(3000 + Math.floor(i / 2))}`;
         return request(`${hub.url}/v1/in/onegate-h56/dossier-status`, {
           method: 'POST', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ maHoSo: code, trangThai: i % 2 ? '4' : '2', thoiDiem: `06/03/2025 11:${String(10 + (i % 2)).padStart(2, '0')}`, kenh: '2' }),
+          body: JSON.stringify({ maHoSo: code, trangThai: i % 2 ? '4' : '2', thoiDiem: `06/03/2025 11:${String(10 + (i % 2)).padStart(2, '0')}`, kenh: '2', chucDanh: 'Chuyên viên', phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '05/03/2025 08:00', hanXuLy: '19/03/2025 17:00', maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', nguoiXuLy: 'Trần Văn Thử' }),
         }).then(async (res) => ({ status: res.statusCode, body: await res.body.json() }));
       });
       const answers = await Promise.all(sends);

@@ -39,15 +39,20 @@ function pct(xs: number[], p: number): number {
 
 async function run(label: string, location: () => Promise<{ opts: Pick<OpenMessageLogOptions, 'databaseUrl' | 'sqliteFile'>; done: () => Promise<void> }>) {
   const out: Record<string, string> = {};
-  for (const [name, batch, concurrency] of [
-    ['unbatched, 1 writer (baseline)', false, 1],
-    ['unbatched, 100 writers', false, 100],
-    ['batched, 1 writer awaiting each', true, 1],
-    ['batched, 100 writers awaiting each', true, 100],
-    ['batched, 10,000 calls at once', true, EVENTS],
+  const unbatched = { batchWindowMs: 0, maxBatch: 1 };
+  const window0 = { batchWindowMs: 0 };
+  for (const [name, settings, concurrency] of [
+    ['unbatched, 1 writer (baseline)', unbatched, 1],
+    ['unbatched, 100 writers', unbatched, 100],
+    ['batched 5 ms, 1 writer awaiting each', {}, 1],
+    ['batched 5 ms, 100 writers awaiting each', {}, 100],
+    ['batched 5 ms, 10,000 calls at once', {}, EVENTS],
+    ['batched 0 ms, 1 writer awaiting each', window0, 1],
+    ['batched 0 ms, 100 writers awaiting each', window0, 100],
+    ['batched 0 ms, 10,000 calls at once', window0, EVENTS],
   ] as const) {
     const loc = await location();
-    const log = await openMessageLog({ ...loc.opts, sealer, ...(batch ? {} : { batchWindowMs: 0, maxBatch: 1 }) });
+    const log = await openMessageLog({ ...loc.opts, sealer, ...settings });
     const rate = await writers(log, concurrency);
     out[name] = `${Math.round(rate).toLocaleString('en')} events/s (${log.stats().flushes} transactions)`;
     await log.close();

@@ -214,7 +214,7 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     }
   }
 
-  function describe(req: FastifyRequest, body: Record<string, unknown> | undefined, at: string): ReceivedCall {
+  function summarize(req: FastifyRequest, body: Record<string, unknown> | undefined, at: string): ReceivedCall {
     const data = body?.data;
     const first = Array.isArray(data) ? data[0] : data;
     const item = isPlainObject(first) ? first : undefined;
@@ -239,7 +239,7 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     if (latencyMs > 0 || jitterMs > 0) await wait(latencyMs + Math.random() * jitterMs);
   }
 
-  /** A mode's fault, or the simulated latency. True when the request has been answered. */
+  /** A mode's fault (its name, once the request has been answered or dropped), else the simulated latency. */
   async function gate(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
     const fault = await applyFault(modes.current, req, reply, wait, slowMs);
     if (fault) return fault;
@@ -289,7 +289,7 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
   async function service(req: FastifyRequest, reply: FastifyReply) {
     const at = new Date().toISOString();
     const body = isPlainObject(req.body) ? req.body : undefined;
-    const call = describe(req, body, at);
+    const call = summarize(req, body, at);
     const done = (outcome: Outcome, errorCode?: string) => {
       call.outcome = outcome;
       if (errorCode !== undefined) call.errorCode = errorCode;

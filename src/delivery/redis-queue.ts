@@ -1,0 +1,607 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Sealer } from '../core/seal.js';
+import { leaseLost, unsealableReason } from './errors.js';
+import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
+
+/**
+ * The Redis queue: several hub processes share one Redis, each delivery leased to one worker at a time.
+ *
+ * Two layers:
+ * 1. **Our own structures are the source of truth**, changed only by the Lua scripts below, each one
+ *    atomic: a hash per delivery (sealed payload, state, attempts, lease, …), a list per
+ *    (destination, orderingKey) holding that key's unfinished delivery ids in acceptance order, the
+ *    idempotency key (checked and written in the same script as the deliveries), sorted sets of pending
+ *    (by sequence), active (by lease expiry), delayed (by availableAt) and dead (by deadAt) ids.
+ * 2. **BullMQ jobs are tickets**: only the head of each key's list (and every unordered delivery) has
+ *    a job, jobId = delivery id, no payload (so nothing personal sits in BullMQ). `claim` fetches tickets
+ *    with BullMQ's manual API (`worker.getNextJob(token)`; the token is the lease), then passes each
+ *    through the **gate** script, which checks it against the source of truth and leases it atomically.
+ *    A ticket may be stale (delivery finished, replayed behind others, not due yet, or still leased
+ *    elsewhere): the gate says so, and the ticket is dropped (`moveToCompleted`, removed) or parked
+ *    (`moveToDelayed` until due). Stale or duplicate tickets are therefore harmless; only a *missing*
+ *    ticket would stall a key, which the outbox below rules out.
+ *
+ * Why this shape: BullMQ gives us the parts that are hard to get right across processes (exclusive
+ * hand-out under a lock, delayed promotion, stalled-job recovery after a crash), and our scripts give
+ * what BullMQ has not (per-key FIFO, idempotency atomic with acceptance, dead letters with replay,
+ * leases checked against our own record).
+ *
+ * - Per-key FIFO: the next delivery of a key gets its ticket only when the head finishes (complete or
+ *   dead-letter pop the head atomically, only if it is this id, and name the next one). The gate refuses
+ *   any ticket that is not its key's head.
+ * - Ticket outbox: every script that makes an id need a ticket (accept, finish → next head, replay)
+ *   adds it to the `tojob` set in the same atomic step; the process then adds the BullMQ job and removes
+ *   the id from the set. A crash in between leaves the id in `tojob`, and the sweeper (on open, then every
+ *   `sweepIntervalMs`, in every process) adds the missing tickets. On open it also walks every pending
+ *   delivery once (deep repair), so even tickets lost outside our control come back.
+ * - Leases: the gate re-sets BullMQ's job lock to `leaseMs` (what BullMQ's extendLock does) in the same
+ *   script that records our lease, and `extend` does both again. An expired lock is BullMQ's stalled
+ *   job: its stalled checker (every `stalledIntervalMs`, any process) moves the ticket back to wait, and
+ *   the next claim re-leases it (attempts kept). Recovery therefore takes lease + up to two stalled
+ *   intervals. `maxStalledCount` is effectively unbounded: giving up is our retry policy's business.
+ * - complete/retryLater/deadLetter check the lease in our hash (not only BullMQ's lock), so a worker
+ *   whose lease expired and was re-claimed gets `server.lease-lost` and changes nothing. If its lease
+ *   expired but nobody re-claimed it yet, it still settles the delivery (the ticket is then stale).
+ * - Clock: our timestamps and due checks use `now()`; BullMQ's delays use real time, converted as
+ *   `Date.now() + (availableAt - now())`.
+ *
+ * Limits: one Redis (or Sentinel), not Cluster (scripts compute key names); Redis must not evict keys
+ * (`maxmemory-policy noeviction`, as BullMQ requires); durability is Redis's (AOF `appendfsync always`
+ * for "nothing accepted is lost" across a Redis crash).
+ */
+export interface RedisQueueOptions {
+  url: string;
+  /** Key prefix of every key this queue uses (default 'lienthong'). */
+  prefix?: string;
+  sealer: Sealer;
+  now?: () => number;
+  /** Default idempotency-key lifetime when accept gives none (default 24 h). */
+  idempotencyTtlMs?: number;
+  /** How often BullMQ checks for expired leases (default 5 s). */
+  stalledIntervalMs?: number;
+  /** How often the ticket sweeper runs (default 5 s). */
+  sweepIntervalMs?: number;
+  /** How long discarded dead letters are kept as payload-less tombstones (default 30 days). */
+  tombstoneTtlMs?: number;
+  /** Background errors (sweeper, stalled checker, connection); default: ignored. */
+  onError?: (error: Error) => void;
+}
+
+export const REDIS_QUEUE_NAME = 'delivery';
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const INITIAL_LOCK_MS = 30_000;
+/** Most deliveries one claim hands out. */
+const MAX_CLAIM = 1_000;
+const TICKET = 'delivery';
+const TICKET_OPTS = { removeOnComplete: true, removeOnFail: true } as const;
+
+/** Shared Lua: the list of a (destination, orderingKey); the destination's length keeps the name unambiguous. */
+const PRELUDE = `
+local rcall = redis.call
+local function listKey(p, dest, okey) return p .. ':k:' .. string.len(dest) .. ':' .. dest .. ':' .. okey end
+local function unfinished(state) return state == 'ready' or state == 'delayed' or state == 'active' end
+-- appends id to its key's line (or not, when unordered); true when it must get a ticket now
+local function enqueue(p, id, dest, okey)
+  if okey == '' then rcall('SADD', p .. ':tojob', id) return true end
+  local lk = listKey(p, dest, okey)
+  if rcall('RPUSH', lk, id) == 1 then rcall('SADD', p .. ':tojob', id) return true end
+  return false
+end
+`;
+
+/** ARGV: prefix, now, idemKey ('' = none), idemTtlMs, messageId, n, then n × (id, messageId, routeId, destination, orderingKey, sealedPayload, acceptedAt). */
+const ACCEPT = `${PRELUDE}
+local p, now, idem = ARGV[1], ARGV[2], ARGV[3]
+if idem ~= '' then
+  local seen = rcall('GET', p .. ':idem:' .. idem)
+  if seen then return {1, seen} end
+end
+local n = tonumber(ARGV[6])
+for i = 0, n - 1 do
+  if rcall('EXISTS', p .. ':d:' .. ARGV[7 + i * 7]) == 1 then
+    return redis.error_reply('delivery ' .. ARGV[7 + i * 7] .. ' already exists')
+  end
+end
+if idem ~= '' then rcall('SET', p .. ':idem:' .. idem, ARGV[5], 'PX', ARGV[4]) end
+local out = {0}
+for i = 0, n - 1 do
+  local b = 7 + i * 7
+  local id, dest, okey = ARGV[b], ARGV[b + 3], ARGV[b + 4]
+  local seq = rcall('INCR', p .. ':seq')
+  rcall('HSET', p .. ':d:' .. id, 'id', id, 'messageId', ARGV[b + 1], 'routeId', ARGV[b + 2], 'destination', dest,
+    'orderingKey', okey, 'payload', ARGV[b + 5], 'acceptedAt', ARGV[b + 6], 'state', 'ready', 'attempts', 0,
+    'availableAt', now, 'seq', seq)
+  rcall('ZADD', p .. ':pending', seq, id)
+  if enqueue(p, id, dest, okey) then out[#out + 1] = id end
+end
+return out
+`;
+
+/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, token, workerId, now, leaseUntil, leaseMs. */
+const GATE = `${PRELUDE}
+local p, id, token = ARGV[1], ARGV[2], ARGV[3]
+local f = rcall('HMGET', KEYS[1], 'state', 'orderingKey', 'destination', 'availableAt', 'leaseUntil')
+if not f[1] or not unfinished(f[1]) then return {'gone'} end
+if f[2] ~= '' and rcall('LINDEX', listKey(p, f[3], f[2]), 0) ~= id then return {'not-head'} end
+local now = tonumber(ARGV[5])
+if f[1] == 'active' and tonumber(f[5] or 0) > now then return {'busy', f[5]} end
+if tonumber(f[4]) > now then return {'early', f[4]} end
+rcall('HSET', KEYS[1], 'state', 'active', 'lease', token, 'workerId', ARGV[4], 'leaseUntil', ARGV[6])
+rcall('HSETNX', KEYS[1], 'firstAttemptAt', ARGV[5])
+rcall('ZADD', p .. ':active', ARGV[6], id)
+rcall('ZREM', p .. ':delayed', id)
+if rcall('GET', KEYS[2]) == token then
+  rcall('SET', KEYS[2], token, 'PX', ARGV[7])
+  rcall('SREM', KEYS[3], id)
+end
+return {'ok', rcall('HGETALL', KEYS[1])}
+`;
+
+/** KEYS: hash. ARGV: prefix, id, lease, mode ('complete' | 'dead'), now, reason, attemptsAdded. Returns {1, nextHead or ''} or {0}. */
+const FINISH = `${PRELUDE}
+local p, id = ARGV[1], ARGV[2]
+local f = rcall('HMGET', KEYS[1], 'state', 'lease', 'orderingKey', 'destination')
+if f[1] ~= 'active' or f[2] ~= ARGV[3] then return {0} end
+rcall('ZREM', p .. ':active', id)
+rcall('ZREM', p .. ':pending', id)
+local nxt = ''
+if f[3] ~= '' then
+  local lk = listKey(p, f[4], f[3])
+  if rcall('LINDEX', lk, 0) == id then rcall('LPOP', lk) else rcall('LREM', lk, 1, id) end
+  local head = rcall('LINDEX', lk, 0)
+  if head then
+    nxt = head
+    rcall('SADD', p .. ':tojob', head)
+  end
+end
+if ARGV[4] == 'complete' then
+  rcall('DEL', KEYS[1])
+else
+  rcall('HSET', KEYS[1], 'state', 'dead', 'deadAt', ARGV[5], 'reason', ARGV[6])
+  rcall('HINCRBY', KEYS[1], 'attempts', ARGV[7])
+  rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil')
+  rcall('ZADD', p .. ':dead', ARGV[5], id)
+end
+return {1, nxt}
+`;
+
+/** KEYS: hash. ARGV: prefix, id, lease, availableAt, error. */
+const RETRY = `${PRELUDE}
+local p, id = ARGV[1], ARGV[2]
+local f = rcall('HMGET', KEYS[1], 'state', 'lease')
+if f[1] ~= 'active' or f[2] ~= ARGV[3] then return 0 end
+rcall('HSET', KEYS[1], 'state', 'delayed', 'availableAt', ARGV[4], 'lastError', ARGV[5])
+rcall('HINCRBY', KEYS[1], 'attempts', 1)
+rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil')
+rcall('ZREM', p .. ':active', id)
+rcall('ZADD', p .. ':delayed', ARGV[4], id)
+return 1
+`;
+
+/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, lease, leaseUntil, leaseMs. */
+const EXTEND = `${PRELUDE}
+local p, id, lease = ARGV[1], ARGV[2], ARGV[3]
+local f = rcall('HMGET', KEYS[1], 'state', 'lease')
+if f[1] ~= 'active' or f[2] ~= lease then return 0 end
+rcall('HSET', KEYS[1], 'leaseUntil', ARGV[4])
+rcall('ZADD', p .. ':active', ARGV[4], id)
+local held = rcall('GET', KEYS[2])
+if not held or held == lease then
+  rcall('SET', KEYS[2], lease, 'PX', ARGV[5])
+  rcall('SREM', KEYS[3], id)
+end
+return 1
+`;
+
+/** ARGV: prefix, now, ids… Returns {moved, ids needing a ticket…}. */
+const REPLAY = `${PRELUDE}
+local p, now = ARGV[1], ARGV[2]
+local out = {0}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local h = p .. ':d:' .. id
+  if rcall('HGET', h, 'state') == 'dead' then
+    local seq = rcall('INCR', p .. ':seq')
+    rcall('HSET', h, 'state', 'ready', 'attempts', 0, 'availableAt', now, 'seq', seq)
+    rcall('HDEL', h, 'firstAttemptAt', 'deadAt', 'reason')
+    rcall('ZREM', p .. ':dead', id)
+    rcall('ZADD', p .. ':pending', seq, id)
+    local f = rcall('HMGET', h, 'destination', 'orderingKey')
+    if enqueue(p, id, f[1], f[2]) then out[#out + 1] = id end
+    out[1] = out[1] + 1
+  end
+end
+return out
+`;
+
+/** KEYS: hash. ARGV: prefix, id, now, reason, tombstoneTtlMs. */
+const DISCARD = `${PRELUDE}
+if rcall('HGET', KEYS[1], 'state') ~= 'dead' then return 0 end
+rcall('HSET', KEYS[1], 'state', 'discarded', 'discardedAt', ARGV[3], 'discardReason', ARGV[4])
+rcall('HDEL', KEYS[1], 'payload')
+rcall('ZREM', ARGV[1] .. ':dead', ARGV[2])
+rcall('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`;
+
+/**
+ * Which of these ids lack the ticket they need (unfinished, head of their key or unordered, no BullMQ
+ * job). ARGV: prefix, BullMQ job key prefix, forget (1: drop the others from tojob), ids…
+ */
+const CHECK = `${PRELUDE}
+local p, jobPrefix, forget = ARGV[1], ARGV[2], ARGV[3] == '1'
+local out = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local f = rcall('HMGET', p .. ':d:' .. id, 'state', 'orderingKey', 'destination')
+  local need = false
+  if f[1] and unfinished(f[1]) and (f[2] == '' or rcall('LINDEX', listKey(p, f[3], f[2]), 0) == id) then
+    need = rcall('EXISTS', jobPrefix .. id) == 0
+  end
+  if need then out[#out + 1] = id elseif forget then rcall('SREM', p .. ':tojob', id) end
+end
+return out
+`;
+
+/** ARGV: prefix, now. */
+const COUNTS = `
+local p = ARGV[1]
+return {redis.call('ZCARD', p .. ':pending'), redis.call('ZCARD', p .. ':active'),
+  redis.call('ZCOUNT', p .. ':delayed', '(' .. ARGV[2], '+inf'), redis.call('ZCARD', p .. ':dead')}
+`;
+
+class Script {
+  private readonly sha: string;
+  constructor(private readonly lua: string) {
+    this.sha = createHash('sha1').update(lua).digest('hex');
+  }
+  async run(client: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+      return client.eval(this.lua, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const scripts = {
+  accept: new Script(ACCEPT),
+  gate: new Script(GATE),
+  finish: new Script(FINISH),
+  retry: new Script(RETRY),
+  extend: new Script(EXTEND),
+  replay: new Script(REPLAY),
+  discard: new Script(DISCARD),
+  check: new Script(CHECK),
+  counts: new Script(COUNTS),
+};
+
+function pairs(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriver> {
+  const { sealer } = opts;
+  const now = opts.now ?? Date.now;
+  const p = opts.prefix ?? 'lienthong';
+  const defaultTtl = opts.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  const tombstoneTtl = opts.tombstoneTtlMs ?? 30 * 24 * 60 * 60 * 1000;
+  const onError = opts.onError ?? (() => {});
+  const report = (error: unknown) => onError(error instanceof Error ? error : new Error(String(error)));
+
+  // Our commands fail after a few reconnection tries rather than hang an inbound request forever.
+  const client = new Redis(opts.url, { maxRetriesPerRequest: 3, lazyConnect: true });
+  // BullMQ's worker connections must retry forever (maxRetriesPerRequest: null), as BullMQ requires.
+  const workerConnection = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  client.on('error', report);
+  workerConnection.on('error', report);
+  let queue: Queue | undefined;
+  let worker: Worker | undefined;
+  try {
+    await client.connect();
+    await workerConnection.connect();
+    const bullPrefix = `${p}:bull`;
+    queue = new Queue(REDIS_QUEUE_NAME, { connection: client, prefix: bullPrefix, defaultJobOptions: TICKET_OPTS, streams: { events: { maxLen: 1000 } } });
+    worker = new Worker(REDIS_QUEUE_NAME, null, {
+      connection: workerConnection,
+      prefix: bullPrefix,
+      autorun: false,
+      lockDuration: INITIAL_LOCK_MS,
+      stalledInterval: opts.stalledIntervalMs ?? 5_000,
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      skipLockRenewal: true,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+    });
+    queue.on('error', report);
+    worker.on('error', report);
+    await queue.waitUntilReady();
+    await worker.waitUntilReady();
+  } catch (error) {
+    await worker?.close(true).catch(() => {});
+    await queue?.close().catch(() => {});
+    client.disconnect();
+    workerConnection.disconnect();
+    throw error;
+  }
+  const q = queue;
+  const w = worker;
+
+  const key = {
+    hash: (id: string) => `${p}:d:${id}`,
+    idem: (k: string) => `${p}:idem:${k}`,
+    tojob: `${p}:tojob`,
+    pending: `${p}:pending`,
+    dead: `${p}:dead`,
+    lock: (id: string) => `${q.toKey(id)}:lock`,
+    stalled: q.toKey('stalled'),
+    jobPrefix: q.toKey(''),
+  };
+
+  /** Tickets held by this instance's claims, so settling them needs no extra read. */
+  const tickets = new Map<string, Job>();
+  const holdTicket = (id: string, job: Job) => {
+    tickets.set(id, job);
+    if (tickets.size > 100_000) tickets.delete(tickets.keys().next().value!);
+  };
+  const ticketOf = async (id: string): Promise<Job | undefined> => {
+    const held = tickets.get(id);
+    tickets.delete(id);
+    return held ?? (await Job.fromId(w, id));
+  };
+
+  const addTickets = async (ids: string[]): Promise<void> => {
+    if (!ids.length) return;
+    await q.addBulk(ids.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id } })));
+    // Done: out of the outbox. Not awaited by the caller's critical path beyond the write being queued.
+    client.srem(key.tojob, ...ids).catch(report);
+  };
+  /** After our atomic step: add the tickets; a failure here is repaired by the sweeper, never lost. */
+  const addTicketsOrLeave = async (ids: string[]) => {
+    try {
+      await addTickets(ids);
+    } catch (error) {
+      report(error);
+      setTimeout(() => void sweep(false), 1_000).unref();
+    }
+  };
+
+  // BullMQ ticket transitions after our own (authoritative) change. They fail when BullMQ's lock was
+  // lost meanwhile; the ticket is then stale and the gate will drop or park it, so failures are ignored.
+  const dropTicket = async (id: string, token: string, job?: Job) => {
+    try {
+      const ticket = job ?? (await ticketOf(id));
+      await ticket?.moveToCompleted(null, token, false);
+    } catch {
+      /* stale ticket: handled by the gate */
+    }
+  };
+  const parkTicket = async (id: string, token: string, until: number, job?: Job) => {
+    try {
+      const ticket = job ?? (await ticketOf(id));
+      await ticket?.moveToDelayed(Date.now() + Math.max(0, until - now()), token);
+    } catch {
+      /* stale ticket: handled by the gate */
+    }
+  };
+
+  const toDelivery = (h: Record<string, string>, payload: string): Delivery => {
+    const d: Delivery = {
+      id: h.id!,
+      messageId: h.messageId!,
+      routeId: h.routeId!,
+      destination: h.destination!,
+      orderingKey: h.orderingKey ?? '',
+      payload,
+      acceptedAt: Number(h.acceptedAt),
+      state: h.state as DeliveryState,
+      attempts: Number(h.attempts ?? 0),
+      availableAt: Number(h.availableAt),
+    };
+    if (h.firstAttemptAt !== undefined) d.firstAttemptAt = Number(h.firstAttemptAt);
+    if (h.lastError !== undefined) d.lastError = h.lastError;
+    if (h.lease !== undefined) d.lease = h.lease;
+    return d;
+  };
+  const toDead = (h: Record<string, string>): DeadLetter => ({ ...toDelivery(h, sealer.open(h.payload ?? '')), deadAt: Number(h.deadAt), reason: h.reason ?? '' });
+
+  let sweeping: Promise<void> | undefined;
+  /** Adds the tickets that are missing: the outbox always; every pending delivery when deep. */
+  const sweep = (deep: boolean): Promise<void> => {
+    if (sweeping) return sweeping;
+    sweeping = (async () => {
+      try {
+        for (let round = 0; round < 100; round++) {
+          const ids = await client.srandmember(key.tojob, 1000);
+          if (!ids.length) break;
+          const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 1, ...ids])) as string[];
+          if (missing.length) await addTickets(missing);
+          if (ids.length < 1000) break;
+        }
+        if (deep) {
+          for (let start = 0; ; start += 1000) {
+            const ids = await client.zrange(key.pending, start, start + 999);
+            if (!ids.length) break;
+            const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[];
+            if (missing.length) await q.addBulk(missing.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id } })));
+            if (ids.length < 1000) break;
+          }
+        }
+      } catch (error) {
+        report(error);
+      } finally {
+        sweeping = undefined;
+      }
+    })();
+    return sweeping;
+  };
+
+  await sweep(true);
+  await w.startStalledCheckTimer();
+  const sweeper = setInterval(() => void sweep(false), opts.sweepIntervalMs ?? 5_000);
+  sweeper.unref();
+
+  let closed = false;
+  const live = () => {
+    if (closed) throw new Error('the delivery queue is closed');
+  };
+
+  const finish = async (id: string, lease: string, mode: 'complete' | 'dead', reason: string, attemptsAdded: number) => {
+    const [ok, next] = (await scripts.finish.run(client, [key.hash(id)], [p, id, lease, mode, now(), reason, attemptsAdded])) as [number, string?];
+    if (ok !== 1) {
+      tickets.delete(id);
+      throw leaseLost(id);
+    }
+    if (next) await addTicketsOrLeave([next]);
+    await dropTicket(id, lease);
+  };
+
+  return {
+    kind: 'redis',
+
+    async accept(message) {
+      live();
+      const args: Array<string | number> = [p, now(), message.idempotencyKey ?? '', Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), message.messageId, message.deliveries.length];
+      for (const d of message.deliveries as NewDelivery[]) {
+        args.push(d.id, d.messageId, d.routeId, d.destination, d.orderingKey, sealer.seal(d.payload), d.acceptedAt);
+      }
+      const [duplicate, ...rest] = (await scripts.accept.run(client, [], args)) as [number, ...string[]];
+      if (duplicate === 1) return { messageId: rest[0]!, duplicate: true };
+      await addTicketsOrLeave(rest);
+      return { messageId: message.messageId, duplicate: false };
+    },
+
+    async claim(workerId, limit, leaseMs) {
+      live();
+      const claimed: Delivery[] = [];
+      limit = Math.min(Math.floor(limit), MAX_CLAIM);
+      // Stale tickets do not count towards `limit`, but a bounded number of them is examined per call.
+      for (let budget = limit * 4 + 16; claimed.length < limit && budget > 0 && !closed; budget--) {
+        const token = `${workerId}:${randomUUID()}`;
+        const job = await w.getNextJob(token, { block: false });
+        if (!job?.id) break;
+        const id = job.id;
+        const at = now();
+        const verdict = (await scripts.gate.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, token, workerId, at, at + leaseMs, leaseMs])) as [string, unknown];
+        switch (verdict[0]) {
+          case 'ok': {
+            const h = pairs(verdict[1] as string[]);
+            let payload: string;
+            try {
+              payload = sealer.open(h.payload ?? '');
+            } catch (error) {
+              holdTicket(id, job);
+              await finish(id, token, 'dead', unsealableReason(error), 0).catch(report);
+              continue;
+            }
+            holdTicket(id, job);
+            claimed.push(toDelivery(h, payload));
+            break;
+          }
+          case 'busy':
+          case 'early':
+            await parkTicket(id, token, Number(verdict[1]), job);
+            break;
+          default: // 'gone', 'not-head'
+            await dropTicket(id, token, job);
+        }
+      }
+      return claimed;
+    },
+
+    async extend(id, lease, leaseMs) {
+      live();
+      const at = now();
+      return (await scripts.extend.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, lease, at + leaseMs, leaseMs])) === 1;
+    },
+
+    async complete(id, lease) {
+      live();
+      await finish(id, lease, 'complete', '', 0);
+    },
+
+    async retryLater(id, lease, availableAt, error) {
+      live();
+      const ok = await scripts.retry.run(client, [key.hash(id)], [p, id, lease, availableAt, error]);
+      if (ok !== 1) {
+        tickets.delete(id);
+        throw leaseLost(id);
+      }
+      await parkTicket(id, lease, availableAt);
+    },
+
+    async deadLetter(id, lease, reason) {
+      live();
+      await finish(id, lease, 'dead', reason, 1);
+    },
+
+    async listDead(filter: DeadLetterFilter = {}) {
+      live();
+      const limit = Math.max(0, Math.floor(filter.limit ?? 100));
+      let skip = Math.max(0, Math.floor(filter.offset ?? 0));
+      const out: DeadLetter[] = [];
+      const min = filter.since !== undefined ? String(filter.since) : '-inf';
+      for (let offset = 0; out.length < limit; offset += 500) {
+        const ids = await client.zrangebyscore(key.dead, min, '+inf', 'LIMIT', offset, 500);
+        if (!ids.length) break;
+        const pipeline = client.pipeline();
+        for (const id of ids) pipeline.hgetall(key.hash(id));
+        const rows = (await pipeline.exec()) ?? [];
+        for (const [error, row] of rows) {
+          if (error) throw error;
+          const h = row as Record<string, string>;
+          if (h.state !== 'dead') continue;
+          if (filter.destination !== undefined && h.destination !== filter.destination) continue;
+          if (filter.routeId !== undefined && h.routeId !== filter.routeId) continue;
+          if (filter.messageId !== undefined && h.messageId !== filter.messageId) continue;
+          if (filter.orderingKey !== undefined && h.orderingKey !== filter.orderingKey) continue;
+          if (skip > 0) { skip--; continue; }
+          out.push(toDead(h));
+          if (out.length >= limit) break;
+        }
+        if (ids.length < 500) break;
+      }
+      return out;
+    },
+
+    async getDead(id) {
+      live();
+      const h = await client.hgetall(key.hash(id));
+      return h.state === 'dead' ? toDead(h) : undefined;
+    },
+
+    async replay(ids) {
+      live();
+      if (!ids.length) return 0;
+      const [moved, ...needs] = (await scripts.replay.run(client, [], [p, now(), ...ids])) as [number, ...string[]];
+      await addTicketsOrLeave(needs);
+      return moved;
+    },
+
+    async discard(id, reason) {
+      live();
+      return (await scripts.discard.run(client, [key.hash(id)], [p, id, now(), reason, tombstoneTtl])) === 1;
+    },
+
+    async counts(): Promise<QueueCounts> {
+      live();
+      const [pending, active, delayed, dead] = (await scripts.counts.run(client, [], [p, now()])) as number[];
+      return { ready: Math.max(0, pending! - active! - delayed!), delayed: delayed!, active: active!, dead: dead! };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweeper);
+      await sweeping?.catch(() => {});
+      await w.close().catch(report);
+      await q.close().catch(report);
+      await Promise.allSettled([client.quit(), workerConnection.quit()]);
+    },
+  };
+}
