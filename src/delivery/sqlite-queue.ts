@@ -189,7 +189,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   };
 
   const acceptTx = db.transaction((message: { messageId: string; idempotencyKey?: string; idempotencyTtlMs?: number; deliveries: NewDelivery[] }, sealed: string[], at: number) => {
-    if (message.idempotencyKey !== undefined) {
+    if (message.idempotencyKey) {
       const seen = s.idemGet.get(message.idempotencyKey);
       if (seen && seen.expires_at > at) return { messageId: seen.message_id, duplicate: true };
       s.idemPut.run(message.idempotencyKey, message.messageId, at + (message.idempotencyTtlMs ?? defaultTtl));
