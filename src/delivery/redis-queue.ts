@@ -279,6 +279,17 @@ const scripts = {
   counts: new Script(COUNTS),
 };
 
+/** The URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable Redis URL)';
+  }
+}
+
 function pairs(flat: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
@@ -298,8 +309,13 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   const client = new Redis(opts.url, { maxRetriesPerRequest: 3, lazyConnect: true });
   // BullMQ's worker connections must retry forever (maxRetriesPerRequest: null), as BullMQ requires.
   const workerConnection = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  client.on('error', report);
-  workerConnection.on('error', report);
+  let connectError: Error | undefined;
+  const onConnectionError = (error: Error) => {
+    connectError ??= error;
+    report(error);
+  };
+  client.on('error', onConnectionError);
+  workerConnection.on('error', onConnectionError);
   let queue: Queue | undefined;
   let worker: Worker | undefined;
   try {
@@ -327,8 +343,10 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     await queue?.close().catch(() => {});
     client.disconnect();
     workerConnection.disconnect();
-    throw error;
+    const cause = connectError ?? error;
+    throw new Error(`cannot open the delivery queue on Redis at ${redactUrl(opts.url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
+  connectError = undefined;
   const q = queue;
   const w = worker;
 
