@@ -59,7 +59,7 @@ export interface RedisQueueOptions {
   now?: () => number;
   /** Default idempotency-key lifetime when accept gives none (default 24 h). */
   idempotencyTtlMs?: number;
-  /** How often BullMQ checks for expired leases (default 5 s). */
+  /** How often BullMQ checks for expired leases (default 2 s); recovery takes lease + up to two of these. */
   stalledIntervalMs?: number;
   /** How often the ticket sweeper runs (default 5 s). */
   sweepIntervalMs?: number;
@@ -328,7 +328,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
       prefix: bullPrefix,
       autorun: false,
       lockDuration: INITIAL_LOCK_MS,
-      stalledInterval: opts.stalledIntervalMs ?? 5_000,
+      stalledInterval: opts.stalledIntervalMs ?? 2_000,
       maxStalledCount: Number.MAX_SAFE_INTEGER,
       skipLockRenewal: true,
       removeOnComplete: { count: 0 },
@@ -347,12 +347,12 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     throw new Error(`cannot open the delivery queue on Redis at ${redactUrl(opts.url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
   connectError = undefined;
+  let closed = false;
   const q = queue;
   const w = worker;
 
   const key = {
     hash: (id: string) => `${p}:d:${id}`,
-    idem: (k: string) => `${p}:idem:${k}`,
     tojob: `${p}:tojob`,
     pending: `${p}:pending`,
     dead: `${p}:dead`,
@@ -431,6 +431,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   let sweeping: Promise<void> | undefined;
   /** Adds the tickets that are missing: the outbox always; every pending delivery when deep. */
   const sweep = (deep: boolean): Promise<void> => {
+    if (closed) return Promise.resolve();
     if (sweeping) return sweeping;
     sweeping = (async () => {
       try {
@@ -464,7 +465,6 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   const sweeper = setInterval(() => void sweep(false), opts.sweepIntervalMs ?? 5_000);
   sweeper.unref();
 
-  let closed = false;
   const live = () => {
     if (closed) throw new Error('the delivery queue is closed');
   };
