@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { findOperation, type Registry } from '../config/registry.js';
 import { decide, DEFAULT_RETRY_POLICY } from '../delivery/retry.js';
+import { isLeaseLost } from '../delivery/errors.js';
 import type { Delivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
 import type { Deliverer, DeliveryResult } from './deliver.js';
@@ -64,7 +65,10 @@ export function startWorker(options: WorkerOptions): Worker {
         backoff = Math.min(backoff * 2, 5_000);
       }
       for (const delivery of claimed) {
-        const task = handle(delivery).catch((error) => log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back'));
+        const task = handle(delivery).catch((error) => {
+          if (isLeaseLost(error)) log.warn({ deliveryId: delivery.id }, 'lease expired before the delivery was settled; another worker has it');
+          else log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back');
+        });
         running.add(task);
         void task.finally(() => running.delete(task));
       }
@@ -86,9 +90,11 @@ export function startWorker(options: WorkerOptions): Worker {
     };
     const facts = { messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt, durationMs: result.durationMs };
 
+    // The log is written before the queue is settled: a crash in between repeats an event (harmless,
+    // states are per delivery id) instead of losing one.
     if (result.ok) {
+      await record([{ ...base, at: now(), kind: 'attempt', succeeded: true }, { ...base, at: now(), kind: 'delivered' }], delivery, 'delivered');
       await queue.complete(delivery.id, delivery.lease!);
-      await record([{ ...base, at: now(), kind: 'attempt', succeeded: true }, { ...base, at: now(), kind: 'delivered' }], delivery);
       observer.attempt({ destination: delivery.destination, outcome: 'delivered', durationMs: result.durationMs, queueWaitMs });
       log.info(facts, 'delivery delivered');
       return;
@@ -98,23 +104,24 @@ export function startWorker(options: WorkerOptions): Worker {
     const verdict = decide(policy, failure, attempt, firstAttemptAt, now());
     const failed = { ...base, at: now(), kind: 'attempt' as const, succeeded: false, errorType: failure.errorType, reason: failure.message };
     if (verdict.action === 'retry') {
-      await queue.retryLater(delivery.id, delivery.lease!, verdict.at, `${failure.errorType}: ${failure.message}`);
       await record([failed, { ...base, at: now(), kind: 'retry-scheduled', reason: `retry in ${Math.round(verdict.delayMs)} ms` }], delivery);
+      await queue.retryLater(delivery.id, delivery.lease!, verdict.at, `${failure.errorType}: ${failure.message}`);
       observer.attempt({ destination: delivery.destination, outcome: 'retry', durationMs: result.durationMs, queueWaitMs });
       log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus, retryInMs: Math.round(verdict.delayMs) }, 'delivery failed; will retry');
       return;
     }
     const reason = `${verdict.reason} (last error ${failure.errorType}${failure.httpStatus ? `, HTTP ${failure.httpStatus}` : ''}: ${failure.message})`;
+    await record([failed, { ...base, at: now(), kind: 'dead-lettered', reason }], delivery, 'dead');
     await queue.deadLetter(delivery.id, delivery.lease!, reason);
-    await record([failed, { ...base, at: now(), kind: 'dead-lettered', reason }], delivery);
     observer.attempt({ destination: delivery.destination, outcome: 'dead-lettered', durationMs: result.durationMs, queueWaitMs });
     log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus }, 'delivery dead-lettered');
   }
 
   /** Records the attempt, then settles the message's state once all its deliveries have ended. */
-  async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery): Promise<void> {
+  async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery, ending?: 'delivered' | 'dead'): Promise<void> {
     if (!messageLog) return;
     await messageLog.recordEvents(events);
+    if (!ending) return;
     const history = await messageLog.history(delivery.messageId);
     if (!history) return;
     const ended = new Map<string, 'delivered' | 'dead'>();
