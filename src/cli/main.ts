@@ -64,7 +64,7 @@ const log = program.command('log').description('search the message log of a runn
   .option('--json', 'JSON output').option('-u, --url <url>', 'hub base URL')
   .action((options) => run(() => logSearch({ ...options, root: root() })));
 log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base URL').description("one message's whole history")
-  .action((id, options) => run(() => logShow(id, { ...options, root: root() })));
+  .action((id, options) => run(() => logShow(id, { ...log.opts(), ...options, root: root() })));
 
 program.command('sim')
   .description('start a simulator alone (fictitious data), e.g. `lienthong sim population --port 8091`')

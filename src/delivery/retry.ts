@@ -35,7 +35,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   jitter: 0.2,
   maxElapsedMs: DAY,
   retryOnStatus: Object.freeze([408, 425, 429, 500, 502, 503, 504]) as number[],
-  retryOnErrorTypes: Object.freeze(['transport.timeout', 'transport.unreachable', 'transport.failed', 'transport.peer-error-retryable']) as string[],
+  retryOnErrorTypes: Object.freeze(['transport.timeout', 'transport.unreachable', 'transport.failed', 'transport.auth-unavailable', 'transport.peer-rejected-retryable', 'transport.peer-fault-server']) as string[],
 }) as RetryPolicy;
 
 const UNITS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, min: MINUTE, h: HOUR, d: DAY };

@@ -86,7 +86,9 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
       const error = toHubError(thrown);
       const facts = thrown as { permanent?: boolean; retryAfterMs?: number };
       const fields = error.detail.filter((d) => d.field).map((d) => `${d.field}: ${d.reason}`).join('; ');
-      result.failure = { errorType: error.type, httpStatus: result.httpStatus, retryAfterMs: facts.retryAfterMs, permanent: facts.permanent, message: fields ? `${error.message} (${fields})` : error.message };
+      // A SOAP Server/Receiver fault is the peer's passing trouble; a Client/Sender fault is about our message.
+      const errorType = error.type === 'transport.peer-fault' && /Server|Receiver/.test(result.faultCode ?? '') ? 'transport.peer-fault-server' : error.type;
+      result.failure = { errorType, httpStatus: result.httpStatus, retryAfterMs: facts.retryAfterMs, permanent: facts.permanent, message: fields ? `${error.message} (${fields})` : error.message };
     }
     result.durationMs = Math.round((performance.now() - started) * 100) / 100;
     return result;

@@ -129,6 +129,39 @@ describe('lienthong check', () => {
     expect(issue?.message).toContain('needs onegate-h56/citizen-lookup.request → canonical/CitizenLookupRequest');
   });
 
+  it('rejects a nonsensical retry policy, naming the field', () => {
+    const dir = broken();
+    edit(dir, 'connectors/dvcqg.yaml', 'initialDelay: ${DVCQG_RETRY_INITIAL_DELAY:-2s}', 'initialDelay: soon');
+    edit(dir, 'connectors/emc.yaml', 'maxAttempts: ${EMC_RETRY_MAX_ATTEMPTS:-10}', 'maxAttempts: 0');
+    const found = errors(loadRegistry(dir, { env }).issues);
+    expect(found.some((i) => i.file === 'connectors/dvcqg.yaml' && /initialDelay|soon|duration/i.test(`${i.field} ${i.message}`)), JSON.stringify(found)).toBe(true);
+    expect(found.some((i) => i.file === 'connectors/emc.yaml' && /maxAttempts/.test(`${i.field} ${i.message}`)), JSON.stringify(found)).toBe(true);
+  });
+
+  it('rejects an unknown destination in an async route, listing the known ones', () => {
+    const dir = broken();
+    const line = edit(dir, 'config/hub.yaml', '      - emc.TrackingMCDT\n', '      - emc.TrackingMCDTT\n');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.message.includes('emc.TrackingMCDTT'));
+    expect(issue?.file).toBe('config/hub.yaml');
+    expect(issue?.line).toBe(line);
+    expect(issue?.hint).toContain('emc.TrackingMCDT');
+  });
+
+  it('rejects an ordering key that is not a field of the canonical type', () => {
+    const dir = broken();
+    const line = edit(dir, 'config/hub.yaml', '    orderingKey: dossierCode\n', '    orderingKey: maHoSo\n');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.message.includes('ordering key'));
+    expect(issue?.line).toBe(line);
+    expect(issue?.message).toContain('DossierStatusChanged');
+  });
+
+  it('rejects an idempotency key naming a field the canonical type lacks', () => {
+    const dir = broken();
+    edit(dir, 'connectors/onegate-h56.yaml', 'idempotencyKey: [dossierCode, status, at]', 'idempotencyKey: [dossierCode, statusCode]');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.message.includes('statusCode'));
+    expect(issue?.file).toBe('connectors/onegate-h56.yaml');
+  });
+
   it('exits non-zero from the command line and prints file:line', () => {
     const dir = broken();
     edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', 'fullName: { from: hoVaTen,', 'fullName: { from: hoVaTenn,');

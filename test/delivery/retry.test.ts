@@ -41,7 +41,7 @@ describe('resolvePolicy', () => {
     expect(resolvePolicy()).toEqual(DEFAULT_RETRY_POLICY);
     expect(DEFAULT_RETRY_POLICY).toMatchObject({ maxAttempts: 8, initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 300_000, jitter: 0.2, maxElapsedMs: 86_400_000 });
     expect(DEFAULT_RETRY_POLICY.retryOnStatus).toEqual([408, 425, 429, 500, 502, 503, 504]);
-    expect(DEFAULT_RETRY_POLICY.retryOnErrorTypes).toEqual(['transport.timeout', 'transport.unreachable', 'transport.failed', 'transport.peer-error-retryable']);
+    expect(DEFAULT_RETRY_POLICY.retryOnErrorTypes).toEqual(['transport.timeout', 'transport.unreachable', 'transport.failed', 'transport.auth-unavailable', 'transport.peer-rejected-retryable', 'transport.peer-fault-server']);
   });
 
   it('lets later layers override earlier ones, field by field; lists are replaced whole', () => {

@@ -190,3 +190,50 @@ describe('a mapping that fails for one destination', () => {
     }
   });
 });
+
+describe('dossier snapshots to DVCQG (DongBoHoSoMC)', () => {
+  let dvcqg: DvcqgSim;
+  let emc: EmcSim;
+  let hub: RunningHub;
+  beforeAll(async () => {
+    dvcqg = await startDvcqgSim({ port: 0 });
+    emc = await startEmcSim({ port: 0 });
+    hub = await startTestHub({ DVCQG_URL: dvcqg.url, EMC_URL: emc.url, ...FAST_RETRIES });
+  });
+  afterAll(async () => {
+    await hub?.close();
+    await Promise.all([dvcqg?.close(), emc?.close()]);
+  });
+  const snapshot = (maHoSo: string, trangThai: string, henTra: string) => ({
+    maHoSo, maThuTuc: '1.001234.000.00.00.H56', tenThuTuc: 'Đăng ký biến động đất đai (mẫu)', kenh: '2', trangThai,
+    chuHoSo: { loai: '1', soDinhDanh: '038095999901', hoTen: 'Trần Văn Thử' }, ngayTiepNhan: '04/03/2025 08:02', ngayHenTra: henTra,
+    taiLieu: [{ id: '11', ten: 'don.pdf', duongDan: 'https://files.example.invalid/don.pdf', soHoa: true }],
+    lePhi: [{ loai: '2', ma: '1', ten: 'Lệ phí (mẫu)', soTien: 50000 }],
+  });
+  const upserts = (code: string) => dvcqg.received().filter((r) => r.service === 'DongBoHoSoMC' && r.maHoSo === code);
+
+  it('inserts first, and turns the portal\'s "đã tồn tại" into an update of the same snapshot', async () => {
+    const code = dossier();
+    expect((await call(`${hub.url}/v1/in/onegate-h56/dossier-sync`, 'POST', snapshot(code, '2', '18/03/2025 17:00'))).status).toBe(202);
+    await waitFor(() => upserts(code).filter((r) => r.outcome === 'ok').length === 1, 10_000, 'insert');
+    expect((await call(`${hub.url}/v1/in/onegate-h56/dossier-sync`, 'POST', snapshot(code, '4', '20/03/2025 17:00'))).status).toBe(202);
+    await waitFor(() => upserts(code).filter((r) => r.outcome === 'ok').length === 2, 10_000, 'update');
+    // The second snapshot was refused as "already exists" (-3), then sent again with isUpdating "True".
+    expect(upserts(code).map((r) => `${r.outcome}:${r.errorCode ?? '0'}`)).toEqual(['ok:0', 'error:-3', 'ok:0']);
+    const stored = dvcqg.dossiers().get(code)!;
+    expect(stored).toMatchObject({ TrangThaiHoSo: '4', NgayHenTra: '20250320170000', DaDongBo: true, MaTTHC: '1.001234', DinhDanhCHS: [{ LoaiDinhDanh: '1', SoDinhDanh: '038095999901' }] });
+  });
+
+  it('rides out a portal that drops connections for a while, and a session the portal forgot', async () => {
+    const code = dossier();
+    dvcqg.setMode('down', 800);
+    expect((await call(`${hub.url}/v1/in/onegate-h56/dossier-sync`, 'POST', snapshot(code, '1', '18/03/2025 17:00'))).status).toBe(202);
+    await waitFor(() => upserts(code).some((r) => r.outcome === 'ok'), 15_000, 'delivered once the portal is back');
+    expect(upserts(code).some((r) => r.outcome === 'rejected' && r.errorCode === 'down')).toBe(true);
+    dvcqg.expireSessions();
+    const logins = dvcqg.logins().length;
+    expect((await call(`${hub.url}/v1/in/onegate-h56/dossier-sync`, 'POST', snapshot(code, '2', '18/03/2025 17:00'))).status).toBe(202);
+    await waitFor(() => upserts(code).filter((r) => r.outcome === 'ok').length === 2, 10_000, 'delivered after logging in again');
+    expect(dvcqg.logins().length).toBeGreaterThan(logins);
+  });
+});

@@ -1,5 +1,5 @@
 import { exchange, joinUrl } from '../http.js';
-import { authFailed, CredentialCache, parseJsonObject } from './shared.js';
+import { authEndpointFailed, authFailed, CredentialCache, parseJsonObject } from './shared.js';
 import type { AuthContext, Authenticator, OAuth2AuthConfig } from './types.js';
 
 /** RFC 6749 §2.3.1: client id and secret are form-encoded before they go into HTTP Basic. */
@@ -24,7 +24,7 @@ export function oauth2Auth(config: OAuth2AuthConfig, ctx: AuthContext): Authenti
       requestMs: ctx.requestMs,
       maxResponseBytes: ctx.maxResponseBytes,
     });
-    if (res.status < 200 || res.status > 299) throw authFailed(ctx.peer, `token endpoint answered HTTP ${res.status}`, 'token-refused');
+    if (res.status < 200 || res.status > 299) throw authEndpointFailed(ctx.peer, res.status, 'token');
     const answer = parseJsonObject(res.body);
     const token = answer?.access_token;
     if (typeof token !== 'string' || token === '') throw authFailed(ctx.peer, 'token endpoint answer has no access_token', 'token-malformed');

@@ -1,6 +1,6 @@
 import { HubError } from '../../core/errors.js';
 import { exchange, joinUrl, type PeerResponse } from '../http.js';
-import { authFailed, CredentialCache, parseJsonObject } from './shared.js';
+import { authEndpointFailed, authFailed, CredentialCache, parseJsonObject } from './shared.js';
 import type { AuthContext, Authenticator, SessionAuthConfig } from './types.js';
 
 /** DVCQG-style session login; the session travels inside each JSON body. */
@@ -20,7 +20,7 @@ export function sessionAuth(config: SessionAuthConfig, ctx: AuthContext): Authen
       requestMs: ctx.requestMs,
       maxResponseBytes: ctx.maxResponseBytes,
     });
-    if (res.status < 200 || res.status > 299) throw authFailed(ctx.peer, `login answered HTTP ${res.status}`, 'login-refused');
+    if (res.status < 200 || res.status > 299) throw authEndpointFailed(ctx.peer, res.status, 'login');
     const answer = parseJsonObject(res.body);
     const session = answer?.session;
     const code = answer?.error_code;

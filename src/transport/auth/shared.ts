@@ -26,6 +26,19 @@ export class CredentialCache<T> {
   }
 }
 
+/**
+ * A login or token endpoint that is down, overloaded or rate-limiting has not refused our credentials:
+ * that is worth retrying (transport.auth-unavailable), unlike a refusal (transport.auth-failed).
+ */
+export function authEndpointFailed(peer: string, status: number, what: string): HubError {
+  if (status >= 500 || status === 429 || status === 408) {
+    return new HubError('transport.auth-unavailable', `Máy chủ xác thực của ${peer} tạm không phục vụ / the ${what} endpoint of ${peer} is unavailable (HTTP ${status})`, {
+      detail: [{ reason: `${what} answered HTTP ${status}`, code: `http-${status}` }],
+    });
+  }
+  return authFailed(peer, `${what} answered HTTP ${status}`, `${what}-refused`);
+}
+
 export function authFailed(peer: string, reason: string, code: string): HubError {
   return new HubError('transport.auth-failed', `Xác thực với ${peer} thất bại / authentication with ${peer} failed`, {
     detail: [{ reason, code }],
