@@ -61,7 +61,7 @@ export async function asyncBenchmarks(launch: Launch, stop: Stop, freePort: () =
     emcOk: () => emc.received().filter((r) => r.outcome === 'ok').length,
   };
   const N = 3000;
-  const common = { DVCQG_URL: dvcqg.url, EMC_URL: emc.url, LOG_LEVEL: 'warn', LIENTHONG_DELIVERY_CONCURRENCY: '64', LIENTHONG_DATA_KEY: randomBytes(32).toString('base64') };
+  const common = { DVCQG_URL: dvcqg.url, EMC_URL: emc.url, LOG_LEVEL: 'info', LIENTHONG_DELIVERY_CONCURRENCY: '64', LIENTHONG_DATA_KEY: randomBytes(32).toString('base64') };
   try {
     if (!only || only === 'async.embedded') {
       const port = await freePort();

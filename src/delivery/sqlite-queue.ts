@@ -22,8 +22,8 @@ import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery
  *   "Oldest first" therefore means "due the longest", seq breaking ties: a retry that fell due before a
  *   fresh acceptance goes first, as in BullMQ's delayed → wait promotion.
  * - Delivered deliveries are deleted (the message log keeps the history). Payloads are stored sealed.
- * - Every write is one IMMEDIATE transaction with synchronous=FULL: when `accept` resolves, the rows
- *   are on disk (WAL fsynced), power failure included. Measured ~0.25 ms per commit on the CI-like VM.
+ * - Writes are group-committed (see `write` below) in IMMEDIATE transactions with synchronous=FULL: when
+ *   `accept` resolves, the rows are on disk (WAL fsynced), power failure included.
  * - Idempotency keys live in their own table with an expiry; expired keys are swept lazily, a batch at
  *   a time, during accepts.
  *
@@ -258,6 +258,47 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     return moved;
   });
 
+  // Group commit: the writes that arrive within one event-loop turn run as savepoints inside one
+  // IMMEDIATE transaction, so they share one fsync. Each caller's promise settles only after that
+  // commit (durable, synchronous=FULL), with its own result or error: a failing write rolls back to
+  // its savepoint and does not take the others with it. Under load this turns thousands of fsyncs a
+  // second into a few hundred without delaying a lone write by more than one turn.
+  interface Write { run: () => unknown; ok?: boolean; result?: unknown; error?: unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }
+  let pending: Write[] = [];
+  let flushing = false;
+  const batchTx = db.transaction((writes: Write[]) => {
+    for (const write of writes) {
+      try {
+        write.result = write.run();
+        write.ok = true;
+      } catch (error) {
+        write.error = error;
+      }
+    }
+  });
+  const flush = () => {
+    flushing = false;
+    const writes = pending;
+    pending = [];
+    try {
+      batchTx.immediate(writes);
+    } catch (error) {
+      for (const write of writes) write.reject(error);
+      return;
+    }
+    for (const write of writes) {
+      if (write.ok) write.resolve(write.result);
+      else write.reject(write.error);
+    }
+  };
+  const write = <T>(run: () => T): Promise<T> => new Promise<T>((resolve, reject) => {
+    pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
+    }
+  });
+
   let closed = false;
   const live = () => {
     if (closed) throw new Error('the delivery queue is closed');
@@ -269,13 +310,13 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     async accept(message) {
       live();
       const sealed = message.deliveries.map((d) => sealer.seal(d.payload));
-      return acceptTx.immediate(message, sealed, now());
+      return write(() => acceptTx(message, sealed, now()));
     },
 
     async claim(workerId, limit, leaseMs) {
       live();
       if (limit <= 0) return [];
-      return claimTx.immediate(workerId, Math.min(Math.floor(limit), MAX_CLAIM), leaseMs, now());
+      return write(() => claimTx(workerId, Math.min(Math.floor(limit), MAX_CLAIM), leaseMs, now()));
     },
 
     async extend(id, lease, leaseMs) {
@@ -285,17 +326,17 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
 
     async complete(id, lease) {
       live();
-      completeTx.immediate(id, lease);
+      await write(() => completeTx(id, lease));
     },
 
     async retryLater(id, lease, availableAt, error) {
       live();
-      retryTx.immediate(id, lease, availableAt, error);
+      await write(() => retryTx(id, lease, availableAt, error));
     },
 
     async deadLetter(id, lease, reason) {
       live();
-      deadTx.immediate(id, lease, reason, now());
+      await write(() => deadTx(id, lease, reason, now()));
     },
 
     async listDead(filter: DeadLetterFilter = {}) {
@@ -322,7 +363,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     async replay(ids) {
       live();
       if (!ids.length) return 0;
-      return replayTx.immediate(ids, now());
+      return write(() => replayTx(ids, now()));
     },
 
     async discard(id, reason) {
@@ -339,6 +380,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     async close() {
       if (closed) return;
       closed = true;
+      if (pending.length) flush();
       db.close();
     },
   };
