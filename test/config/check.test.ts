@@ -162,6 +162,24 @@ describe('lienthong check', () => {
     expect(issue?.file).toBe('connectors/onegate-h56.yaml');
   });
 
+  it('compiles a route condition, and rejects a malformed one at its line', () => {
+    const dir = broken();
+    edit(dir, 'config/hub.yaml', '      - emc.TrackingMCDT\n', '      - { to: emc.TrackingMCDT, when: { path: status, notEquals: WITHDRAWN } }\n');
+    const { registry, issues } = loadRegistry(dir, { env });
+    expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
+    const route = registry!.routes.get('onegate-h56.dossier-status')!;
+    const emc = route.destinations.find((d) => d.to === 'emc.TrackingMCDT')!;
+    expect(emc.test!({ status: 'PROCESSING' })).toBe(true);
+    expect(emc.test!({ status: 'WITHDRAWN' })).toBe(false);
+    expect(route.destinations.find((d) => d.to === 'dvcqg.CapNhatTienDoHoSoMC')!.test).toBeUndefined();
+
+    const bad = broken();
+    const line = edit(bad, 'config/hub.yaml', '      - emc.TrackingMCDT\n', '      - { to: emc.TrackingMCDT, when: { path: status, resembles: WITHDRAWN } }\n');
+    const issue = errors(loadRegistry(bad, { env }).issues).find((i) => i.file === 'config/hub.yaml' && i.field?.includes('when'));
+    expect(issue, JSON.stringify(loadRegistry(bad, { env }).issues)).toBeDefined();
+    expect(issue!.line).toBe(line);
+  });
+
   it('exits non-zero from the command line and prints file:line', () => {
     const dir = broken();
     edit(dir, 'mappings/onegate-h56/citizen-lookup.in.yaml', 'fullName: { from: hoVaTen,', 'fullName: { from: hoVaTenn,');

@@ -69,4 +69,32 @@ describe('crash safety of the embedded queue', () => {
       await Promise.all([dvcqg.close(), emc.close()]);
     }
   }, 120_000);
+
+  it('on SIGTERM finishes the deliveries in flight, so none waits for a lease after the restart', async () => {
+    const dvcqg = await startDvcqgSim({ port: 0, latencyMs: 400 });
+    const emc = await startEmcSim({ port: 0, latencyMs: 400 });
+    // A lease far longer than the test: a delivery abandoned by the shutdown would not come back in time.
+    const env = { DVCQG_URL: dvcqg.url, EMC_URL: emc.url, LIENTHONG_DATA_DIR: tempDataDir(), LIENTHONG_DELIVERY_LEASE: '10m', LIENTHONG_DELIVERY_CONCURRENCY: '4' };
+    let hub = await startChildHub(env);
+    try {
+      for (let d = 0; d < 8; d++) {
+        const res = await request(`${hub.url}/v1/in/onegate-h56/dossier-status`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ maHoSo: `000.00.14.H56-250309-${4000 + d}`, trangThai: '2', thoiDiem: '09/03/2025 10:10', kenh: '2', chucDanh: 'Chuyên viên', phongBan: 'Một cửa', noiDungXuLy: 'Tiếp nhận', ngayBatDau: '09/03/2025 10:00', hanXuLy: '19/03/2025 17:00', maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', nguoiXuLy: 'Trần Văn Thử' }),
+        });
+        await res.body.dump();
+        expect(res.statusCode).toBe(202);
+      }
+      await new Promise((r) => setTimeout(r, 150)); // deliveries are now in flight at the slow simulators
+      expect(await hub.kill('SIGTERM')).toBe(0);
+      const finishedBeforeExit = dvcqg.received().filter((r) => r.outcome === 'ok').length + emc.received().filter((r) => r.outcome === 'ok').length;
+      expect(finishedBeforeExit).toBeGreaterThan(0);
+      hub = await startChildHub(env);
+      await waitFor(() => dvcqg.received().filter((r) => r.outcome === 'ok').length === 8 && emc.received().filter((r) => r.outcome === 'ok').length === 8, 15_000, 'the rest delivered without waiting for a lease');
+      expect(dvcqg.received().filter((r) => r.outcome === 'duplicate')).toEqual([]);
+    } finally {
+      await hub.kill('SIGTERM');
+      await Promise.all([dvcqg.close(), emc.close()]);
+    }
+  }, 60_000);
 });
