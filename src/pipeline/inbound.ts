@@ -183,29 +183,25 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
     async function remember(record: { state: 'accepted' | 'delivered' | 'rejected'; deliveries: number; payload?: string; reason?: string; accepted?: boolean }): Promise<void> {
       if (!messageLog) return;
       const at = receivedAt.getTime();
-      await Promise.all([
-        messageLog.recordMessage({
-          id: messageId,
-          messageType: operation?.canonical.request ?? operation?.id ?? '(unknown)',
-          routeId: facts.route as string | undefined,
-          participant: source?.participant ?? '(unknown)',
-          connector: request.connectorId,
-          operation: operation?.id ?? request.operationId ?? '(unknown)',
-          dossierCode: typeof canonicalRequest?.dossierCode === 'string' ? canonicalRequest.dossierCode : undefined,
-          correlationId: request.correlationId,
-          receivedAt: at,
-          state: record.state,
-          deliveries: record.deliveries,
-          payload: record.payload,
-          reason: record.reason,
-        }),
-        messageLog.recordEvents([
-          { messageId, at, kind: 'received', requestBytes: request.body.length },
-          record.state === 'rejected'
-            ? { messageId, at: Date.now(), kind: 'rejected', reason: record.reason }
-            : { messageId, at: Date.now(), kind: record.accepted ? 'accepted' : 'delivered' },
-        ]),
-      ]);
+      const message = messageLog.recordMessage({
+        id: messageId,
+        messageType: operation?.canonical.request ?? operation?.id ?? '(unknown)',
+        routeId: facts.route as string | undefined,
+        participant: source?.participant ?? '(unknown)',
+        connector: request.connectorId,
+        operation: operation?.id ?? request.operationId ?? '(unknown)',
+        dossierCode: typeof canonicalRequest?.dossierCode === 'string' ? canonicalRequest.dossierCode : undefined,
+        correlationId: request.correlationId,
+        receivedAt: at,
+        state: record.state,
+        deliveries: record.deliveries,
+        payload: record.payload,
+        reason: record.reason,
+      });
+      // A sync or rejected message is one fact: its row (state, reason, time) says it all. An accepted one
+      // starts a history that its deliveries continue.
+      if (!record.accepted) return message;
+      await Promise.all([message, messageLog.recordEvents([{ messageId, at, kind: 'received', requestBytes: request.body.length }, { messageId, at: Date.now(), kind: 'accepted' }])]);
     }
   };
 }

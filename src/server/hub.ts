@@ -65,8 +65,9 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
   const messageLog = await openMessageLog({
     databaseUrl: env.DATABASE_URL || undefined, sqliteFile: join(dataDir, 'log.sqlite'), sealer,
     payloadRetentionMs: registry.hub.store.payloadRetentionMs, metadataRetentionMs: registry.hub.store.metadataRetentionMs,
-    // 202 waits for the log write: a short window keeps that wait small while concurrent writes still share a commit.
-    batchWindowMs: 2,
+    // 202 waits for the log write; a 10 ms window keeps that wait short while turning hundreds of small commits a
+    // second (which block the event loop) into a few large ones (sync.lookup: 0.57 at 2 ms, 0.65 at 10 ms, 0.70 at 250 ms).
+    batchWindowMs: 10,
   });
   log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect, dataDir }, 'storage opened');
 

@@ -140,10 +140,13 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
   });
 
   it('rejects bad events with a structured 400 and records them as rejected', async () => {
-    const res = await post({ maHoSo: 'not-a-code', trangThai: '4', thoiDiem: '04/03/2025 09:15' });
-    expect(res.status).toBe(400);
-    expect(res.body.type).toBe('client.schema-violation');
-    const found = await waitFor(async () => (await call(`${hub.url}/admin/messages/${res.body.messageId}`, 'GET')).body?.message && (await call(`${hub.url}/admin/messages/${res.body.messageId}`, 'GET')).body, 5_000, 'rejected record');
+    const res0 = await post({ maHoSo: 'not-a-code', trangThai: '4', thoiDiem: '04/03/2025 09:15' });
+    expect(res0.status).toBe(400);
+    expect(res0.body.type).toBe('client.schema-violation');
+    const found = await waitFor(async () => {
+      const res = await call(`${hub.url}/admin/messages/${res0.body.messageId}`, 'GET');
+      return res.status === 200 && res.body;
+    }, 5_000, 'rejected record');
     expect(found.message).toMatchObject({ state: 'rejected' });
     expect(found.message.reason).toContain('client.schema-violation');
   });
