@@ -25,6 +25,9 @@ COPY config ./config
 COPY connectors ./connectors
 COPY schemas ./schemas
 COPY mappings ./mappings
+# The embedded queue, message log and generated data key live here; mount a volume to keep them.
+RUN mkdir -p /app/.data && chown node:node /app/.data
+VOLUME ["/app/.data"]
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
