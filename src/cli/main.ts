@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { checkCommand } from './check.js';
 import { dlqDiscard, dlqList, dlqReplay, dlqShow } from './dlq.js';
+import { registerKeysCommand } from './keys.js';
 import { logSearch, logShow } from './log.js';
 import { sendCommand } from './send.js';
 import { startCommand } from './start.js';
@@ -65,6 +66,8 @@ const log = program.command('log').description('search the message log of a runn
   .action((options) => run(() => logSearch({ ...options, root: root() })));
 log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base URL').description("one message's whole history")
   .action((id, options) => run(() => logShow(id, { ...log.opts(), ...options, root: root() })));
+
+registerKeysCommand(program);
 
 program.command('sim')
   .description('start a simulator alone (fictitious data), e.g. `lienthong sim population --port 8091`')
