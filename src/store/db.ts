@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type Generated } from 'kysely';
+import { Kysely, PostgresDialect, sql, type ColumnType, type Generated } from 'kysely';
 import pg from 'pg';
+import { threadedSqliteDialect } from './sqlite-thread.js';
 
 /**
  * The message log's tables as Kysely sees them. Timestamps are epoch-ms integers (bigint in PostgreSQL,
@@ -97,11 +97,8 @@ export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: str
     }
   }
   if (opts.sqliteFile !== ':memory:') mkdirSync(dirname(opts.sqliteFile), { recursive: true });
-  const sqlite = new Database(opts.sqliteFile);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('busy_timeout = 5000');
-  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: sqlite }) }), dialect: 'sqlite' };
+  // better-sqlite3 runs in a worker thread (see sqlite-thread.ts), so the log never stalls the event loop.
+  return { db: new Kysely<StoreDatabase>({ dialect: threadedSqliteDialect(opts.sqliteFile) }), dialect: 'sqlite' };
 }
 
 /** bigint columns come back from `pg` as strings; SQLite gives numbers. */
