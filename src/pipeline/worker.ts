@@ -39,6 +39,32 @@ export function startWorker(options: WorkerOptions): Worker {
   const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
   const running = new Set<Promise<void>>();
   let stopping = false;
+  // Messages whose deliveries may all have ended: settled in the background, once per message, so that
+  // reading a message's history never holds a delivery slot.
+  const unsettled = new Set<string>();
+  let settling: Promise<void> | undefined;
+  const settleAll = (): Promise<void> => {
+    settling ??= (async () => {
+      while (unsettled.size && messageLog) {
+        const batch = [...unsettled];
+        unsettled.clear();
+        await messageLog.settle(batch).catch((error) => log.error({ err: error, messages: batch.length }, 'settling message states failed'));
+      }
+    })().finally(() => { settling = undefined; });
+    return settling;
+  };
+  const settleTimer = setInterval(() => void settleAll(), 200);
+  settleTimer.unref();
+  // The set above lives in memory: after a crash, messages still "accepted" are settled from the log.
+  const sweep = (async () => {
+    if (!messageLog) return;
+    let cursor: string | undefined;
+    do {
+      const page = await messageLog.search({ state: 'accepted', limit: 500, cursor });
+      if (page.items.length) await messageLog.settle(page.items.map((m) => m.id));
+      cursor = page.next;
+    } while (cursor && !stopping);
+  })().catch((error) => log.error({ err: error }, 'settling messages left from before the start failed'));
   let wake: (() => void) | undefined;
   let nudged = false;
 
@@ -117,24 +143,11 @@ export function startWorker(options: WorkerOptions): Worker {
     log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus }, 'delivery dead-lettered');
   }
 
-  /** Records the attempt, then settles the message's state once all its deliveries have ended. */
+  /** Records the attempt; a delivery that ended marks its message for settling. */
   async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery, ending?: 'delivered' | 'dead'): Promise<void> {
     if (!messageLog) return;
     await messageLog.recordEvents(events);
-    if (!ending) return;
-    const history = await messageLog.history(delivery.messageId);
-    if (!history) return;
-    const ended = new Map<string, 'delivered' | 'dead'>();
-    for (const event of history.events) {
-      if (!event.deliveryId) continue;
-      if (event.kind === 'delivered') ended.set(event.deliveryId, 'delivered');
-      else if (event.kind === 'dead-lettered' || event.kind === 'discarded') ended.set(event.deliveryId, 'dead');
-      else if (event.kind === 'replayed') ended.delete(event.deliveryId);
-    }
-    if (ended.size < history.message.deliveries) return;
-    const dead = [...ended.values()].filter((s) => s === 'dead').length;
-    const state = dead === 0 ? 'delivered' : dead === ended.size ? 'dead-lettered' : 'partially-delivered';
-    if (state !== history.message.state) await messageLog.setState(delivery.messageId, state);
+    if (ending) unsettled.add(delivery.messageId);
   }
 
   return {
@@ -147,6 +160,9 @@ export function startWorker(options: WorkerOptions): Worker {
       wake?.();
       await loop;
       await Promise.allSettled([...running]);
+      clearInterval(settleTimer);
+      await sweep;
+      await settleAll();
     },
     inFlight: () => running.size,
   };

@@ -125,6 +125,49 @@ export class KyselyMessageLog implements StoreMessageLog {
     return { message: toSummary(row), events: events.map(toEvent) };
   }
 
+  /**
+   * Settles the state of messages whose deliveries may all have ended: two queries for the whole batch,
+   * then one state write per message that changed. A delivery's last terminal event counts (a replay
+   * reopens it); a message is delivered, dead-lettered, or partially delivered once every delivery ended.
+   */
+  async settle(messageIds: string[]): Promise<number> {
+    let changed = 0;
+    for (let i = 0; i < messageIds.length; i += 200) {
+      const ids = messageIds.slice(i, i + 200);
+      const messages = await this.#db.selectFrom('messages').select(['id', 'deliveries', 'state']).where('id', 'in', ids).execute();
+      const events = await this.#db
+        .selectFrom('events')
+        .select(['message_id', 'delivery_id', 'kind'])
+        .where('message_id', 'in', ids)
+        .where('kind', 'in', ['delivered', 'dead-lettered', 'discarded', 'replayed'])
+        .orderBy('at', 'asc')
+        .orderBy('id', 'asc')
+        .execute();
+      const ended = new Map<string, Map<string, 'delivered' | 'dead'>>();
+      for (const event of events) {
+        if (!event.delivery_id) continue;
+        const perMessage = ended.get(event.message_id) ?? new Map<string, 'delivered' | 'dead'>();
+        ended.set(event.message_id, perMessage);
+        if (event.kind === 'replayed') perMessage.delete(event.delivery_id);
+        else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : 'dead');
+      }
+      const writes: Array<Promise<void>> = [];
+      for (const message of messages) {
+        const outcomes = ended.get(message.id);
+        const total = Number(message.deliveries);
+        if (!outcomes || total === 0 || outcomes.size < total) continue;
+        const dead = [...outcomes.values()].filter((o) => o === 'dead').length;
+        const state: MessageState = dead === 0 ? 'delivered' : dead === outcomes.size ? 'dead-lettered' : 'partially-delivered';
+        if (state !== message.state) {
+          writes.push(this.setState(message.id, state));
+          changed++;
+        }
+      }
+      await Promise.all(writes);
+    }
+    return changed;
+  }
+
   async payload(messageId: string): Promise<string | undefined> {
     const row = await this.#db.selectFrom('messages').select('payload').where('id', '=', messageId).executeTakeFirst();
     return row?.payload == null ? undefined : this.#settings.sealer.open(row.payload);

@@ -79,6 +79,8 @@ export interface MessageLog {
   recordEvents(events: LogEvent[]): Promise<void>;
   search(query: LogQuery): Promise<{ items: MessageSummary[]; next?: string }>;
   history(messageId: string): Promise<{ message: MessageSummary; events: LogEvent[] } | undefined>;
+  /** Settles the states of messages whose deliveries may all have ended (batch; see the implementation). */
+  settle(messageIds: string[]): Promise<number>;
   /** The opened canonical payload, if still kept. */
   payload(messageId: string): Promise<string | undefined>;
   /** Drops payloads older than `payloadRetentionMs` and whole records older than `metadataRetentionMs`. */
