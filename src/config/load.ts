@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { ConfigError, type ConfigIssue } from '../core/issues.js';
+import { suggestion } from '../core/suggest.js';
 import { parseSource, type SourceFile } from '../core/yaml.js';
 import {
   checkMapping, compileCondition, compileMapping, loadCodeTable, loadMapping, loadMappingTests,
@@ -158,7 +159,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     for (const side of ['source', 'target'] as const) {
       if (!schemas.byName(def[side])) {
         const at = def.locate([side]);
-        error(def.file, `${side} schema "${def[side]}" does not exist`, { field: side, line: at.line, column: at.column, hint: `create schemas/${def[side]}.json or use one of: ${closest(def[side], schemas.names())}` });
+        error(def.file, `${side} schema "${def[side]}" does not exist`, { field: side, line: at.line, column: at.column, hint: `create schemas/${def[side]}.json, or: ${suggestion(def[side], schemas.names(), 'schemas')}` });
       }
     }
     if (!schemas.byName(def.source) || !schemas.byName(def.target)) continue;
@@ -322,7 +323,7 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
         continue;
       }
       const canonical = `canonical/${canonicalName}`;
-      if (!ctx.schemas.byName(canonical)) ctx.error(`canonical type ${canonicalName} does not exist`, { ...at('canonical', kind), hint: `create schemas/${canonical}.json or use one of: ${closest(canonical, ctx.schemas.names().filter((n) => n.startsWith('canonical/')))}` });
+      if (!ctx.schemas.byName(canonical)) ctx.error(`canonical type ${canonicalName} does not exist`, { ...at('canonical', kind), hint: `create schemas/${canonical}.json, or: ${suggestion(canonical, ctx.schemas.names().filter((n) => n.startsWith('canonical/')), 'canonical types')}` });
       if (!ctx.schemas.byName(message.schema)) ctx.error(`schema "${message.schema}" does not exist`, { ...at(kind, 'schema'), hint: `create schemas/${message.schema}.json (ids are paths under schemas/ without .json)` });
       const def = ctx.definitions.get(message.mapping);
       if (!def) {
@@ -457,22 +458,3 @@ function listFiles(dir: string, keep: (file: string) => boolean): string[] {
   }
   return out;
 }
-
-/** Up to three known names closest to a mistyped one. */
-export function closest(name: string, candidates: string[]): string {
-  const distance = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-      let previous = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const current = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-        previous = current;
-      }
-    }
-    return row[b.length]!;
-  };
-  return candidates.map((c) => [c, distance(name, c)] as const).sort((a, b) => a[1] - b[1]).slice(0, 3).map(([c]) => c).join(', ') || '(none)';
-}
-

@@ -19,7 +19,7 @@ import { planOf, MappingSpecError, type MappingDefinition } from './load.js';
 import { formatSegments, type SourcePath } from './paths.js';
 import { SchemaWalker, type SNode } from './schema-walk.js';
 import type { Condition, FieldSet, FnCall, Rule, TargetNode } from './spec.js';
-import { closest, suggestion } from './suggest.js';
+import { closest, suggestion } from '../core/suggest.js';
 import { accepts, describeTypes, literalType, unionTypes, UNKNOWN, withoutNull, type ValueType } from './types.js';
 import { fieldOf, type Location } from './validate.js';
 

@@ -13,7 +13,7 @@ import type { ConfigIssue } from '../core/issues.js';
 import type { SourceFile } from '../core/yaml.js';
 import { lookupFunction, FUNCTION_NAMES, type FnSpec } from './functions.js';
 import { forbiddenKeyReason, isForbiddenKey, parseSourcePath, parseTargetPath, type SourcePath } from './paths.js';
-import { suggestion } from './suggest.js';
+import { suggestion } from '../core/suggest.js';
 import { argsValidator, issueAt, validateAt, type Location } from './validate.js';
 
 export interface FnCall {

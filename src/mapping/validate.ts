@@ -8,7 +8,7 @@ import type { ConfigIssue } from '../core/issues.js';
 import type { SourceFile } from '../core/yaml.js';
 import { codeTableSchema, mappingSchema, mappingTestSchema } from './config-schemas.js';
 import { lookupFunction, FUNCTION_NAMES } from './functions.js';
-import { closest, suggestion } from './suggest.js';
+import { closest, suggestion } from '../core/suggest.js';
 
 export type Location = ReadonlyArray<string | number>;
 

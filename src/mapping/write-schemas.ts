@@ -16,6 +16,6 @@ export function renderSchema(schema: unknown): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const [file, make] of Object.entries(CONFIG_SCHEMA_FILES)) {
     writeFileSync(`${CONFIG_SCHEMA_DIR}${file}`, renderSchema(make()));
-    console.log(`wrote schemas/config/${file}`);
+    process.stdout.write(`wrote schemas/config/${file}\n`);
   }
 }

@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import { HubError, toHubError } from '../core/errors.js';
 import { createConformer } from '../codec/conform.js';
 import { decodeJson } from '../codec/json.js';
@@ -99,4 +98,3 @@ export function peerStatus(connector: ConnectorConfig, status: number): HubError
   return new HubError('transport.peer-error', `${connector.name} trả mã HTTP ${status} / the peer answered HTTP ${status}`, { status: 502, detail: [{ reason: `HTTP ${status} from ${connector.id}`, code: `http-${status}` }] });
 }
 
-export type { Dispatcher };

@@ -4,7 +4,7 @@ import { decide, DEFAULT_RETRY_POLICY } from '../delivery/retry.js';
 import { isLeaseLost } from '../delivery/errors.js';
 import type { Delivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
-import type { Deliverer, DeliveryResult } from './deliver.js';
+import type { Deliverer } from './deliver.js';
 import { noObserver, type Observer } from './observer.js';
 
 /**
@@ -168,4 +168,3 @@ export function startWorker(options: WorkerOptions): Worker {
   };
 }
 
-export type { DeliveryResult };

@@ -1,4 +1,5 @@
 import { HubError } from '../core/errors.js';
+import { isAgencyCode } from '../schema/formats.js';
 
 /**
  * X-Road-style identifiers of participants and services.
@@ -28,8 +29,6 @@ export interface ServiceId extends ParticipantId {
   version?: string;
 }
 
-/** Same pattern as the `agencyCode` schema format (src/schema/formats.ts); kept here so trust/ needs no sibling room. */
-const AGENCY_CODE = /^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$/;
 const TAX_CODE = /^\d{10}(?:-\d{3})?$/;
 const SUBSYSTEM = /^[A-Za-z0-9_-]{1,64}$/;
 const SERVICE_CODE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -58,7 +57,7 @@ function participantParts(parts: string[]): ParticipantId | { reason: string; co
   const [instance, memberClass, memberCode, subsystem] = parts as [string, string, string, string];
   if (instance !== 'VN') return { reason: 'the instance (first part) must be VN', code: 'instance' };
   if (memberClass === 'GOV') {
-    if (!AGENCY_CODE.test(memberCode)) return { reason: 'the agency code (third part) must look like 000.00.00.H56', code: 'agency-code' };
+    if (!isAgencyCode(memberCode)) return { reason: 'the agency code (third part) must look like 000.00.00.H56', code: 'agency-code' };
   } else if (memberClass === 'COM') {
     if (!TAX_CODE.test(memberCode)) return { reason: 'the tax code (third part) must be 10 digits, or 10 digits, a hyphen and 3 digits', code: 'tax-code' };
   } else {
