@@ -33,17 +33,17 @@ export function createSealer(key: Buffer): Sealer {
   };
 }
 
-/** The key from the environment, or a generated one kept in `keyFile` (single-node default). */
-export function sealerFromEnv(env: NodeJS.ProcessEnv, keyFile: string): { sealer: Sealer; generated: boolean } {
+/** The data key from the environment, or a generated one kept in `keyFile` (single-node default). */
+export function dataKeyFromEnv(env: NodeJS.ProcessEnv, keyFile: string): { key: Buffer; generated: boolean } {
   const given = env.LIENTHONG_DATA_KEY;
   if (given) {
     const key = Buffer.from(given, 'base64');
     if (key.length !== 32) throw new Error('LIENTHONG_DATA_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
-    return { sealer: createSealer(key), generated: false };
+    return { key, generated: false };
   }
-  if (existsSync(keyFile)) return { sealer: createSealer(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64')), generated: false };
+  if (existsSync(keyFile)) return { key: Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64'), generated: false };
   mkdirSync(dirname(keyFile), { recursive: true });
   const key = randomBytes(32);
   writeFileSync(keyFile, key.toString('base64'), { mode: 0o600 });
-  return { sealer: createSealer(key), generated: true };
+  return { key, generated: true };
 }

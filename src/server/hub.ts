@@ -4,17 +4,16 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Registry } from '../config/registry.js';
-import { sealerFromEnv } from '../core/seal.js';
-import { openQueue } from '../delivery/index.js';
+import { dataKeyFromEnv } from '../core/seal.js';
 import type { QueueDriver } from '../delivery/types.js';
 import { createDeliverer } from '../pipeline/deliver.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
 import { createPeers } from '../pipeline/peers.js';
 import { startWorker, type Worker } from '../pipeline/worker.js';
-import { openMessageLog } from '../store/open.js';
 import type { MessageLog } from '../store/types.js';
 import { buildApp } from './app.js';
 import { createMetrics } from './metrics.js';
+import { openStorage, type Storage } from './storage.js';
 
 /**
  * Wires one running hub: the queue (embedded SQLite by default, Redis when REDIS_URL is set), the
@@ -53,23 +52,30 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
   if (shared.length && !env.LIENTHONG_DATA_KEY) {
     throw new Error(`${shared.join(' and ')} ${shared.length > 1 ? 'are' : 'is'} set, so payloads are shared between hub processes: set the same LIENTHONG_DATA_KEY (32 random bytes, base64) on every one of them`);
   }
-  const { sealer, generated } = sealerFromEnv(env, join(dataDir, 'data.key'));
+  const { key, generated } = dataKeyFromEnv(env, join(dataDir, 'data.key'));
   if (generated) log.warn({ keyFile: join(dataDir, 'data.key') }, 'no LIENTHONG_DATA_KEY: generated a data key for this single node; set LIENTHONG_DATA_KEY in production');
   const hasAsync = registry.hub.routes.some((r) => r.mode === 'async');
-  const queue = hasAsync
-    ? await openQueue({
-      redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined, sqliteFile: join(dataDir, 'queue.sqlite'), sealer,
-      onError: (err) => log.error({ err }, 'delivery queue background error'),
-    })
-    : undefined;
-  const messageLog = await openMessageLog({
-    databaseUrl: env.DATABASE_URL || undefined, sqliteFile: join(dataDir, 'log.sqlite'), sealer,
-    payloadRetentionMs: registry.hub.store.payloadRetentionMs, metadataRetentionMs: registry.hub.store.metadataRetentionMs,
-    // 202 waits for the log write; a 10 ms window keeps that wait short while turning hundreds of small commits a
-    // second (which block the event loop) into a few large ones (sync.lookup: 0.57 at 2 ms, 0.65 at 10 ms, 0.70 at 250 ms).
-    batchWindowMs: 10,
-  });
-  log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect, dataDir }, 'storage opened');
+  const storage = await openStorage({
+    dataKey: key.toString('base64'),
+    queue: hasAsync ? { redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined, sqliteFile: join(dataDir, 'queue.sqlite') } : undefined,
+    log: {
+      databaseUrl: env.DATABASE_URL || undefined, sqliteFile: join(dataDir, 'log.sqlite'),
+      payloadRetentionMs: registry.hub.store.payloadRetentionMs, metadataRetentionMs: registry.hub.store.metadataRetentionMs,
+      // 202 waits for the log write: a short window keeps that wait short while still gathering a busy hub's writes into few commits.
+      batchWindowMs: 2,
+    },
+  }, (err) => log.error({ err }, 'storage background error'));
+  try {
+    return await assemble(registry, log, env, dispatcher, workers, storage);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}
+
+async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv, dispatcher: Dispatcher | undefined, workers: boolean, storage: Storage): Promise<Hub> {
+  const { queue, messageLog } = storage;
+  log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect }, 'storage opened');
 
   const peers = createPeers(registry, dispatcher);
   const metrics = createMetrics(queue);
@@ -103,8 +109,7 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
     clearInterval(purgeTimer);
     await worker?.stop();
     await peers.close();
-    await queue?.close();
-    await messageLog.close();
+    await storage.close();
   });
   return { app, queue, messageLog, worker, close: () => app.close() };
 }

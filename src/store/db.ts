@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, PostgresDialect, sql, type ColumnType, type Generated } from 'kysely';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type Generated } from 'kysely';
 import pg from 'pg';
-import { threadedSqliteDialect } from './sqlite-thread.js';
 
 /**
  * The message log's tables as Kysely sees them. Timestamps are epoch-ms integers (bigint in PostgreSQL,
@@ -97,8 +97,12 @@ export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: str
     }
   }
   if (opts.sqliteFile !== ':memory:') mkdirSync(dirname(opts.sqliteFile), { recursive: true });
-  // better-sqlite3 runs in a worker thread (see sqlite-thread.ts), so the log never stalls the event loop.
-  return { db: new Kysely<StoreDatabase>({ dialect: threadedSqliteDialect(opts.sqliteFile) }), dialect: 'sqlite' };
+  // better-sqlite3 is synchronous: the hub opens the log in its storage thread (server/storage.ts), off the event loop.
+  const database = new Database(opts.sqliteFile);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = FULL');
+  database.pragma('busy_timeout = 5000');
+  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
 }
 
 /** bigint columns come back from `pg` as strings; SQLite gives numbers. */
