@@ -1,5 +1,8 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
+import { expect } from 'vitest';
+import { HubError } from '../../src/core/errors.js';
 import type { PemPair } from '../../src/trust/pki.js';
 
 /** A fast RSA key (node:crypto) as PKCS#8 PEM. */
@@ -7,29 +10,59 @@ export function rsaKeyPem(): string {
   return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
+export interface ForgeCertificateOptions {
+  cn: string;
+  /** An RSA CA (forge cannot sign with EC keys). */
+  issuer: PemPair;
+  /** basicConstraints cA; with the default key usages keyCertSign + cRLSign (CA) or digitalSignature (leaf). */
+  ca: boolean;
+  keyPem?: string;
+  /** Validity from a minute ago; ignored when notBefore/notAfter are given. */
+  days?: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  /** false: leave basicConstraints out altogether (the GHSA-2328-f5f3-gj25 intermediate). */
+  basicConstraints?: boolean;
+  pathLength?: number;
+  /** forge keyUsage flags replacing the defaults, or false for no keyUsage extension. */
+  keyUsage?: Record<string, boolean> | false;
+  /** forge extKeyUsage flags, e.g. `{ serverAuth: true }`. */
+  extKeyUsage?: Record<string, boolean>;
+  /** Extra extensions, e.g. a critical one the validator does not process. */
+  extraExtensions?: Array<Record<string, unknown>>;
+  /** Hex serial number. */
+  serial?: string;
+}
+
 /**
- * A certificate built by hand with forge, for cases issueCertificate refuses to make (intermediate CAs, certificates
- * "issued" by a leaf). `ca` sets basicConstraints cA and keyCertSign.
+ * A certificate built by hand with forge, for cases issueCertificate refuses to make (bad CAs, odd usages, past or
+ * future validity, certificates "issued" by a leaf).
  */
-export function forgeCertificate(options: { cn: string; issuer: PemPair; ca: boolean; keyPem?: string; days?: number }): PemPair {
+export function forgeCertificate(options: ForgeCertificateOptions): PemPair {
   const keyPem = options.keyPem ?? rsaKeyPem();
   const key = forge.pki.privateKeyFromPem(keyPem);
   const issuerCert = forge.pki.certificateFromPem(options.issuer.certPem);
   const issuerKey = forge.pki.privateKeyFromPem(options.issuer.keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + (options.days ?? 30) * 86_400_000);
+  cert.serialNumber = options.serial ?? `01${randomBytes(8).toString('hex')}`;
+  cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
+  cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + (options.days ?? 30) * 86_400_000);
   cert.setSubject([{ name: 'countryName', value: 'VN' }, { name: 'commonName', value: options.cn }]);
   cert.setIssuer(issuerCert.subject.attributes);
   const ski = issuerCert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string };
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: options.ca, critical: true },
-    options.ca ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true } : { name: 'keyUsage', digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: forge.util.hexToBytes(ski.subjectKeyIdentifier) },
-  ]);
+  const extensions: Array<Record<string, unknown>> = [];
+  if (options.basicConstraints !== false) {
+    extensions.push(options.pathLength === undefined ? { name: 'basicConstraints', cA: options.ca, critical: true } : { name: 'basicConstraints', cA: options.ca, critical: true, pathLenConstraint: options.pathLength });
+  }
+  if (options.keyUsage !== false) {
+    const usage = options.keyUsage ?? (options.ca ? { keyCertSign: true, cRLSign: true } : { digitalSignature: true });
+    extensions.push({ name: 'keyUsage', critical: true, ...usage });
+  }
+  if (options.extKeyUsage) extensions.push({ name: 'extKeyUsage', ...options.extKeyUsage });
+  extensions.push({ name: 'subjectKeyIdentifier' }, { name: 'authorityKeyIdentifier', keyIdentifier: forge.util.hexToBytes(ski.subjectKeyIdentifier) });
+  extensions.push(...(options.extraExtensions ?? []));
+  cert.setExtensions(extensions);
   cert.sign(issuerKey, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
 }
@@ -43,4 +76,31 @@ export function pkcs12Of(pair: PemPair, chain: string[], password: string): Buff
     { algorithm: 'aes256', friendlyName: 'test' },
   );
   return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+}
+
+/** The HubError `action` throws (fails the test when it throws nothing or something else). */
+export function thrown(action: () => unknown): HubError {
+  try {
+    action();
+  } catch (error) {
+    expect(error).toBeInstanceOf(HubError);
+    return error as HubError;
+  }
+  throw new Error('expected a HubError');
+}
+
+/** Whether the openssl command is on this machine (interop tests skip without it, and only then). */
+export const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Runs openssl: whether it exited 0, and stdout and stderr together (openssl verify reports on either). */
+export function openssl(args: string[]): { ok: boolean; output: string } {
+  const run = spawnSync('openssl', args, { encoding: 'utf8' });
+  return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }

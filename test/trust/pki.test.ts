@@ -1,24 +1,30 @@
 import { execFileSync } from 'node:child_process';
-import { KeyObject, X509Certificate, createPrivateKey, sign, verify } from 'node:crypto';
+import { KeyObject, X509Certificate, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HubError } from '../../src/core/errors.js';
 import {
+  asn1ToDer,
+  basicConstraintsOf,
+  childrenOf,
   createCsr,
   createDevCa,
+  derToAsn1,
   describeCertificate,
   importPkcs12,
   issueCertificate,
+  keyIdOf,
   keyUsageOf,
   loadCertificate,
   loadPrivateKey,
+  nameText,
+  subjectKeyIdOf,
   verifyChain,
   type PemPair,
 } from '../../src/trust/pki.js';
-import { forgeCertificate, pkcs12Of } from './helpers.js';
+import { forgeCertificate, hasOpenssl, openssl, pkcs12Of, thrown } from './helpers.js';
 
 const PARTICIPANT = 'VN/GOV/000.00.00.H56/LIENTHONG';
 const DAY = 86_400_000;
@@ -31,15 +37,15 @@ beforeAll(() => {
   leaf = issueCertificate({ ca, commonName: 'hub-h56', participant: PARTICIPANT, usage: 'hub', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
 });
 
-function thrown(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
+/** The OID of a signed structure's outer signatureAlgorithm (certificate, CSR or CRL). */
+function signatureOidOf(der: Buffer): string {
+  const algorithm = childrenOf(derToAsn1(der))[1]!;
+  return forge.asn1.derToOid(childrenOf(algorithm)[0]!.value as string);
 }
+
+const pemBody = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+const SHA256_RSA = '1.2.840.113549.1.1.11';
+const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 
 describe('createDevCa', () => {
   it('makes a self-signed RSA CA with the CA extensions', () => {
@@ -59,10 +65,154 @@ describe('createDevCa', () => {
     expect(d.validTo.getTime() - d.validFrom.getTime()).toBeGreaterThan(3649 * DAY);
   });
 
-  it('refuses ECDSA with a clear error', () => {
-    const error = thrown(() => createDevCa({ commonName: 'EC CA', keyType: 'ec' }));
+  it('refuses an unknown key type with a clear error', () => {
+    const error = thrown(() => createDevCa({ commonName: 'DSA CA', keyType: 'dsa' as never }));
     expect(error.type).toBe('trust.unsupported-key-type');
-    expect(error.message).toMatch(/ECDSA.*not supported yet/);
+    expect(error.message).toMatch(/unsupported key type "dsa": use "rsa" .* or "ec" \(ECDSA P-256\)/);
+  });
+
+  it('writes a subject key identifier computed from the key (RFC 5280 method 1)', () => {
+    const cert = loadCertificate(ca.certPem);
+    expect(subjectKeyIdOf(cert)?.toString('hex')).toBe(keyIdOf(cert.publicKey).toString('hex'));
+    const forgeSki = (forge.pki.certificateFromPem(ca.certPem).getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string }).subjectKeyIdentifier;
+    expect(forgeSki).toBe(keyIdOf(cert.publicKey).toString('hex'));
+  });
+});
+
+describe('ECDSA P-256', () => {
+  let ecCa: PemPair;
+
+  beforeAll(() => {
+    ecCa = createDevCa({ commonName: 'Lienthong EC CA', organization: 'Lienthong', keyType: 'ec' });
+  });
+
+  it('makes a self-signed EC CA that Node parses and verifies', () => {
+    const cert = loadCertificate(ecCa.certPem);
+    expect(cert.publicKey.asymmetricKeyType).toBe('ec');
+    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(cert.ca).toBe(true);
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.checkIssued(cert)).toBe(true);
+    expect(keyUsageOf(cert)).toEqual(['keyCertSign', 'cRLSign']);
+    expect(signatureOidOf(cert.raw)).toBe(ECDSA_SHA256);
+    expect(loadPrivateKey(ecCa.keyPem).asymmetricKeyType).toBe('ec');
+    expect(cert.checkPrivateKey(loadPrivateKey(ecCa.keyPem))).toBe(true);
+    const d = describeCertificate(ecCa.certPem);
+    expect(d.subject).toBe('C=VN, O=Lienthong, CN=Lienthong EC CA');
+    expect(d.keyAlgorithm).toBe('EC P-256');
+    expect(describeCertificate(ca.certPem).keyAlgorithm).toBe('RSA-2048');
+  });
+
+  it('issues an EC leaf from the EC CA, with the participant and no keyEncipherment', () => {
+    const ecLeaf = issueCertificate({ ca: ecCa, commonName: 'hub-ec', participant: PARTICIPANT, usage: 'hub', keyType: 'ec', dnsNames: ['localhost'] });
+    const cert = loadCertificate(ecLeaf.certPem);
+    const issuer = loadCertificate(ecCa.certPem);
+    expect(cert.verify(issuer.publicKey)).toBe(true);
+    expect(cert.verify(loadCertificate(ca.certPem).publicKey)).toBe(false);
+    expect(cert.checkIssued(issuer)).toBe(true);
+    expect(cert.checkPrivateKey(loadPrivateKey(ecLeaf.keyPem))).toBe(true);
+    expect(signatureOidOf(cert.raw)).toBe(ECDSA_SHA256);
+    const d = describeCertificate(ecLeaf.certPem);
+    expect(d.participant).toBe(PARTICIPANT);
+    expect(d.keyUsage).toEqual(['digitalSignature']);
+    expect(d.extKeyUsage.sort()).toEqual(['clientAuth', 'serverAuth']);
+    expect(d.isCa).toBe(false);
+    expect(d.issuer).toBe('C=VN, O=Lienthong, CN=Lienthong EC CA');
+    expect(verifyChain(ecLeaf.certPem, [], [ecCa.certPem])).toEqual({ ok: true });
+    // the issuer name is the CA's subject byte for byte
+    expect(asn1ToDer(childrenOf(childrenOf(derToAsn1(cert.raw))[0])[3]!).equals(asn1ToDer(childrenOf(childrenOf(derToAsn1(issuer.raw))[0])[5]!))).toBe(true);
+  });
+
+  it('mixes key types: an RSA CA signs an EC leaf, an EC CA signs an RSA leaf', () => {
+    const ecUnderRsa = issueCertificate({ ca, commonName: 'ec-under-rsa', participant: PARTICIPANT, usage: 'client', keyType: 'ec' });
+    const cert = loadCertificate(ecUnderRsa.certPem);
+    expect(cert.publicKey.asymmetricKeyType).toBe('ec');
+    expect(signatureOidOf(cert.raw)).toBe(SHA256_RSA);
+    expect(cert.verify(loadCertificate(ca.certPem).publicKey)).toBe(true);
+
+    const rsaUnderEc = issueCertificate({ ca: ecCa, commonName: 'rsa-under-ec', participant: PARTICIPANT, usage: 'server' });
+    const rsaCert = loadCertificate(rsaUnderEc.certPem);
+    expect(rsaCert.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(signatureOidOf(rsaCert.raw)).toBe(ECDSA_SHA256);
+    expect(rsaCert.verify(loadCertificate(ecCa.certPem).publicKey)).toBe(true);
+    expect(describeCertificate(rsaUnderEc.certPem).keyUsage).toEqual(['digitalSignature', 'keyEncipherment']);
+  });
+
+  it('makes intermediate CAs of either key type, with a path length', () => {
+    const ecIssuing = createDevCa({ commonName: 'EC Issuing CA', keyType: 'ec', issuer: ca, pathLength: 0, validDays: 30 });
+    const cert = loadCertificate(ecIssuing.certPem);
+    expect(cert.ca).toBe(true);
+    expect(cert.issuer).toBe(loadCertificate(ca.certPem).subject);
+    expect(cert.verify(loadCertificate(ca.certPem).publicKey)).toBe(true);
+    expect(cert.checkIssued(loadCertificate(ca.certPem))).toBe(true);
+    expect(basicConstraintsOf(cert)).toEqual({ cA: true, pathLength: 0 });
+    expect(basicConstraintsOf(loadCertificate(ca.certPem))).toEqual({ cA: true });
+    expect(basicConstraintsOf(loadCertificate(leaf.certPem))).toEqual({ cA: false });
+    const rsaLeaf = issueCertificate({ ca: ecIssuing, commonName: 'svc', participant: PARTICIPANT, usage: 'server', validDays: 365 });
+    expect(verifyChain(rsaLeaf.certPem, [ecIssuing.certPem], [ca.certPem])).toEqual({ ok: true });
+    // never outlives the issuer
+    expect(describeCertificate(rsaLeaf.certPem).validTo.getTime()).toBe(describeCertificate(ecIssuing.certPem).validTo.getTime());
+    expect(thrown(() => createDevCa({ commonName: 'x', issuer: ca, pathLength: -1 })).type).toBe('trust.bad-request');
+    expect(thrown(() => createDevCa({ commonName: 'x', issuer: leaf })).type).toBe('trust.not-a-ca');
+  });
+
+  it('refuses an EC CA key that does not belong to the CA certificate', () => {
+    const other = createDevCa({ commonName: 'Other EC', keyType: 'ec' });
+    expect(thrown(() => issueCertificate({ ca: { certPem: ecCa.certPem, keyPem: other.keyPem }, commonName: 'x', participant: PARTICIPANT, usage: 'hub' })).type).toBe('trust.bad-key');
+  });
+
+  it('makes an EC CSR whose signature verifies with the key it carries', () => {
+    const { csrPem, keyPem } = createCsr({ commonName: 'hub-h56', participant: PARTICIPANT, organization: 'Văn phòng Chính phủ', keyType: 'ec' });
+    expect(csrPem).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----\n/);
+    const der = pemBody(csrPem);
+    expect(signatureOidOf(der)).toBe(ECDSA_SHA256);
+    const [info, , signature] = childrenOf(derToAsn1(der));
+    const [version, subject, spki, attributes] = childrenOf(info);
+    expect(forge.asn1.derToInteger(version!.value as string)).toBe(0);
+    expect(nameText(subject!)).toBe(`C=VN, O=Văn phòng Chính phủ, serialNumber=${PARTICIPANT}, CN=hub-h56`);
+    const publicKey = createPublicKey({ key: asn1ToDer(spki!), format: 'der', type: 'spki' });
+    expect(publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(publicKey.export({ format: 'jwk' })).toEqual(createPublicKey(createPrivateKey(keyPem)).export({ format: 'jwk' }));
+    const signatureBytes = Buffer.from((signature!.value as string).slice(1), 'binary');
+    expect(verify('sha256', asn1ToDer(info!), publicKey, signatureBytes)).toBe(true);
+    expect(verify('sha256', Buffer.concat([asn1ToDer(info!), Buffer.from([0])]), publicKey, signatureBytes)).toBe(false);
+    expect(asn1ToDer(attributes!).includes(Buffer.from(`urn:lienthong:participant:${PARTICIPANT}`))).toBe(true);
+  });
+
+  describe.skipIf(!hasOpenssl)('checked by OpenSSL', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'lienthong-ec-'));
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('verifies an RSA root → EC intermediate → RSA leaf chain and an EC leaf under an EC root, strictly', () => {
+      const ecIssuing = createDevCa({ commonName: 'EC Issuing CA', keyType: 'ec', issuer: ca, pathLength: 0 });
+      const rsaLeaf = issueCertificate({ ca: ecIssuing, commonName: 'svc-rsa', participant: PARTICIPANT, usage: 'server', dnsNames: ['localhost'] });
+      const ecLeaf = issueCertificate({ ca: ecCa, commonName: 'svc-ec', participant: PARTICIPANT, usage: 'client', keyType: 'ec' });
+      const files = { root: ca.certPem, issuing: ecIssuing.certPem, rsaLeaf: rsaLeaf.certPem, ecRoot: ecCa.certPem, ecLeaf: ecLeaf.certPem };
+      for (const [name, pem] of Object.entries(files)) writeFileSync(join(dir, `${name}.crt`), pem);
+      const chain = openssl(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', join(dir, 'root.crt'), '-untrusted', join(dir, 'issuing.crt'), join(dir, 'rsaLeaf.crt')]);
+      expect(chain.output).toContain('rsaLeaf.crt: OK');
+      const ec = openssl(['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'ecRoot.crt'), join(dir, 'ecLeaf.crt')]);
+      expect(ec.output).toContain('ecLeaf.crt: OK');
+      const wrong = openssl(['verify', '-CAfile', join(dir, 'ecRoot.crt'), join(dir, 'rsaLeaf.crt')]);
+      expect(wrong.ok).toBe(false);
+      const text = openssl(['x509', '-in', join(dir, 'issuing.crt'), '-noout', '-text']).output;
+      expect(text).toContain('CA:TRUE, pathlen:0');
+      expect(text).toContain('Signature Algorithm: sha256WithRSAEncryption');
+      expect(text).toContain('NIST CURVE: P-256');
+    });
+
+    it('verifies the EC CSR self-signature', () => {
+      const { csrPem } = createCsr({ commonName: 'hub-h56', participant: PARTICIPANT, keyType: 'ec' });
+      writeFileSync(join(dir, 'ec.csr'), csrPem);
+      const result = openssl(['req', '-in', join(dir, 'ec.csr'), '-noout', '-verify', '-text']);
+      expect(result.ok).toBe(true);
+      expect(result.output).toMatch(/verify OK/);
+      expect(result.output).toContain(`URI:urn:lienthong:participant:${PARTICIPANT}`);
+      expect(result.output).toContain('ecdsa-with-SHA256');
+    });
   });
 });
 
@@ -214,6 +364,7 @@ describe('createCsr', () => {
     expect(csr.subject.getField({ name: 'serialNumber' }).value).toBe(PARTICIPANT);
     const request = csr.getAttribute({ name: 'extensionRequest' }) as unknown as { extensions: Array<{ name: string; altNames: Array<{ type: number; value: string }> }> };
     expect(request.extensions[0]!.altNames[0]).toMatchObject({ type: 6, value: `urn:lienthong:participant:${PARTICIPANT}` });
+    expect(signatureOidOf(pemBody(csrPem))).toBe(SHA256_RSA);
     const publicPem = forge.pki.publicKeyToPem(csr.publicKey!);
     expect(createPrivateKey(keyPem).asymmetricKeyType).toBe('rsa');
     expect(forge.pki.publicKeyToPem(forge.pki.setRsaPublicKey(forge.pki.privateKeyFromPem(keyPem).n, forge.pki.privateKeyFromPem(keyPem).e))).toBe(publicPem);
@@ -242,16 +393,7 @@ describe('importPkcs12', () => {
     expect(thrown(() => importPkcs12(Buffer.from('not a p12'), 'x')).type).toBe('trust.bad-pkcs12');
   });
 
-  const openssl = (() => {
-    try {
-      execFileSync('openssl', ['version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-
-  describe.skipIf(!openssl)('files made by OpenSSL', () => {
+  describe.skipIf(!hasOpenssl)('files made by OpenSSL', () => {
     let dir: string;
     beforeAll(() => {
       dir = mkdtempSync(join(tmpdir(), 'lienthong-p12-'));
