@@ -15,6 +15,8 @@ export interface OpenQueueOptions {
   /** Redis key prefix (default 'lienthong'). */
   redisPrefix?: string;
   now?: () => number;
+  /** Embedded queue: how long a write waits for others to share its commit (see SqliteQueueOptions). */
+  commitWindowMs?: number;
   /** Background errors of the Redis driver (sweeper, stalled checker, connection). */
   onError?: RedisQueueOptions['onError'];
 }
@@ -24,5 +26,5 @@ export async function openQueue(options: OpenQueueOptions): Promise<QueueDriver>
   if (options.redisUrl) {
     return openRedisQueue({ url: options.redisUrl, prefix: options.redisPrefix, sealer: options.sealer, now: options.now, onError: options.onError });
   }
-  return openSqliteQueue({ file: options.sqliteFile, sealer: options.sealer, now: options.now });
+  return openSqliteQueue({ file: options.sqliteFile, sealer: options.sealer, now: options.now, commitWindowMs: options.commitWindowMs });
 }

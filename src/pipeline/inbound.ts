@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HubError, toHubError } from '../core/errors.js';
+import { timeOrderedId } from '../core/ids.js';
 import { decodeJson, encodeJson } from '../codec/json.js';
 import { decodeSoap, encodeSoap, soapContentType } from '../codec/soap.js';
 import { findOperation, type Registry } from '../config/registry.js';
@@ -67,7 +67,7 @@ export type InboundPipeline = (request: InboundRequest) => Promise<InboundOutcom
 export function createInboundPipeline({ registry, peers, log, queue, messageLog, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
   const conform = conformers(registry);
   return async function handle(request) {
-    const messageId = randomUUID();
+    const messageId = timeOrderedId();
     const receivedAt = now();
     const started = performance.now();
     const timings: Record<string, number> = {};
@@ -125,7 +125,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       const acceptedAt = receivedAt.getTime();
       const deliveries: NewDelivery[] = route.destinations
         .filter((d) => !d.test || d.test(canonical))
-        .map((d) => ({ id: randomUUID(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
+        .map((d) => ({ id: timeOrderedId(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
       const key = request.idempotencyKey ?? businessKey(op, canonical);
       const result = await queue.accept({
         messageId, deliveries,
@@ -165,7 +165,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
         throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${destination.connector.name} / no matching record at ${destination.connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });
       }
       const canonicalResponse = stamp(onAnswerSide(() => mapWith(registry, response.mapping, nativeAnswer)), {
-        messageId: randomUUID(), messageType: canonicalResponseType, occurredAt: isoVn(now()), correlationId: request.correlationId, source: destination.connector.participant,
+        messageId: timeOrderedId(), messageType: canonicalResponseType, occurredAt: isoVn(now()), correlationId: request.correlationId, source: destination.connector.participant,
       });
       validate(registry, `canonical/${canonicalResponseType}`, canonicalResponse, (detail) => new HubError('schema.invalid-canonical', `Câu trả lời chuẩn ${canonicalResponseType} không hợp lệ / canonical answer is invalid`, { status: 502, detail }));
       step('map-back');

@@ -122,7 +122,8 @@ export function startWorker(options: WorkerOptions): Worker {
       await record([{ ...base, at: now(), kind: 'attempt', succeeded: true }, { ...base, at: now(), kind: 'delivered' }], delivery, 'delivered');
       await queue.complete(delivery.id, delivery.lease!);
       observer.attempt({ destination: delivery.destination, outcome: 'delivered', durationMs: result.durationMs, queueWaitMs });
-      log.info(facts, 'delivery delivered');
+      // The message log keeps every attempt; the application log gets one line per message, and failures.
+      log.debug(facts, 'delivery delivered');
       return;
     }
     const failure = result.failure!;

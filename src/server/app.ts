@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -6,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../config/registry.js';
 import type { ConnectorConfig } from '../config/types.js';
 import { HubError } from '../core/errors.js';
+import { timeOrderedId } from '../core/ids.js';
 import type { InboundPipeline } from '../pipeline/inbound.js';
 import { adminRoutes, type AdminOptions } from './admin.js';
 import type { Metrics } from './metrics.js';
@@ -46,7 +46,7 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : timeOrderedId();
     },
     childLoggerFactory: (logger, bindings, options, rawReq) => {
       const given = (rawReq as { headers?: Record<string, unknown> }).headers?.['x-correlation-id'];

@@ -1,5 +1,5 @@
 import type { QueueDriver } from '../delivery/types.js';
-import { reviveError, startThread } from '../core/thread.js';
+import { reviveError, startThread, type ThreadHandle } from '../core/thread.js';
 import type { MessageLog } from '../store/types.js';
 
 /**
@@ -13,7 +13,7 @@ export interface StorageOptions {
   /** 32-byte data key (base64) that seals payloads at rest. */
   dataKey: string;
   /** Omitted when no route is asynchronous. */
-  queue?: { redisUrl?: string; redisPrefix?: string; sqliteFile: string };
+  queue?: { redisUrl?: string; redisPrefix?: string; sqliteFile: string; commitWindowMs?: number };
   log: { databaseUrl?: string; sqliteFile: string; payloadRetentionMs?: number; metadataRetentionMs?: number; batchWindowMs?: number };
 }
 
@@ -27,11 +27,23 @@ const QUEUE_METHODS = ['accept', 'claim', 'extend', 'complete', 'retryLater', 'd
 const LOG_METHODS = ['recordMessage', 'setState', 'recordEvents', 'search', 'history', 'settle', 'payload', 'purge', 'close'] as const satisfies ReadonlyArray<keyof MessageLog>;
 
 export async function openStorage(options: StorageOptions, onBackgroundError: (error: Error) => void): Promise<Storage> {
-  const thread = await startThread(new URL('./storage-thread.js', import.meta.url), options, (event, payload) => {
+  const entry = new URL('./storage-thread.js', import.meta.url);
+  const onEvent = (event: string, payload: unknown) => {
     if (event === 'error') onBackgroundError(payload instanceof Error ? payload : reviveError(payload));
-  });
-  const info = thread.info as { queue?: QueueDriver['kind']; log: MessageLog['dialect'] };
-  const queue = info.queue ? thread.remote<QueueDriver>('queue', QUEUE_METHODS, { kind: info.queue }) : undefined;
-  const messageLog = thread.remote<MessageLog>('log', LOG_METHODS, { dialect: info.log });
-  return { queue, messageLog, close: () => thread.close() };
+  };
+  // Two threads: the queue's short commits (accepts, claims) never wait behind the log's larger ones.
+  const [queueThread, logThread] = await Promise.all([
+    options.queue ? startThread(entry, { dataKey: options.dataKey, queue: options.queue }, onEvent) : undefined,
+    startThread(entry, { dataKey: options.dataKey, log: options.log }, onEvent),
+  ].map((p) => p?.catch((error: unknown) => error as Error)));
+  const failed = [queueThread, logThread].find((t) => t instanceof Error);
+  if (failed) {
+    await Promise.all([queueThread, logThread].map((t) => (t && !(t instanceof Error) ? t.close() : undefined)));
+    throw failed;
+  }
+  const q = queueThread as ThreadHandle | undefined;
+  const l = logThread as ThreadHandle;
+  const queue = q ? q.remote<QueueDriver>('queue', QUEUE_METHODS, { kind: q.info.kind as QueueDriver['kind'] }) : undefined;
+  const messageLog = l.remote<MessageLog>('log', LOG_METHODS, { dialect: l.info.dialect as MessageLog['dialect'] });
+  return { queue, messageLog, close: async () => { await Promise.all([q?.close(), l.close()]); } };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type Generated } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type ColumnType, type Generated, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 
 /**
@@ -102,7 +102,27 @@ export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: str
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = FULL');
   database.pragma('busy_timeout = 5000');
-  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
+  return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), dialect: 'sqlite' };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; the log runs the same few statements thousands
+ * of times a second, so they are prepared once and kept (bounded: multi-row inserts vary in length).
+ */
+function withStatementCache(database: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (!statement) {
+        statement = database.prepare(text);
+        if (cache.size >= 256) cache.delete(cache.keys().next().value!);
+        cache.set(text, statement);
+      }
+      return statement as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
+    close: () => database.close(),
+  };
 }
 
 /** bigint columns come back from `pg` as strings; SQLite gives numbers. */
