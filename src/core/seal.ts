@@ -33,6 +33,16 @@ export function createSealer(key: Buffer): Sealer {
   };
 }
 
+/** Seals each text; equal texts (one message's deliveries carry the same payload) are sealed once. */
+export function sealEach(sealer: Sealer, plains: string[]): string[] {
+  const sealed = new Map<string, string>();
+  return plains.map((plain) => {
+    let text = sealed.get(plain);
+    if (text === undefined) sealed.set(plain, (text = sealer.seal(plain)));
+    return text;
+  });
+}
+
 /** The data key from the environment, or a generated one kept in `keyFile` (single-node default). */
 export function dataKeyFromEnv(env: NodeJS.ProcessEnv, keyFile: string): { key: Buffer; generated: boolean } {
   const given = env.LIENTHONG_DATA_KEY;

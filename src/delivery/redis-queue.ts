@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Sealer } from '../core/seal.js';
+import { sealEach, type Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
 import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
 
@@ -485,9 +485,8 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     async accept(message) {
       live();
       const args: Array<string | number> = [p, now(), message.idempotencyKey ?? '', Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), message.messageId, message.deliveries.length];
-      for (const d of message.deliveries as NewDelivery[]) {
-        args.push(d.id, d.messageId, d.routeId, d.destination, d.orderingKey, sealer.seal(d.payload), d.acceptedAt);
-      }
+      const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload));
+      message.deliveries.forEach((d: NewDelivery, i) => args.push(d.id, d.messageId, d.routeId, d.destination, d.orderingKey, sealed[i]!, d.acceptedAt));
       const [duplicate, ...rest] = (await scripts.accept.run(client, [], args)) as [number, ...string[]];
       if (duplicate === 1) return { messageId: rest[0]!, duplicate: true };
       await addTicketsOrLeave(rest);

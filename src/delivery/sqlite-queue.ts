@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Sealer } from '../core/seal.js';
+import { sealEach, type Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
 import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
 
@@ -327,7 +327,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
 
     async accept(message) {
       live();
-      const sealed = message.deliveries.map((d) => sealer.seal(d.payload));
+      const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload));
       return write(() => acceptTx(message, sealed, now()), true);
     },
 

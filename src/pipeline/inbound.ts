@@ -127,18 +127,24 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
         .filter((d) => !d.test || d.test(canonical))
         .map((d) => ({ id: timeOrderedId(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
       const key = request.idempotencyKey ?? businessKey(op, canonical);
-      const result = await queue.accept({
-        messageId, deliveries,
-        idempotencyKey: key === undefined ? undefined : `${from.id}.${op.id}:${key}`,
-        idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs,
-      });
+      // The deliveries (with the idempotency key) and the message's log row are written at the same
+      // time, each durably, so that a 202 waits for one storage round trip, not two. A repeated key is
+      // found by the queue; the submission's row then says it was a duplicate, and of which message.
+      const [result] = await Promise.all([
+        queue.accept({
+          messageId, deliveries,
+          idempotencyKey: key === undefined ? undefined : `${from.id}.${op.id}:${key}`,
+          idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs,
+        }),
+        remember({ state: deliveries.length ? 'accepted' : 'delivered', deliveries: deliveries.length, payload }),
+      ]);
       if (result.duplicate) {
         facts.acceptedAs = result.messageId;
         facts.duplicate = true;
+        await remember({ state: 'duplicate', deliveries: 0, reason: `same idempotency key as message ${result.messageId}; nothing new delivered` });
         return json(202, { messageId: result.messageId, status: 'duplicate', message: 'Đã nhận trước đó / already accepted: nothing new will be delivered' });
       }
       facts.deliveries = deliveries.length;
-      await remember({ state: deliveries.length ? 'accepted' : 'delivered', deliveries: deliveries.length, payload, accepted: true });
       return json(202, { messageId, status: 'accepted', deliveries: deliveries.map((d) => d.destination) });
     }
 
@@ -180,10 +186,11 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
     }
 
     /** The message log's record of this message: awaited for async acceptance (durable before 202), best effort otherwise. */
-    async function remember(record: { state: 'accepted' | 'delivered' | 'rejected'; deliveries: number; payload?: string; reason?: string; accepted?: boolean }): Promise<void> {
+    async function remember(record: { state: 'accepted' | 'delivered' | 'rejected' | 'duplicate'; deliveries: number; payload?: string; reason?: string }): Promise<void> {
       if (!messageLog) return;
-      const at = receivedAt.getTime();
-      const message = messageLog.recordMessage({
+      // One row says it all: when, from whom, what, how large, and the state (received, then rejected,
+      // delivered or accepted); an accepted message's deliveries continue its history as events.
+      return messageLog.recordMessage({
         id: messageId,
         messageType: operation?.canonical.request ?? operation?.id ?? '(unknown)',
         routeId: facts.route as string | undefined,
@@ -192,16 +199,13 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
         operation: operation?.id ?? request.operationId ?? '(unknown)',
         dossierCode: typeof canonicalRequest?.dossierCode === 'string' ? canonicalRequest.dossierCode : undefined,
         correlationId: request.correlationId,
-        receivedAt: at,
+        receivedAt: receivedAt.getTime(),
+        requestBytes: request.body.length,
         state: record.state,
         deliveries: record.deliveries,
         payload: record.payload,
         reason: record.reason,
       });
-      // A sync or rejected message is one fact: its row (state, reason, time) says it all. An accepted one
-      // starts a history that its deliveries continue.
-      if (!record.accepted) return message;
-      await Promise.all([message, messageLog.recordEvents([{ messageId, at, kind: 'received', requestBytes: request.body.length }, { messageId, at: Date.now(), kind: 'accepted' }])]);
     }
   };
 }

@@ -26,6 +26,7 @@ export interface MessagesTable {
   correlation_id: string;
   received_at: Millis;
   updated_at: Millis;
+  request_bytes: number | null;
   state: string;
   deliveries: number;
   /** Sealed (AES-256-GCM) canonical payload; null when never kept or dropped by retention. */

@@ -122,7 +122,8 @@ export class KyselyMessageLog implements StoreMessageLog {
       .orderBy('at', 'asc')
       .orderBy('id', 'asc')
       .execute();
-    return { message: toSummary(row), events: events.map(toEvent) };
+    const message = toSummary(row);
+    return { message, events: [...rowEvents(message, events), ...events.map(toEvent)] };
   }
 
   /**
@@ -248,6 +249,18 @@ export class KyselyMessageLog implements StoreMessageLog {
   }
 }
 
+/**
+ * The message's own facts as the first events of its history: received, then accepted, rejected or duplicate. A
+ * log written by an older version stored them as events; those are kept and not repeated.
+ */
+function rowEvents(message: MessageSummary, stored: Array<{ kind: string }>): LogEvent[] {
+  if (stored.some((e) => e.kind === 'received')) return [];
+  const events: LogEvent[] = [{ messageId: message.id, at: message.receivedAt, kind: 'received', ...(message.requestBytes === undefined ? {} : { requestBytes: message.requestBytes }) }];
+  if (message.state === 'rejected' || message.state === 'duplicate') events.push({ messageId: message.id, at: message.receivedAt, kind: message.state, ...(message.reason ? { reason: message.reason } : {}) });
+  else if (message.deliveries > 0) events.push({ messageId: message.id, at: message.receivedAt, kind: 'accepted' });
+  return events;
+}
+
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
@@ -305,6 +318,7 @@ async function upsertMessages(trx: Transaction<StoreDatabase>, rows: Insertable<
         dossier_code: eb.fn.coalesce('excluded.dossier_code', 'messages.dossier_code'),
         correlation_id: eb.ref('excluded.correlation_id'),
         updated_at: eb.ref('excluded.updated_at'),
+        request_bytes: eb.fn.coalesce('excluded.request_bytes', 'messages.request_bytes'),
         state: eb.ref('excluded.state'),
         deliveries: eb.ref('excluded.deliveries'),
         payload: eb.fn.coalesce('excluded.payload', 'messages.payload'),

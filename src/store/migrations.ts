@@ -74,6 +74,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('messages').execute();
       },
     },
+    // The message row records the request's size, so receipt and acceptance need no events of their own.
+    '0002-message-request-bytes': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('messages').addColumn('request_bytes', 'bigint').execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable('messages').dropColumn('request_bytes').execute();
+      },
+    },
   };
 }
 

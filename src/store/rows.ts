@@ -21,6 +21,7 @@ export function messageRow(message: MessageRecord, sealedPayload: string | null,
     correlation_id: message.correlationId,
     received_at: ms(message.receivedAt),
     updated_at: ms(updatedAt),
+    request_bytes: optMs(message.requestBytes),
     state: message.state,
     deliveries: Math.round(message.deliveries),
     payload: sealedPayload,
@@ -64,6 +65,7 @@ export const SUMMARY_COLUMNS = [
   'correlation_id',
   'received_at',
   'updated_at',
+  'request_bytes',
   'state',
   'deliveries',
   'reason',
@@ -88,6 +90,7 @@ export function toSummary(row: SummaryRow): MessageSummary {
   if (row.route_id !== null) summary.routeId = row.route_id;
   if (row.dossier_code !== null) summary.dossierCode = row.dossier_code;
   if (row.reason !== null) summary.reason = row.reason;
+  if (row.request_bytes !== null) summary.requestBytes = Number(row.request_bytes);
   return summary;
 }
 

@@ -7,7 +7,8 @@
  * Writes are group-committed: `record*` calls made within a few milliseconds share one transaction,
  * and each call's promise resolves only when its rows are durable.
  */
-export type MessageState = 'received' | 'rejected' | 'accepted' | 'delivered' | 'partially-delivered' | 'dead-lettered' | 'discarded';
+/** `duplicate`: a submission whose idempotency key was accepted before; its reason names the first message. */
+export type MessageState = 'received' | 'rejected' | 'duplicate' | 'accepted' | 'delivered' | 'partially-delivered' | 'dead-lettered' | 'discarded';
 
 export interface MessageRecord {
   id: string;
@@ -21,6 +22,8 @@ export interface MessageRecord {
   dossierCode?: string;
   correlationId: string;
   receivedAt: number;
+  /** Size of the request as received, in bytes. */
+  requestBytes?: number;
   state: MessageState;
   /** Number of deliveries created (0 for sync or rejected messages). */
   deliveries: number;
@@ -29,9 +32,13 @@ export interface MessageRecord {
   reason?: string;
 }
 
-export type EventKind = 'received' | 'rejected' | 'accepted' | 'attempt' | 'delivered' | 'retry-scheduled' | 'dead-lettered' | 'replayed' | 'discarded';
+export type EventKind = 'received' | 'rejected' | 'duplicate' | 'accepted' | 'attempt' | 'delivered' | 'retry-scheduled' | 'dead-lettered' | 'replayed' | 'discarded';
 
-/** One state change. Attempt events carry the operational record (modelled on X-Road's op-monitoring). */
+/**
+ * One state change. Attempt events carry the operational record (modelled on X-Road's op-monitoring); a
+ * successful attempt is recorded as one `delivered` event carrying that record. The message's own
+ * `received` and `accepted` / `rejected` are facts of its row, shown as events by `history`.
+ */
 export interface LogEvent {
   messageId: string;
   deliveryId?: string;

@@ -409,7 +409,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       expect((await second.search({ correlationId: m.correlationId })).items.map((x) => x.id)).toEqual([m.id]);
       expect(await second.payload(m.id)).toBe('{"keep":true}');
       const migrations = await store.raw('select name from store_migration');
-      expect(migrations.map((r) => r.name)).toEqual(['0001-message-log']);
+      expect(migrations.map((r) => r.name)).toEqual(['0001-message-log', '0002-message-request-bytes']);
     });
   });
 }
