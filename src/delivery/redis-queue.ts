@@ -74,6 +74,8 @@ const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const INITIAL_LOCK_MS = 30_000;
 /** Most deliveries one claim hands out. */
 const MAX_CLAIM = 1_000;
+/** Tickets fetched at once within a claim. */
+const CLAIM_WAVE = 32;
 const TICKET = 'delivery';
 const TICKET_OPTS = { removeOnComplete: true, removeOnFail: true } as const;
 
@@ -497,36 +499,46 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
       live();
       const claimed: Delivery[] = [];
       limit = Math.min(Math.floor(limit), MAX_CLAIM);
-      // Stale tickets do not count towards `limit`, but a bounded number of them is examined per call.
-      for (let budget = limit * 4 + 16; claimed.length < limit && budget > 0 && !closed; budget--) {
+      // One ticket: fetch it (BullMQ), pass it through the gate (ours), keep, park or drop it.
+      const take = async (): Promise<'claimed' | 'stale' | 'none'> => {
         const token = `${workerId}:${randomUUID()}`;
         const job = await w.getNextJob(token, { block: false });
-        if (!job?.id) break;
+        if (!job?.id) return 'none';
         const id = job.id;
         const at = now();
         const verdict = (await scripts.gate.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, token, workerId, at, at + leaseMs, leaseMs])) as [string, unknown];
         switch (verdict[0]) {
           case 'ok': {
             const h = pairs(verdict[1] as string[]);
+            holdTicket(id, job);
             let payload: string;
             try {
               payload = sealer.open(h.payload ?? '');
             } catch (error) {
-              holdTicket(id, job);
               await finish(id, token, 'dead', unsealableReason(error), 0).catch(report);
-              continue;
+              return 'stale';
             }
-            holdTicket(id, job);
             claimed.push(toDelivery(h, payload));
-            break;
+            return 'claimed';
           }
           case 'busy':
           case 'early':
             await parkTicket(id, token, Number(verdict[1]), job);
-            break;
+            return 'stale';
           default: // 'gone', 'not-head'
             await dropTicket(id, token, job);
+            return 'stale';
         }
+      };
+      // Tickets are taken in waves of concurrent round trips (Redis pipelines them on the one
+      // connection), so a claim of many costs a few round trips, not two per delivery. Stale tickets do
+      // not count towards `limit`, but a bounded number of them is examined per call.
+      let budget = limit * 4 + 16;
+      while (claimed.length < limit && budget > 0 && !closed) {
+        const wave = Math.min(limit - claimed.length, budget, CLAIM_WAVE);
+        budget -= wave;
+        const outcomes = await Promise.all(Array.from({ length: wave }, take));
+        if (outcomes.includes('none')) break;
       }
       return claimed;
     },
