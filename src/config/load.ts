@@ -13,6 +13,8 @@ import { SchemaSet, idForName, type JsonSchema } from '../schema/set.js';
 import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } from '../delivery/retry.js';
 import { interpolate } from './interpolate.js';
 import { deepFreeze, findOperation, type Registry } from './registry.js';
+import { isService } from '../trust/identity.js';
+import { checkRouteTrust, checkTrustSections, normaliseTrustSections } from './trust.js';
 import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from './types.js';
 
 /**
@@ -210,7 +212,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     const src = readYaml(hubFile);
     const value = src && resolveEnv(src);
     if (src && validateConfig(src, 'hub', value)) {
-      hub = normaliseHub(value as Record<string, unknown>);
+      hub = normaliseHub(value as Record<string, unknown>, root);
+      const trustContext = { hub, connectors, src, error: (m: string, extra?: Partial<ConfigIssue>) => error(hubFile, m, extra), warn: (m: string, extra?: Partial<ConfigIssue>) => issues.push({ file: rel(hubFile), message: m, severity: 'warning', ...extra }) };
+      checkTrustSections(trustContext);
       hub.routes.forEach((route, index) => {
         const at = (...field: Array<string | number>) => ({ field: `routes[${index}].${field.join('.')}`, line: src.locate(['routes', index, ...field]).line });
         const ends = [route.from, ...route.destinations.map((d) => d.to)];
@@ -225,6 +229,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
         if (route.mode === 'sync' && route.destinations.length !== 1) error(hubFile, `route ${route.id}: a sync route has exactly one destination`, { ...at('to'), hint: 'use mode: async to fan out to several destinations' });
         route.destinations.forEach((destination, d) => {
           const where = Array.isArray((value as { routes: Array<{ to: unknown }> }).routes[index]?.to) ? ['to', d] : ['to'];
+          if (isService(destination.to)) return; // another hub's service: checkRouteTrust finds the hub that serves it
           const to = findOperation({ connectors }, destination.to);
           if (!to) {
             error(hubFile, `route ${route.id}: "${destination.to}" is not a known connector operation`, { ...at(...where), hint: `one of: ${operationRefs(connectors, 'outbound').join(', ') || '(no outbound operations defined)'}` });
@@ -249,6 +254,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
           }
         }
         if (route.mode === 'sync') route.orderingKey = '';
+        checkRouteTrust(route, index, trustContext);
         if (routes.has(route.from)) error(hubFile, `two routes start at ${route.from}`, { ...at('from'), hint: 'one inbound operation feeds one route; list several destinations in its `to`' });
         else routes.set(route.from, route);
       });
@@ -368,8 +374,9 @@ function normaliseConnector(value: Record<string, unknown>, file: string): Conne
   };
 }
 
-function normaliseHub(value: Record<string, unknown>): HubConfig {
+function normaliseHub(value: Record<string, unknown>, root: string): HubConfig {
   const server = (value.server ?? {}) as Partial<HubConfig['server']>;
+  const trusted = normaliseTrustSections(value, root);
   const delivery = (value.delivery ?? {}) as Record<string, unknown>;
   const store = (value.store ?? {}) as Record<string, unknown>;
   const duration = (given: unknown, fallback: string) => parseDuration((given as string | number | undefined) ?? fallback);
@@ -383,8 +390,11 @@ function normaliseHub(value: Record<string, unknown>): HubConfig {
   });
   return {
     hub: value.hub as HubConfig['hub'],
-    server: { host: server.host ?? '127.0.0.1', port: server.port ?? 8080, bodyLimitBytes: server.bodyLimitBytes ?? 1_048_576, docs: server.docs ?? true, logLevel: server.logLevel ?? 'info' },
+    server: { host: server.host ?? '127.0.0.1', port: server.port ?? 8080, bodyLimitBytes: server.bodyLimitBytes ?? 1_048_576, docs: server.docs ?? true, logLevel: server.logLevel ?? 'info', ...trusted.server },
     routes,
+    trust: trusted.trust,
+    access: trusted.access,
+    federation: trusted.federation,
     delivery: {
       concurrency: (delivery.concurrency as number) ?? 8,
       leaseMs: duration(delivery.lease, '2m'),

@@ -34,6 +34,22 @@ export function findOperation(registry: Pick<Registry, 'connectors'>, ref: strin
   return connector && operation ? { connector, operation } : undefined;
 }
 
+/** The service id of a connector's operation, as access rights and other hubs name it: <participant>/<service code>. */
+export function serviceOf(connector: ConnectorConfig, operation: OperationConfig): string {
+  return `${connector.participant}/${operation.service ?? operation.id}`;
+}
+
+/** The local connector operation behind a service id, if this hub has one. */
+export function findService(registry: Pick<Registry, 'connectors'>, service: string): OperationRef | undefined {
+  for (const connector of registry.connectors.values()) {
+    if (!service.startsWith(`${connector.participant}/`)) continue;
+    for (const operation of Object.values(connector.operations)) {
+      if (operation.direction === 'outbound' && serviceOf(connector, operation) === service) return { connector, operation };
+    }
+  }
+  return undefined;
+}
+
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);

@@ -4,11 +4,55 @@ import type { AuthConfig } from '../transport/index.js';
 
 export interface HubConfig {
   hub: { id: string; name: string };
-  server: { host: string; port: number; bodyLimitBytes: number; docs: boolean; logLevel: string };
+  server: ServerConfig;
   routes: RouteConfig[];
+  /** This hub's key and the certificates it trusts; absent: no signatures, no mTLS. File paths are absolute. */
+  trust?: TrustConfig;
+  access: AccessConfig;
+  federation: { hubs: FederatedHub[] };
   delivery: { concurrency: number; leaseMs: number; pollIntervalMs: number; idempotencyTtlMs: number; retry?: RetryPolicyConfig };
   store: { dataDir: string; payloadRetentionMs: number; metadataRetentionMs: number };
   demo?: { simulators?: Array<{ name: 'population' | 'dvcqg' | 'emc'; port?: number; env?: string }> };
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  docs: boolean;
+  logLevel: string;
+  /** HTTPS with mutual TLS; key and certificate default to trust's. Paths are absolute. */
+  tls?: { keyFile: string; certificateFile: string; clientCertificates: 'required' | 'optional' };
+  /** Plain HTTP behind a TLS-terminating proxy that passes the verified caller's participant. */
+  trustedProxy?: { addresses: string[]; participantHeader: string };
+  requireClientIdentity: boolean;
+}
+
+export interface TrustConfig {
+  keyFile: string;
+  keyPassphrase?: string;
+  certificateFile: string;
+  anchorFiles: string[];
+  intermediateFiles: string[];
+  crlFiles: string[];
+  pinnedFiles: string[];
+  replayWindowMs: number;
+}
+
+export interface AccessConfig {
+  groups: Record<string, string[]>;
+  grants: Array<{ service: string; to: { participant: string } | { group: string }; operations?: string[] }>;
+}
+
+/** Another hub, serving the services of some participants. */
+export interface FederatedHub {
+  id: string;
+  url: string;
+  /** Pinned certificate (absolute path), when it does not chain to trust.anchors. */
+  certificateFile?: string;
+  /** Participant patterns; `*` matches one whole part. */
+  participants: string[];
+  timeouts: { connectMs: number; requestMs: number };
 }
 
 export interface RouteConfig {
@@ -24,7 +68,10 @@ export interface RouteConfig {
 }
 
 export interface RouteDestination {
+  /** "<connector>.<operation>", or the service id of a service a federated hub serves. */
   to: string;
+  /** Set when `to` is a federated hub's service. */
+  remote?: { hub: string; service: string };
   when?: unknown;
   /** Compiled `when`; absent = always. */
   test?: (message: unknown) => boolean;
@@ -45,6 +92,8 @@ export interface OperationConfig {
   element?: string;
   notFound?: { missing: string };
   idempotencyKey?: string[];
+  /** Service code under the connector's participant (default: the operation id); access rights name it. */
+  service?: string;
   headers?: Record<string, string>;
   result?: { codeField: string; messageField?: string; success: Array<string | number>; retryable?: Array<string | number>; resendWith?: Array<{ codes: Array<string | number>; set: Record<string, string | number | boolean> }> };
   retry?: RetryPolicyConfig;

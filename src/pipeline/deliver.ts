@@ -3,7 +3,9 @@ import { findOperation, type Registry } from '../config/registry.js';
 import type { OperationConfig } from '../config/types.js';
 import { parseRetryAfter, type FailureFacts } from '../delivery/retry.js';
 import type { Delivery } from '../delivery/types.js';
+import { isService } from '../trust/identity.js';
 import type { Peer } from '../transport/index.js';
+import { remoteError, type OtherHubs } from './hubs.js';
 import { readPath } from './paths.js';
 import { decodeAnswer, mapWith, send, validate } from './steps.js';
 
@@ -30,12 +32,17 @@ export interface DeliveryResult {
 
 export type Deliverer = (delivery: Delivery) => Promise<DeliveryResult>;
 
-export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, Peer>): Deliverer {
+export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, Peer>, hubs?: OtherHubs): Deliverer {
   return async function deliver(delivery) {
     const requestInAt = Date.now();
     const started = performance.now();
     const result: DeliveryResult = { ok: false, requestBytes: 0, responseBytes: 0, durationMs: 0, requestInAt };
     try {
+      if (isService(delivery.destination)) {
+        await toHub(delivery, result);
+        result.ok = true;
+        return result;
+      }
       const destination = findOperation(registry, delivery.destination);
       if (!destination) throw permanent(new HubError('server.unknown-destination', `destination ${delivery.destination} is no longer configured`));
       const { connector, operation } = destination;
@@ -89,10 +96,30 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
       // A SOAP Server/Receiver fault is the peer's passing trouble; a Client/Sender fault is about our message.
       const errorType = error.type === 'transport.peer-fault' && /Server|Receiver/.test(result.faultCode ?? '') ? 'transport.peer-fault-server' : error.type;
       result.failure = { errorType, httpStatus: result.httpStatus, retryAfterMs: facts.retryAfterMs, permanent: facts.permanent, message: fields ? `${error.message} (${fields})` : error.message };
+    } finally {
+      result.durationMs = Math.round((performance.now() - started) * 100) / 100;
     }
-    result.durationMs = Math.round((performance.now() - started) * 100) / 100;
     return result;
   };
+
+  /**
+   * A delivery to a service another hub serves: the canonical payload exactly as accepted, signed, over
+   * mTLS; that hub answers 202 once it has accepted it durably (then it delivers). Its refusals of
+   * trust or access (401/403) and of the message (4xx) are permanent; the rest is retried.
+   */
+  async function toHub(delivery: Delivery, result: DeliveryResult): Promise<void> {
+    const remote = registry.hub.routes.flatMap((r) => r.destinations).find((d) => d.to === delivery.destination)?.remote;
+    if (!remote || !hubs) throw permanent(new HubError('server.unknown-destination', `destination ${delivery.destination} is no longer served by a configured hub`));
+    const answer = await hubs.send(remote, delivery.payload, { messageId: delivery.id, correlationId: delivery.messageId, idempotencyKey: delivery.id });
+    result.httpStatus = answer.status;
+    result.requestBytes = answer.requestBytes;
+    result.responseBytes = answer.body.length;
+    result.responseOutAt = Date.now();
+    if (answer.status === 202 || answer.status === 200) return;
+    const error = Object.assign(remoteError(remote.hub, answer), { retryAfterMs: undefined as number | undefined });
+    if (answer.status >= 400 && answer.status < 500 && answer.status !== 429 && answer.status !== 408) throw permanent(error);
+    throw error;
+  }
 }
 
 type Verdict = { kind: 'ok' } | { kind: 'resend'; code: string; set: Record<string, unknown> } | { kind: 'retryable' | 'permanent'; code: string; message: string };

@@ -3,22 +3,26 @@ import { HubError, toHubError } from '../core/errors.js';
 import { timeOrderedId } from '../core/ids.js';
 import { decodeJson, encodeJson } from '../codec/json.js';
 import { decodeSoap, encodeSoap, soapContentType } from '../codec/soap.js';
-import { findOperation, type Registry } from '../config/registry.js';
-import type { ConnectorConfig, OperationConfig, RouteConfig } from '../config/types.js';
+import { findOperation, serviceOf, type Registry } from '../config/registry.js';
+import type { ConnectorConfig, OperationConfig, RouteConfig, RouteDestination } from '../config/types.js';
 import type { NewDelivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
+import type { AccessRights } from '../trust/access.js';
 import type { Peer } from '../transport/index.js';
+import { callOperation, onAnswerSide } from './call.js';
+import { remoteError, type OtherHubs } from './hubs.js';
 import { noObserver, type Observer } from './observer.js';
 import { readPath } from './paths.js';
-import { conformers, decodeAnswer, isoVn, mapWith, send, stamp, validate } from './steps.js';
+import { conformers, isoVn, mapWith, stamp, validate } from './steps.js';
 
 /**
  * One inbound message, top to bottom (X-Road's linear message processor, OpenHIM's one-file ingress):
  *
- *   receive → decode → validate native → map to canonical → stamp the envelope → validate canonical →
- *   then either
- *     sync:  map to the destination → validate → encode → call → decode the answer → validate →
- *            not found? → map back to canonical → validate → map into the caller's dialect → reply
+ *   receive → who is calling (client certificate, trusted proxy, or the connector's own participant) →
+ *   decode → validate native → map to canonical → stamp the envelope → validate canonical → may the
+ *   caller use the route's services? (access rights, deny by default) → then either
+ *     sync:  call the destination (call.ts: map, validate, call, decode, validate, map back), or the
+ *            hub that serves it (hubs.ts: signed, mTLS) → validate → map into the caller's dialect → reply
  *     async: one delivery per destination (route conditions applied) → accepted durably, atomically
  *            with the idempotency key → logged → 202 with the message id. Workers (worker.ts) deliver.
  *
@@ -34,6 +38,8 @@ export interface InboundRequest {
   correlationId: string;
   /** Idempotency-Key header; wins over the operation's business key. */
   idempotencyKey?: string;
+  /** Who the transport says is calling: a verified client certificate, or a trusted proxy's header. */
+  caller?: { participant: string; via: 'mtls' | 'proxy' };
   /** The request's own logger (carrying request and correlation ids); the pipeline's otherwise. */
   log?: Logger;
 }
@@ -58,14 +64,19 @@ export interface InboundDeps {
   /** Needed for async routes; a hub with sync routes only may run without. */
   queue?: QueueDriver;
   messageLog?: MessageLog;
+  /** Deny by default: without access rights, no route may be used. */
+  access?: AccessRights;
+  /** Needed for routes to services that other hubs serve. */
+  hubs?: OtherHubs;
   observer?: Observer;
   now?: () => Date;
 }
 
 export type InboundPipeline = (request: InboundRequest) => Promise<InboundOutcome>;
 
-export function createInboundPipeline({ registry, peers, log, queue, messageLog, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
+export function createInboundPipeline({ registry, peers, log, queue, messageLog, access, hubs, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
   const conform = conformers(registry);
+  const callContext = { registry, peers, conform, now };
   return async function handle(request) {
     const messageId = timeOrderedId();
     const receivedAt = now();
@@ -85,6 +96,8 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       // 1. Which system is calling, and for what.
       source = registry.connectors.get(request.connectorId);
       if (!source) throw unknownOperation(`connector "${request.connectorId}" is not configured`);
+      const client = callerOf(source, request.caller, registry.hub.server.requireClientIdentity);
+      facts.client = client;
       const decoded = decodeNative(source, request.body);
       operation = selectOperation(source, request.operationId, decoded.element);
       facts.operation = operation.id;
@@ -102,9 +115,13 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       validate(registry, `canonical/${operation.canonical.request}`, canonicalRequest, (detail) => new HubError('schema.invalid-canonical', `Thông điệp chuẩn ${operation!.canonical.request} không hợp lệ / canonical message is invalid`, { status: 422, detail }));
       step('map-in');
 
+      // 3. May this caller use what the route leads to? Every destination this message goes to is checked.
+      const destinations = route.destinations.filter((d) => !d.test || d.test(canonicalRequest));
+      for (const destination of destinations) allow(client, destination);
+
       const reply = route.mode === 'async'
-        ? await accept(route, source, operation, canonicalRequest)
-        : await relay(route, source, operation, canonicalRequest);
+        ? await accept(route, destinations, source, operation, canonicalRequest)
+        : await relay(route.destinations[0]!, source, operation, canonicalRequest);
       step('reply');
       logOutcome(request.log ?? log, { ...facts, outcome: route.mode === 'async' ? 'accepted' : 'delivered', status: reply.status, timings, totalMs: elapsed(started) });
       observer.message({ connector: source.id, operation: operation.id, outcome: route.mode === 'async' ? 'accepted' : 'delivered' });
@@ -113,19 +130,18 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       const error = toHubError(thrown);
       logOutcome(request.log ?? log, { ...facts, outcome: 'rejected', status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
       observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome: 'rejected' });
+      if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
       remember({ state: 'rejected', reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
       return { messageId, route: facts.route as string | undefined, error };
     }
 
     /** Async: durable acceptance of one delivery per destination, then 202. */
-    async function accept(route: RouteConfig, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
+    async function accept(route: RouteConfig, destinations: RouteDestination[], from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
       if (!queue) throw new HubError('server.no-queue', 'this hub has no delivery queue configured', { status: 503 });
       const orderingKey = route.orderingKey ? String(readPath(canonical, route.orderingKey) ?? '') : '';
       const payload = JSON.stringify(canonical);
       const acceptedAt = receivedAt.getTime();
-      const deliveries: NewDelivery[] = route.destinations
-        .filter((d) => !d.test || d.test(canonical))
-        .map((d) => ({ id: timeOrderedId(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
+      const deliveries: NewDelivery[] = destinations.map((d) => ({ id: timeOrderedId(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
       const key = request.idempotencyKey ?? businessKey(op, canonical);
       // The deliveries (with the idempotency key) and the message's log row are written at the same
       // time, each durably, so that a 202 waits for one storage round trip, not two. A repeated key is
@@ -148,33 +164,23 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       return json(202, { messageId, status: 'accepted', deliveries: deliveries.map((d) => d.destination) });
     }
 
-    /** Sync: through to the one destination and back. */
-    async function relay(route: RouteConfig, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
-      const destination = findOperation(registry, route.to)!;
-      const outbound = mapWith(registry, destination.operation.request.mapping, canonical);
-      validate(registry, destination.operation.request.schema, outbound, (detail) => new HubError('schema.invalid-destination', `Yêu cầu gửi ${destination.connector.id} không đúng lược đồ / request for the destination does not match ${destination.operation.request.schema}`, { status: 422, detail }));
-      step('map-out');
-      const peer = peers.get(destination.connector.id);
-      if (!peer) throw new HubError('server.no-peer', `no transport configured for ${destination.connector.id}`, { status: 500 });
-      const answer = await send(peer, destination.connector, destination.operation, outbound, { messageId, correlationId: request.correlationId, idempotencyKey: messageId });
-      facts.peerStatus = answer.status;
-      facts.responseBytes = answer.body.length;
-      step('call');
-
-      const response = destination.operation.response;
-      const canonicalResponseType = destination.operation.canonical.response;
-      if (!response || !canonicalResponseType) throw new HubError('server.no-response-mapping', `${route.to} has no response mapping`, { status: 500 });
-      const nativeAnswer = conform(response.schema, decodeAnswer(destination.connector, answer));
-      validate(registry, response.schema, nativeAnswer, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${destination.connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
-      const notFound = destination.operation.notFound;
-      if (notFound && isAbsent(readPath(nativeAnswer, notFound.missing))) {
-        throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${destination.connector.name} / no matching record at ${destination.connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });
+    /** Sync: through to the one destination (or the hub that serves it) and back. */
+    async function relay(destination: RouteDestination, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
+      const ids = { messageId, correlationId: request.correlationId, newId: timeOrderedId };
+      let canonicalResponse: Record<string, unknown>;
+      if (destination.remote) {
+        if (!hubs) throw new HubError('server.no-federation', 'this hub has no federation configured', { status: 500 });
+        const answer = await hubs.send(destination.remote, JSON.stringify(canonical), ids);
+        facts.peerStatus = answer.status;
+        facts.responseBytes = answer.body.length;
+        if (answer.status !== 200) throw remoteError(destination.remote.hub, answer);
+        canonicalResponse = onAnswerSide(() => decodeJson(answer.body)) as Record<string, unknown>;
+        const type = op.canonical.response!;
+        validate(registry, `canonical/${type}`, canonicalResponse, (detail) => new HubError('schema.invalid-canonical', `Câu trả lời chuẩn ${type} từ hub ${destination.remote!.hub} không hợp lệ / the other hub's canonical answer is invalid`, { status: 502, detail }));
+      } else {
+        canonicalResponse = await callOperation(callContext, findOperation(registry, destination.to)!, canonical, ids, facts);
       }
-      const canonicalResponse = stamp(onAnswerSide(() => mapWith(registry, response.mapping, nativeAnswer)), {
-        messageId: timeOrderedId(), messageType: canonicalResponseType, occurredAt: isoVn(now()), correlationId: request.correlationId, source: destination.connector.participant,
-      });
-      validate(registry, `canonical/${canonicalResponseType}`, canonicalResponse, (detail) => new HubError('schema.invalid-canonical', `Câu trả lời chuẩn ${canonicalResponseType} không hợp lệ / canonical answer is invalid`, { status: 502, detail }));
-      step('map-back');
+      step('call');
 
       const replyMessage = op.response;
       if (!replyMessage) throw new HubError('server.no-response-mapping', `${from.id}.${op.id} has no response mapping`, { status: 500 });
@@ -183,6 +189,16 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the answer.
       remember({ state: 'delivered', deliveries: 0 }).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));
       return encodeReply(from, reply);
+    }
+
+    /** Deny by default: the caller needs a grant for the destination's service (and operation). */
+    function allow(client: string, destination: RouteDestination): void {
+      const local = destination.remote ? undefined : findOperation(registry, destination.to);
+      const service = destination.remote?.service ?? serviceOf(local!.connector, local!.operation);
+      const decision = access ? access.check(client, service, local?.operation.id) : { allowed: false as const, code: 'no-grant', reason: 'this hub has no access rights configured' };
+      if (!decision.allowed) {
+        throw new HubError('trust.access-denied', `Không có quyền sử dụng dịch vụ / ${client} may not use ${service}`, { status: 403, detail: [{ reason: decision.reason, code: decision.code }] });
+      }
     }
 
     /** The message log's record of this message: awaited for async acceptance (durable before 202), best effort otherwise. */
@@ -242,18 +258,30 @@ function selectOperation(connector: ConnectorConfig, operationId: string | undef
   return found;
 }
 
-function unknownOperation(reason: string): HubError {
-  return new HubError('client.unknown-operation', `Không có thao tác này / unknown connector or operation: ${reason}`, { status: 404, detail: [{ reason, code: 'unknown-operation' }] });
+/**
+ * The participant on whose behalf a connector's endpoint is called. A verified identity (client
+ * certificate, trusted proxy) must be that connector's own participant: a system may use only its own
+ * endpoints. Without one, the connector's participant is assumed, unless the hub requires identities.
+ */
+function callerOf(connector: ConnectorConfig, caller: InboundRequest['caller'], required: boolean): string {
+  if (caller) {
+    if (caller.participant !== connector.participant) {
+      throw new HubError('trust.wrong-participant', `Bên gọi không phải là ${connector.id} / the caller is not ${connector.id}`, {
+        status: 403, detail: [{ reason: `the ${caller.via === 'mtls' ? 'client certificate' : 'proxy'} names ${caller.participant}, but this endpoint belongs to ${connector.participant}`, code: 'participant-mismatch' }],
+      });
+    }
+    return caller.participant;
+  }
+  if (required) {
+    throw new HubError('trust.client-unauthenticated', 'Bên gọi chưa xác thực / the caller presented no identity', {
+      status: 401, detail: [{ reason: 'this hub requires a client certificate (or a trusted proxy naming the caller)', code: 'no-identity' }],
+    });
+  }
+  return connector.participant;
 }
 
-/** A mapping that fails on the peer's answer is not the caller's fault. */
-function onAnswerSide<T>(run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    const hubError = toHubError(error);
-    throw hubError.status < 500 ? hubError.withStatus(502) : hubError;
-  }
+function unknownOperation(reason: string): HubError {
+  return new HubError('client.unknown-operation', `Không có thao tác này / unknown connector or operation: ${reason}`, { status: 404, detail: [{ reason, code: 'unknown-operation' }] });
 }
 
 function encodeReply(connector: ConnectorConfig, reply: Record<string, unknown>): Reply {
@@ -262,10 +290,6 @@ function encodeReply(connector: ConnectorConfig, reply: Record<string, unknown>)
     return { status: 200, contentType: soapContentType(soap.version), body: encodeSoap({ version: soap.version, body: reply, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren }) };
   }
   return json(200, reply);
-}
-
-function isAbsent(value: unknown): boolean {
-  return value === undefined || value === null || value === '' || (typeof value === 'object' && Object.keys(value as object).length === 0);
 }
 
 function elapsed(started: number): number {

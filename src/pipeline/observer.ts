@@ -6,6 +6,8 @@
 export interface Observer {
   message(facts: { connector: string; operation: string; outcome: 'accepted' | 'delivered' | 'rejected' }): void;
   attempt(facts: { destination: string; outcome: 'delivered' | 'retry' | 'dead-lettered'; durationMs: number; queueWaitMs: number }): void;
+  /** A message refused for a trust reason (signature, certificate, replay, access, checksum). */
+  trustFailure(facts: { type: string; code?: string }): void;
 }
 
-export const noObserver: Observer = { message: () => undefined, attempt: () => undefined };
+export const noObserver: Observer = { message: () => undefined, attempt: () => undefined, trustFailure: () => undefined };

@@ -8,7 +8,10 @@ import { dataKeyFromEnv } from '../core/seal.js';
 import type { QueueDriver } from '../delivery/types.js';
 import { createDeliverer } from '../pipeline/deliver.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
+import { connectHubs } from '../pipeline/hubs.js';
 import { createPeers } from '../pipeline/peers.js';
+import { createAccessRights, type AccessChangeRecord } from '../trust/access.js';
+import { loadHubTrust, type HubTrust } from '../trust/hub-trust.js';
 import { startWorker, type Worker } from '../pipeline/worker.js';
 import type { MessageLog } from '../store/types.js';
 import { buildApp } from './app.js';
@@ -78,15 +81,20 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect }, 'storage opened');
 
   const peers = createPeers(registry, dispatcher);
+  const trust = loadTrust(registry);
+  const hubs = connectHubs(registry, trust, dispatcher);
+  const access = createAccessRights(registry.hub.access, {
+    changeLog: { append: (record: AccessChangeRecord) => (messageLog as MessageLog & { recordAccessChange?: (r: AccessChangeRecord) => Promise<void> }).recordAccessChange?.(record) ?? Promise.resolve() },
+  });
   const metrics = createMetrics(queue);
   const { delivery } = registry.hub;
   const worker = queue && workers
     ? startWorker({
-      registry, queue, log, messageLog, observer: metrics.observer, deliver: createDeliverer(registry, peers.byConnector),
+      registry, queue, log, messageLog, observer: metrics.observer, deliver: createDeliverer(registry, peers.byConnector, hubs),
       workerId: `${hostname()}:${process.pid}`, concurrency: delivery.concurrency, leaseMs: delivery.leaseMs, pollIntervalMs: delivery.pollIntervalMs,
     })
     : undefined;
-  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue, messageLog, observer: metrics.observer });
+  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue, messageLog, access, hubs, observer: metrics.observer });
   const app = await buildApp({
     registry, pipeline, log, metrics,
     admin: { queue, messageLog, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, onReplay: () => worker?.nudge() },
@@ -109,9 +117,22 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
     clearInterval(purgeTimer);
     await worker?.stop();
     await peers.close();
+    await hubs.close();
+    await trust?.close();
     await storage.close();
   });
   return { app, queue, messageLog, worker, close: () => app.close() };
+}
+
+function loadTrust(registry: Registry): HubTrust | undefined {
+  const trust = registry.hub.trust;
+  if (!trust) return undefined;
+  return loadHubTrust({
+    participant: registry.hub.hub.id, keyFile: trust.keyFile, keyPassphrase: trust.keyPassphrase, certificateFile: trust.certificateFile,
+    anchorFiles: trust.anchorFiles, intermediateFiles: trust.intermediateFiles, crlFiles: trust.crlFiles,
+    pinnedFiles: [...trust.pinnedFiles, ...registry.hub.federation.hubs.flatMap((h) => (h.certificateFile ? [h.certificateFile] : []))],
+    replayWindowMs: trust.replayWindowMs,
+  });
 }
 
 export async function startHub(options: HubOptions): Promise<RunningHub> {

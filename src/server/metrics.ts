@@ -15,6 +15,7 @@ export function createMetrics(queue: QueueDriver | undefined): Metrics {
   const attempts = new Counter({ name: 'lienthong_delivery_attempts_total', help: 'Delivery attempts by destination and outcome (delivered, retry, dead-lettered).', labelNames: ['destination', 'outcome'], registers: [registry] });
   const latency = new Histogram({ name: 'lienthong_delivery_duration_seconds', help: 'Time to deliver to a destination, per attempt.', labelNames: ['destination'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });
   const wait = new Histogram({ name: 'lienthong_delivery_queue_wait_seconds', help: 'Time a delivery waited in the queue before its attempt.', labelNames: ['destination'], buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600, 3600], registers: [registry] });
+  const trustFailures = new Counter({ name: 'lienthong_trust_failures_total', help: 'Messages refused for a trust reason, by error type and code (signature, certificate, replay, access, checksum).', labelNames: ['type', 'code'], registers: [registry] });
   const retries = new Counter({ name: 'lienthong_retries_total', help: 'Retries scheduled, by destination.', labelNames: ['destination'], registers: [registry] });
   new Gauge({
     name: 'lienthong_queue_depth', help: 'Deliveries in the queue by state (ready, delayed, active).', labelNames: ['state'], registers: [registry],
@@ -40,6 +41,7 @@ export function createMetrics(queue: QueueDriver | undefined): Metrics {
         wait.observe({ destination }, queueWaitMs / 1000);
         if (outcome === 'retry') retries.inc({ destination });
       },
+      trustFailure: ({ type, code }) => trustFailures.inc({ type, code: code ?? '' }),
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Agent } from 'undici';
 
 export interface DispatcherOptions {
@@ -7,6 +8,8 @@ export interface DispatcherOptions {
   connections?: number;
   /** How long an idle keep-alive socket is kept. Default 10 s (peer keep-alive hints may lower it). */
   keepAliveTimeoutMs?: number;
+  /** Mutual TLS: this hub's key and chain, the CAs it trusts, and an extra check of the server's certificate. */
+  tls?: Pick<ConnectionOptions, 'key' | 'cert' | 'ca' | 'checkServerIdentity'>;
 }
 
 /**
@@ -16,7 +19,7 @@ export interface DispatcherOptions {
  */
 export function createDispatcher(options: DispatcherOptions = {}): Agent {
   return new Agent({
-    connect: { timeout: options.connectTimeoutMs ?? 5_000 },
+    connect: { timeout: options.connectTimeoutMs ?? 5_000, ...options.tls },
     connections: options.connections ?? 32,
     pipelining: 1,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,

@@ -77,6 +77,11 @@ export interface VerifyOptions {
    * by the provider of the service. Unset, the message must be a request, signed by its client.
    */
   expectRequestHash?: string;
+  /**
+   * Who must have signed, when not the default (the client for a request, the service's provider for a response): a
+   * hub answers with its own key for the participants it serves, so a response from another hub names that hub here.
+   */
+  expectSigner?: string;
 }
 
 export interface VerifiedMessage {
@@ -341,9 +346,9 @@ export async function verifyMessage(headers: IncomingHeaders, body: Buffer, opti
   // 7. the signer is who the message says: the client for a request, the service's provider for a response
   const participant = participantOf(certificate);
   if (participant === undefined) throw failure('trust.wrong-participant', 'the certificate names no participant (no urn:lienthong:participant: URI SAN)', 'no-participant');
-  const expectedSigner = expectResponse ? formatParticipant(serviceParticipant(parseService(fields.service))) : fields.client;
+  const expectedSigner = options.expectSigner ?? (expectResponse ? formatParticipant(serviceParticipant(parseService(fields.service))) : fields.client);
   if (participant !== expectedSigner) {
-    const role = expectResponse ? 'the provider of x-lienthong-service' : 'x-lienthong-client';
+    const role = options.expectSigner ? 'the hub expected to answer' : expectResponse ? 'the provider of x-lienthong-service' : 'x-lienthong-client';
     throw failure('trust.wrong-participant', `the certificate belongs to another participant than ${role}`, 'participant-mismatch', expectResponse ? MESSAGE_HEADERS.service : MESSAGE_HEADERS.client);
   }
 
