@@ -40,6 +40,8 @@ export interface InboundRequest {
   idempotencyKey?: string;
   /** Who the transport says is calling: a verified client certificate, or a trusted proxy's header. */
   caller?: { participant: string; via: 'mtls' | 'proxy' };
+  /** Set when the transport refused the caller's identity (bad certificate, untrusted proxy): the message is refused. */
+  callerError?: unknown;
   /** The request's own logger (carrying request and correlation ids); the pipeline's otherwise. */
   log?: Logger;
 }
@@ -96,6 +98,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       // 1. Which system is calling, and for what.
       source = registry.connectors.get(request.connectorId);
       if (!source) throw unknownOperation(`connector "${request.connectorId}" is not configured`);
+      if (request.callerError) throw request.callerError;
       const client = callerOf(source, request.caller, registry.hub.server.requireClientIdentity);
       facts.client = client;
       const decoded = decodeNative(source, request.body);

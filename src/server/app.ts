@@ -6,7 +6,10 @@ import type { Registry } from '../config/registry.js';
 import type { ConnectorConfig } from '../config/types.js';
 import { HubError } from '../core/errors.js';
 import { timeOrderedId } from '../core/ids.js';
+import type { FederatedPipeline } from '../pipeline/federated.js';
+import { FEDERATION_PATH } from '../pipeline/hubs.js';
 import type { InboundPipeline } from '../pipeline/inbound.js';
+import type { IdentifyCaller } from './identity.js';
 import { adminRoutes, type AdminOptions } from './admin.js';
 import type { Metrics } from './metrics.js';
 import { createAjv } from '../schema/ajv.js';
@@ -27,6 +30,12 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Called after each accepted async message, so a worker claims it at once. */
   onAccepted?: () => void;
+  /** Messages from other hubs (POST /v1/x/<service id>). */
+  federated?: FederatedPipeline;
+  /** Who is calling (client certificate or trusted proxy). */
+  identify?: IdentifyCaller;
+  /** Serve HTTPS: key, certificate chain, and (mTLS) ask for client certificates, checked by `identify`. */
+  https?: { key: string; cert: string; ca: string[] };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -38,9 +47,12 @@ declare module 'fastify' {
   }
 }
 
-export async function buildApp({ registry, pipeline, log, admin, metrics, onAccepted }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ registry, pipeline, log, admin, metrics, onAccepted, federated, identify = () => undefined, https }: AppOptions): Promise<FastifyInstance> {
   const { server } = registry.hub;
   const app = Fastify({
+    // Client certificates are requested, and checked by `identify` against the trust store (CRLs included), so that a
+    // bad one gets a structured 401 naming the reason rather than a bare handshake failure.
+    ...(https ? { https: { key: https.key, cert: https.cert, ca: https.ca, requestCert: true, rejectUnauthorized: false } } : {}),
     loggerInstance: log,
     bodyLimit: server.bodyLimitBytes,
     requestIdHeader: false,
@@ -112,7 +124,8 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     // Raw bytes in: the pipeline owns decoding, so REST and SOAP share one path and signatures see the original.
     inbound.removeAllContentTypeParsers();
     inbound.addContentTypeParser(['application/json', 'text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline, onAccepted);
+    for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline, identify, onAccepted);
+    if (federated) registerFederation(inbound, federated, identify, onAccepted);
   });
 
   return app as unknown as FastifyInstance;
@@ -129,7 +142,7 @@ function canonicalSchemas(registry: Registry): Record<string, Record<string, unk
   return out;
 }
 
-function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: InboundPipeline, onAccepted?: () => void): void {
+function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: InboundPipeline, identify: IdentifyCaller, onAccepted?: () => void): void {
   const inbound = Object.values(connector.operations).filter((op) => op.direction === 'inbound' && registry.routes.has(`${connector.id}.${op.id}`));
   if (inbound.length === 0) return;
   const errorResponses = { '4xx': { description: 'Lỗi phía bên gọi / caller error', $ref: '#/components/schemas/Problem' }, '5xx': { description: 'Lỗi hub hoặc hệ thống đích / hub or destination error', $ref: '#/components/schemas/Problem' } };
@@ -142,7 +155,7 @@ function registerConnector(app: FastifyInstance, registry: Registry, connector: 
         tags: [connector.id],
       },
       config: { soapVersion: version, openapi: { consumes: [version === '1.1' ? 'text/xml' : 'application/soap+xml'] } },
-    }, (request, reply) => handle(request, reply, pipeline, connector.id, undefined, onAccepted));
+    }, (request, reply) => handle(request, reply, pipeline, identify, connector.id, undefined, onAccepted));
     return;
   }
   for (const op of inbound) {
@@ -152,8 +165,34 @@ function registerConnector(app: FastifyInstance, registry: Registry, connector: 
     app.post(`/v1/in/${connector.id}/${op.id}`, {
       schema: { summary: op.summary ?? op.id, description: `${op.description ?? ''}\n\nRoute \`${route.id}\`: ${route.from} → ${route.to} (${op.canonical.request}${op.canonical.response ? ` → ${op.canonical.response}` : ''}).`, tags: [connector.id] },
       config: { openapi: { body, consumes: ['application/json'], response: { [route.mode === 'async' ? 202 : 200]: { description: route.mode === 'async' ? 'Accepted: stored durably, delivery follows' : 'OK', ...(answer ?? {}) }, ...errorResponses } } },
-    }, (request, reply) => handle(request, reply, pipeline, connector.id, op.id, onAccepted));
+    }, (request, reply) => handle(request, reply, pipeline, identify, connector.id, op.id, onAccepted));
   }
+}
+
+/** POST /v1/x/<service id>: a signed message from another hub; the answer is signed too. */
+function registerFederation(app: FastifyInstance, federated: FederatedPipeline, identify: IdentifyCaller, onAccepted?: () => void): void {
+  app.post(`${FEDERATION_PATH}*`, {
+    schema: {
+      summary: 'Hub-to-hub: a signed canonical message for a service of this hub',
+      description: 'The body is a canonical message (JSON). Headers x-lienthong-message-id, -client, -service, -time, content-digest and the detached JWS x-lienthong-signature (with x-lienthong-signature-proof) are required; the answer carries the same headers, signed by this hub, with x-lienthong-request-hash binding it to the request. Sync services answer 200 with the canonical answer; async ones 202 once accepted durably.',
+      tags: ['federation'],
+    },
+    config: { openapi: { consumes: ['application/json'] } },
+  }, async (request, reply) => {
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    let tlsParticipant: string | undefined;
+    let callerError: unknown;
+    try {
+      const caller = identify(request);
+      if (caller?.via === 'mtls') tlsParticipant = caller.participant;
+    } catch (error) {
+      callerError = error;
+    }
+    const service = (request.params as Record<string, string>)['*'] ?? '';
+    const answer = await federated({ service, headers: request.headers, body, tlsParticipant, callerError, requestId: request.id, log: request.log as Logger });
+    if (answer.status === 202) onAccepted?.();
+    reply.code(answer.status).headers(answer.headers).header('x-message-id', answer.messageId).send(answer.body);
+  });
 }
 
 const accepted = {
@@ -166,8 +205,16 @@ const accepted = {
   required: ['messageId', 'status'],
 };
 
-async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: InboundPipeline, connectorId: string, operationId: string | undefined, onAccepted?: () => void): Promise<void> {
+async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: InboundPipeline, identify: IdentifyCaller, connectorId: string, operationId: string | undefined, onAccepted?: () => void): Promise<void> {
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  // A refused identity is the pipeline's to report (logged, counted, recorded), like any other refusal.
+  let caller: ReturnType<IdentifyCaller>;
+  let callerError: unknown;
+  try {
+    caller = identify(request);
+  } catch (error) {
+    callerError = error;
+  }
   if (body.length === 0) {
     sendError(reply, request, new HubError('client.bad-request', 'Thiếu nội dung yêu cầu / the request has no body', { status: 400 }), undefined);
     return;
@@ -175,7 +222,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: In
   const correlationId = correlationOf(request);
   const key = request.headers['idempotency-key'];
   const idempotencyKey = typeof key === 'string' && key.length > 0 && key.length <= 200 ? key : undefined;
-  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId, idempotencyKey, log: request.log as Logger });
+  const outcome = await pipeline({ connectorId, operationId, body, requestId: request.id, correlationId, idempotencyKey, caller, callerError, log: request.log as Logger });
   reply.header('x-message-id', outcome.messageId).header('x-correlation-id', correlationId);
   if (outcome.error) {
     sendError(reply, request, outcome.error, outcome.messageId);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +8,7 @@ import type { Registry } from '../config/registry.js';
 import { dataKeyFromEnv } from '../core/seal.js';
 import type { QueueDriver } from '../delivery/types.js';
 import { createDeliverer } from '../pipeline/deliver.js';
+import { createFederatedPipeline } from '../pipeline/federated.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
 import { connectHubs } from '../pipeline/hubs.js';
 import { createPeers } from '../pipeline/peers.js';
@@ -15,6 +17,7 @@ import { loadHubTrust, type HubTrust } from '../trust/hub-trust.js';
 import { startWorker, type Worker } from '../pipeline/worker.js';
 import type { MessageLog } from '../store/types.js';
 import { buildApp } from './app.js';
+import { callerIdentity } from './identity.js';
 import { createMetrics } from './metrics.js';
 import { openStorage, type Storage } from './storage.js';
 
@@ -57,7 +60,9 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
   }
   const { key, generated } = dataKeyFromEnv(env, join(dataDir, 'data.key'));
   if (generated) log.warn({ keyFile: join(dataDir, 'data.key') }, 'no LIENTHONG_DATA_KEY: generated a data key for this single node; set LIENTHONG_DATA_KEY in production');
-  const hasAsync = registry.hub.routes.some((r) => r.mode === 'async');
+  // A queue for async routes, and for the async services this hub offers other hubs (operations without an answer).
+  const servesAsync = !!registry.hub.trust && [...registry.connectors.values()].some((c) => Object.values(c.operations).some((op) => op.direction === 'outbound' && !op.canonical.response));
+  const hasAsync = registry.hub.routes.some((r) => r.mode === 'async') || servesAsync;
   const storage = await openStorage({
     dataKey: key.toString('base64'),
     queue: hasAsync ? { redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined, sqliteFile: join(dataDir, 'queue.sqlite') } : undefined,
@@ -67,6 +72,7 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
       // 202 waits for the log write: a short window keeps that wait short while still gathering a busy hub's writes into few commits.
       batchWindowMs: 2,
     },
+    replay: registry.hub.trust ? { windowMs: registry.hub.trust.replayWindowMs, sqliteFile: join(dataDir, 'replay.sqlite'), redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined } : undefined,
   }, (err) => log.error({ err }, 'storage background error'));
   try {
     return await assemble(registry, log, env, dispatcher, workers, storage);
@@ -95,10 +101,14 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
     })
     : undefined;
   const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue, messageLog, access, hubs, observer: metrics.observer });
+  const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue, messageLog, observer: metrics.observer, log });
   const app = await buildApp({
     registry, pipeline, log, metrics,
     admin: { queue, messageLog, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, onReplay: () => worker?.nudge() },
     onAccepted: () => worker?.nudge(),
+    federated,
+    identify: callerIdentity(registry, trust),
+    https: registry.hub.server.tls && trust ? { key: readFileSync(registry.hub.server.tls.keyFile, 'utf8'), cert: readFileSync(registry.hub.server.tls.certificateFile, 'utf8'), ca: trust.tls.ca } : undefined,
   });
 
   // Retention: payloads and then metadata age out, so the log cannot grow without bound.
@@ -147,5 +157,6 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   }
   const address = hub.app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  return { ...hub, url: `http://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}` };
+  const scheme = options.registry.hub.server.tls ? 'https' : 'http';
+  return { ...hub, url: `${scheme}://${host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host}:${actualPort}` };
 }

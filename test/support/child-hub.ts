@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { REPO, hubEnv } from './hub.js';
 
 /** A hub started the way an operator starts it (`lienthong start`), as a child process on 127.0.0.1. */
@@ -20,9 +20,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startChildHub(env: Record<string, string>, port?: number): Promise<ChildHub> {
+export interface ChildHubOptions {
+  /** Another configuration root (default: the repository's). */
+  root?: string;
+  /** https, with the CA to trust for the readiness probe. */
+  tls?: { ca: string };
+}
+
+export async function startChildHub(env: Record<string, string>, port?: number, options: ChildHubOptions = {}): Promise<ChildHub> {
   const listen = port ?? (await freePort());
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'lienthong.js'), '--root', REPO, 'start', '--no-sim', '--port', String(listen)], {
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'lienthong.js'), '--root', options.root ?? REPO, 'start', '--no-sim', '--port', String(listen)], {
     env: { ...hubEnv(env), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -33,12 +40,13 @@ export async function startChildHub(env: Record<string, string>, port?: number):
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${listen}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${listen}`;
+  const probe = options.tls ? new Agent({ connect: { ca: options.tls.ca } }) : undefined;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}:\n${output}`);
     try {
-      const res = await request(`${url}/ready`);
+      const res = await request(`${url}/ready`, { dispatcher: probe });
       await res.body.dump();
       if (res.statusCode === 200) break;
     } catch {
@@ -46,10 +54,12 @@ export async function startChildHub(env: Record<string, string>, port?: number):
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
+      await probe?.close();
       throw new Error(`hub did not become ready:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  await probe?.close();
   return {
     url,
     process: child,
