@@ -14,7 +14,7 @@ import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } fro
 import { interpolate } from './interpolate.js';
 import { deepFreeze, findOperation, type Registry } from './registry.js';
 import { isService } from '../trust/identity.js';
-import { checkRouteTrust, checkTrustSections, normaliseTrustSections } from './trust.js';
+import { checkConnectorChecksums, checkRouteTrust, checkTrustSections, normaliseTrustSections } from './trust.js';
 import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from './types.js';
 
 /**
@@ -199,6 +199,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     }
     const connector = normaliseConnector(value, rel(file));
     checkConnector(connector, src, { schemas, definitions, error: (m, extra) => error(file, m, extra) });
+    checkConnectorChecksums(connector, src, { error: (m, extra) => error(file, m, extra), warn: (m, extra) => issues.push({ file: rel(file), message: m, severity: 'warning', ...extra }) });
     connectors.set(id, connector);
     brokenConnectors.delete(id);
   }

@@ -6,6 +6,7 @@ import { isHubError } from '../core/errors.js';
 import type { SourceFile } from '../core/yaml.js';
 import { parseDuration } from '../delivery/retry.js';
 import { createAccessRights } from '../trust/access.js';
+import { CHECKSUM_PRESETS, checkChecksumConfig, checksumSettingConfig } from '../trust/checksum.js';
 import { isParticipant, isService } from '../trust/identity.js';
 import { participantOf, splitPemCertificates } from '../trust/pki.js';
 import { loadTrustStore } from '../trust/trust-store.js';
@@ -196,5 +197,20 @@ function safeAccessRights(config: AccessConfig) {
     return createAccessRights(config);
   } catch {
     return undefined;
+  }
+}
+
+/** Each operation's checksum settings compile; presets that are not confirmed say so. */
+export function checkConnectorChecksums(connector: ConnectorConfig, src: SourceFile, report: { error: Report; warn: Report }): void {
+  for (const op of Object.values(connector.operations)) {
+    for (const side of ['request', 'response'] as const) {
+      const setting = op.checksum?.[side];
+      if (!setting) continue;
+      const field = ['operations', op.id, 'checksum', side];
+      const at = { field: field.join('.'), line: src.locate(field).line };
+      for (const problem of checkChecksumConfig(checksumSettingConfig(setting))) report.error(`checksum.${side}: ${problem}`, at);
+      const preset = setting.preset ? (CHECKSUM_PRESETS as Record<string, { status: string; note?: string }>)[setting.preset] : undefined;
+      if (preset && preset.status !== 'confirmed') report.warn(`checksum.${side}: preset ${setting.preset} is ${preset.status}: ${preset.note ?? 'see src/trust/checksum.ts'}`, at);
+    }
   }
 }

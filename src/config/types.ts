@@ -94,11 +94,25 @@ export interface OperationConfig {
   idempotencyKey?: string[];
   /** Service code under the connector's participant (default: the operation id); access rights name it. */
   service?: string;
+  /** Message-level checksums (payment platforms): computed on what the hub sends, verified on what it receives. */
+  checksum?: { request?: ChecksumSetting; response?: ChecksumSetting };
   headers?: Record<string, string>;
   result?: { codeField: string; messageField?: string; success: Array<string | number>; retryable?: Array<string | number>; resendWith?: Array<{ codes: Array<string | number>; set: Record<string, string | number | boolean> }> };
   retry?: RetryPolicyConfig;
   /** Resolved at load: defaults < hub delivery.retry < connector < operation. */
   retryPolicy?: RetryPolicy;
+}
+
+/** A checksum preset or a scheme written out (see trust/checksum.ts), and its secret. */
+export interface ChecksumSetting {
+  preset?: string;
+  field?: string;
+  algorithm?: string;
+  encoding?: string;
+  separator?: string;
+  parts?: unknown[];
+  missing?: string;
+  secret: string;
 }
 
 export interface ConnectorConfig {

@@ -2,12 +2,13 @@ import { HubError, toHubError } from '../core/errors.js';
 import type { OperationRef, Registry } from '../config/registry.js';
 import type { Peer } from '../transport/index.js';
 import { readPath } from './paths.js';
-import { decodeAnswer, isoVn, mapWith, send, stamp, validate } from './steps.js';
+import { decodeAnswer, isoVn, mapWith, send, stamp, validate, type Checksums } from './steps.js';
 
 /**
  * One synchronous call of a local destination operation, canonical in and canonical out:
- *   map to the destination's dialect → validate → encode → call → decode the answer (SOAP faults
- *   recognised) → validate → not found? → map back to canonical → stamp → validate.
+ *   map to the destination's dialect → its checksum, if it has one → validate → encode → call → decode
+ *   the answer (SOAP faults recognised) → its checksum verified → validate → not found? → map back to
+ *   canonical → stamp → validate.
  * The inbound path (a caller of this hub) and the federated path (another hub) both call through here.
  * A failure on the answer's side is the peer's (or the configuration's) fault, never the caller's (502).
  */
@@ -15,6 +16,7 @@ export interface CallContext {
   registry: Registry;
   peers: ReadonlyMap<string, Peer>;
   conform: (schemaName: string, value: unknown) => unknown;
+  checksums: Checksums;
   now: () => Date;
 }
 
@@ -26,7 +28,7 @@ export interface CallFacts {
 export async function callOperation(ctx: CallContext, destination: OperationRef, canonical: Record<string, unknown>, ids: { messageId: string; correlationId: string; newId: () => string }, facts: CallFacts = {}): Promise<Record<string, unknown>> {
   const { registry } = ctx;
   const { connector, operation } = destination;
-  const outbound = mapWith(registry, operation.request.mapping, canonical);
+  const outbound = ctx.checksums.sign(connector, operation, 'request', mapWith(registry, operation.request.mapping, canonical));
   validate(registry, operation.request.schema, outbound, (detail) => new HubError('schema.invalid-destination', `Yêu cầu gửi ${connector.id} không đúng lược đồ / request for the destination does not match ${operation.request.schema}`, { status: 422, detail }));
   const peer = ctx.peers.get(connector.id);
   if (!peer) throw new HubError('server.no-peer', `no transport configured for ${connector.id}`, { status: 500 });
@@ -38,6 +40,7 @@ export async function callOperation(ctx: CallContext, destination: OperationRef,
   const canonicalType = operation.canonical.response;
   if (!response || !canonicalType) throw new HubError('server.no-response-mapping', `${connector.id}.${operation.id} has no response mapping`, { status: 500 });
   const native = ctx.conform(response.schema, decodeAnswer(connector, answer));
+  onAnswerSide(() => ctx.checksums.check(connector, operation, 'response', native));
   validate(registry, response.schema, native, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
   if (operation.notFound && isAbsent(readPath(native, operation.notFound.missing))) {
     throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${connector.name} / no matching record at ${connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });

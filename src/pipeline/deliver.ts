@@ -7,11 +7,11 @@ import { isService } from '../trust/identity.js';
 import type { Peer } from '../transport/index.js';
 import { remoteError, type OtherHubs } from './hubs.js';
 import { readPath } from './paths.js';
-import { decodeAnswer, mapWith, send, validate } from './steps.js';
+import { checksums as compileChecksums, decodeAnswer, mapWith, send, validate } from './steps.js';
 
 /**
  * One delivery of an accepted message to one destination, top to bottom:
- *   canonical payload → map to the destination's dialect → validate → encode → send (idempotency key =
+ *   canonical payload → map to the destination's dialect → its checksum, if any → validate → encode → send (idempotency key =
  *   delivery id) → read the answer: HTTP status, SOAP fault, or the peer's own result code
  *   (e.g. DVCQG's error_code) → delivered, or a failure the retry policy will judge.
  * Replays take exactly this path again.
@@ -33,6 +33,7 @@ export interface DeliveryResult {
 export type Deliverer = (delivery: Delivery) => Promise<DeliveryResult>;
 
 export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, Peer>, hubs?: OtherHubs): Deliverer {
+  const checksums = compileChecksums(registry);
   return async function deliver(delivery) {
     const requestInAt = Date.now();
     const started = performance.now();
@@ -51,7 +52,7 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
       let native: Record<string, unknown>;
       try {
         const canonical = JSON.parse(delivery.payload) as Record<string, unknown>;
-        native = mapWith(registry, operation.request.mapping, canonical);
+        native = checksums.sign(connector, operation, 'request', mapWith(registry, operation.request.mapping, canonical));
         validate(registry, operation.request.schema, native, (detail) => new HubError('schema.invalid-destination', `Bản tin gửi ${connector.id} không đúng lược đồ / message for ${delivery.destination} does not match ${operation.request.schema}`, { detail }));
       } catch (error) {
         throw permanent(toHubError(error));
@@ -70,6 +71,7 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
         let body: unknown;
         try {
           body = decodeAnswer(connector, answer);
+          checksums.check(connector, operation, 'response', body);
         } catch (error) {
           const hubError = toHubError(error);
           result.faultCode = hubError.detail[0]?.code;
@@ -80,7 +82,7 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
         result.faultCode = verdict.code;
         if (verdict.kind === 'resend') {
           if (resent) throw permanent(new HubError('transport.peer-rejected', `${connector.name} từ chối cả khi gửi lại / rejected the resend too: ${verdict.code}`));
-          native = { ...native, ...verdict.set };
+          native = checksums.sign(connector, operation, 'request', { ...native, ...verdict.set });
           resent = true;
           continue;
         }

@@ -13,13 +13,13 @@ import { callOperation, onAnswerSide } from './call.js';
 import { remoteError, type OtherHubs } from './hubs.js';
 import { noObserver, type Observer } from './observer.js';
 import { readPath } from './paths.js';
-import { conformers, isoVn, mapWith, stamp, validate } from './steps.js';
+import { checksums as compileChecksums, conformers, isoVn, mapWith, stamp, validate } from './steps.js';
 
 /**
  * One inbound message, top to bottom (X-Road's linear message processor, OpenHIM's one-file ingress):
  *
  *   receive → who is calling (client certificate, trusted proxy, or the connector's own participant) →
- *   decode → validate native → map to canonical → stamp the envelope → validate canonical → may the
+ *   decode → its checksum, if the caller's scheme has one → validate native → map to canonical → stamp the envelope → validate canonical → may the
  *   caller use the route's services? (access rights, deny by default) → then either
  *     sync:  call the destination (call.ts: map, validate, call, decode, validate, map back), or the
  *            hub that serves it (hubs.ts: signed, mTLS) → validate → map into the caller's dialect → reply
@@ -78,7 +78,8 @@ export type InboundPipeline = (request: InboundRequest) => Promise<InboundOutcom
 
 export function createInboundPipeline({ registry, peers, log, queue, messageLog, access, hubs, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
   const conform = conformers(registry);
-  const callContext = { registry, peers, conform, now };
+  const checksums = compileChecksums(registry);
+  const callContext = { registry, peers, conform, checksums, now };
   return async function handle(request) {
     const messageId = timeOrderedId();
     const receivedAt = now();
@@ -111,6 +112,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
 
       // 2. The caller's request, as the caller wrote it, then as the hub's canonical type.
       const native = conform(operation.request.schema, decoded.value);
+      checksums.check(source, operation, 'request', native);
       validate(registry, operation.request.schema, native, (detail) => new HubError('client.schema-violation', `Yêu cầu không đúng lược đồ / request does not match schema ${operation!.request.schema}`, { status: 400, detail }));
       canonicalRequest = stamp(mapWith(registry, operation.request.mapping, native), {
         messageId, messageType: operation.canonical.request, occurredAt: isoVn(receivedAt), correlationId: request.correlationId, source: source.participant,
@@ -187,7 +189,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
 
       const replyMessage = op.response;
       if (!replyMessage) throw new HubError('server.no-response-mapping', `${from.id}.${op.id} has no response mapping`, { status: 500 });
-      const reply = onAnswerSide(() => mapWith(registry, replyMessage.mapping, canonicalResponse));
+      const reply = checksums.sign(from, op, 'response', onAnswerSide(() => mapWith(registry, replyMessage.mapping, canonicalResponse)));
       validate(registry, replyMessage.schema, reply, (detail) => new HubError('schema.invalid-reply', `Câu trả lời cho ${from.id} không đúng lược đồ / reply does not match ${replyMessage.schema}`, { status: 502, detail }));
       // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the answer.
       remember({ state: 'delivered', deliveries: 0 }).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));

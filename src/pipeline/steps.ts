@@ -5,6 +5,7 @@ import { decodeSoap, encodeSoap, soapActionHeader, soapContentType } from '../co
 import type { Registry } from '../config/registry.js';
 import type { ConnectorConfig, OperationConfig } from '../config/types.js';
 import { toErrorDetails } from '../schema/validation-errors.js';
+import { checksumSettingConfig, compileChecksum, type ChecksumConfig, type CompiledChecksum } from '../trust/checksum.js';
 import type { Peer, PeerResponse } from '../transport/index.js';
 
 /**
@@ -98,3 +99,41 @@ export function peerStatus(connector: ConnectorConfig, status: number): HubError
   return new HubError('transport.peer-error', `${connector.name} trả mã HTTP ${status} / the peer answered HTTP ${status}`, { status: 502, detail: [{ reason: `HTTP ${status} from ${connector.id}`, code: `http-${status}` }] });
 }
 
+
+/**
+ * Message-level checksums (payment platforms), compiled once: `sign` sets the checksum field on a native
+ * message the hub sends, `check` verifies it on one it receives (a mismatch is trust.checksum-invalid,
+ * 401). The secret never leaves this closure, never reaches a log or an error.
+ */
+export interface Checksums {
+  sign(connector: ConnectorConfig, operation: OperationConfig, side: 'request' | 'response', native: Record<string, unknown>): Record<string, unknown>;
+  check(connector: ConnectorConfig, operation: OperationConfig, side: 'request' | 'response', native: unknown): void;
+}
+
+export function checksums(registry: Registry): Checksums {
+  const compiled = new Map<string, { scheme: CompiledChecksum; secret: string }>();
+  for (const connector of registry.connectors.values()) {
+    for (const op of Object.values(connector.operations)) {
+      for (const side of ['request', 'response'] as const) {
+        const setting = op.checksum?.[side];
+        if (setting) compiled.set(`${connector.id}.${op.id}:${side}`, { scheme: compileChecksum(checksumSettingConfig(setting) as ChecksumConfig), secret: setting.secret });
+      }
+    }
+  }
+  return {
+    sign(connector, operation, side, native) {
+      const entry = compiled.get(`${connector.id}.${operation.id}:${side}`);
+      return entry ? entry.scheme.sign(native, entry.secret) : native;
+    },
+    check(connector, operation, side, native) {
+      const entry = compiled.get(`${connector.id}.${operation.id}:${side}`);
+      if (!entry) return;
+      const verdict = entry.scheme.verify(native, entry.secret);
+      if (!verdict.ok) {
+        throw new HubError('trust.checksum-invalid', `Mã xác thực của ${connector.name} không đúng / the ${entry.scheme.config.field} checksum does not match`, {
+          status: 401, detail: [{ field: entry.scheme.config.field, reason: verdict.reason, code: verdict.code }],
+        });
+      }
+    },
+  };
+}

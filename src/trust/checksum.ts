@@ -483,3 +483,13 @@ export function checksumPreset(name: string): ChecksumPreset {
   }
   return CHECKSUM_PRESETS[name as ChecksumPresetName];
 }
+
+/**
+ * A connector's checksum setting (a preset and/or a scheme written out, plus the secret) as the scheme
+ * to compile: the preset's config with the fields given beside it taking precedence.
+ */
+export function checksumSettingConfig(setting: { preset?: string; secret?: unknown }): unknown {
+  const { preset, secret: _secret, ...own } = setting;
+  const base = preset === undefined ? {} : checksumPreset(preset).config;
+  return { ...structuredClone(base), ...own };
+}
