@@ -206,10 +206,22 @@ if (!only || only.startsWith('async') || only === 'log.postgres') {
   results.push(...(await asyncBenchmarks(launch, stop, freePort, only === 'async' ? undefined : only)));
 }
 if (!only || only === 'mapping') await mappingSpeed();
+if (!only || only === 'signer') {
+  const { signerBench } = await import('./signer.js');
+  results.push(await signerBench());
+}
+if (!only || only === 'soap') {
+  const { xmlSignatureBench } = await import('./xml-signature.js');
+  results.push(await xmlSignatureBench());
+}
 if (!only || only === 'codec') soapDecode();
 if (!only || only === 'sync') {
   await syncLookup('sync.lookup', 10, 20, 32, 'ratio >= 0.7');
   await syncLookup('sync.lookup-saturated', 0, 0, 32, 'report (CPU-bound; see README)');
+}
+if (!only || only === 'sync' || only === 'federation') {
+  const { signedTwoHop } = await import('./federation.js');
+  results.push(await signedTwoHop(launch, stop, freePort, load));
 }
 
 writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -1,4 +1,4 @@
-import { createHash, type X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, type X509Certificate } from 'node:crypto';
 import { HubError, isHubError } from '../core/errors.js';
 import { decodeProof } from './hash-tree.js';
 import { formatParticipant, isParticipant, isService, parseService, serviceParticipant } from './identity.js';
@@ -301,6 +301,14 @@ function inHeader<T>(field: string, read: () => T): T {
  * against content-digest → time window → signer is the participant the message names → request hash, when expected.
  * Every failure is a HubError (see the types in MESSAGES) whose detail names the cause, never a header's value.
  */
+/** `certificate.publicKey` makes a new KeyObject on every read; one per certificate lets the verifier keep its key. */
+const publicKeys = new WeakMap<X509Certificate, KeyObject>();
+function publicKeyOf(certificate: X509Certificate): KeyObject {
+  let key = publicKeys.get(certificate);
+  if (!key) publicKeys.set(certificate, (key = certificate.publicKey));
+  return key;
+}
+
 export async function verifyMessage(headers: IncomingHeaders, body: Buffer, options: VerifyOptions): Promise<VerifiedMessage> {
   // 1. headers present and well-formed
   const header = headerReader(headers);
@@ -329,7 +337,7 @@ export async function verifyMessage(headers: IncomingHeaders, body: Buffer, opti
 
   // 4. signature over the signing input
   const digest = digestOf(fields);
-  await verifyBatchSignature(signature, digest, proof, certificate.publicKey);
+  await verifyBatchSignature(signature, digest, proof, publicKeyOf(certificate));
 
   // 5. the body is the one signed (checked after the signature, so a changed body is told apart from a forged header)
   if (contentDigestOf(body) !== fields.contentDigest) {

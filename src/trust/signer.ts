@@ -1,4 +1,4 @@
-import { createHash, sign as cryptoSign, type KeyObject, type X509Certificate } from 'node:crypto';
+import { createHash, sign as cryptoSign, webcrypto, type KeyObject, type X509Certificate } from 'node:crypto';
 import { errors as joseErrors, flattenedVerify } from 'jose';
 import { HubError, isHubError } from '../core/errors.js';
 import { encodeProof, foldProof, leafHash, treeOf, type ProofStep } from './hash-tree.js';
@@ -59,6 +59,11 @@ export interface BatchSignerOptions {
   parallel?: number;
   /** Most digests under one signature. Default 1024 (a proof of 10 steps, ~450 characters). */
   maxBatch?: number;
+  /**
+   * Under load, batches start at least this long apart (a message that finds the signer idle for that long is signed at
+   * once). Default 0: no pacing. The hub uses a few milliseconds, which bounds the CPU spent on RSA signing.
+   */
+  minIntervalMs?: number;
   /**
    * Put the certificate chain in the header (x5c), so that a peer can check it against its trust anchors without having
    * the certificate pinned. Default true; false saves ~2 KB per message between peers that pin certificates by kid.
@@ -156,6 +161,7 @@ function signingFailed(error: unknown): HubError {
 export function batchSigner(keySigner: KeySigner, options: BatchSignerOptions = {}): Signer {
   const parallel = boundedInteger(options.parallel ?? 2, 'parallel', 1024);
   const maxBatch = boundedInteger(options.maxBatch ?? 1024, 'maxBatch', MAX_BATCH_LIMIT);
+  const minIntervalMs = Math.max(0, options.minIntervalMs ?? 0);
   const encodedHeader = encodedHeaderOf(keySigner, options.includeX5c ?? true); // once, not per message
   const waiting: Waiting[] = [];
   const running = new Set<Promise<void>>();
@@ -175,8 +181,22 @@ export function batchSigner(keySigner: KeySigner, options: BatchSignerOptions = 
     }
   }
 
+  // Pacing: a lone message is signed at once, but a key operation costs ~1 ms of CPU, so while messages keep
+  // coming, batches start at most every `minIntervalMs`: the signer's CPU stays bounded (1000 / minIntervalMs
+  // operations a second, each for up to maxBatch messages) and the hub's work gets the cores.
+  let lastStart = -Infinity;
+  let timer: NodeJS.Timeout | undefined;
   function pump(): void {
     while (running.size < parallel && waiting.length > 0) {
+      const wait = lastStart + minIntervalMs - performance.now();
+      if (wait > 0) {
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          pump();
+        }, wait);
+        return;
+      }
+      lastStart = performance.now();
       const task: Promise<void> = signBatch(waiting.splice(0, maxBatch)).finally(() => {
         running.delete(task);
         pump(); // the digests that arrived meanwhile become the next batch
@@ -200,7 +220,15 @@ export function batchSigner(keySigner: KeySigner, options: BatchSignerOptions = 
     async close(): Promise<void> {
       closed = true;
       // A finishing batch starts the next one before its own promise settles, so loop until nothing is left.
-      while (running.size > 0) await Promise.all(running);
+      while (running.size > 0 || waiting.length > 0) {
+        if (running.size === 0) {
+          clearTimeout(timer);
+          timer = undefined;
+          lastStart = -Infinity;
+          pump();
+        }
+        await Promise.all(running);
+      }
     },
   };
 }
@@ -290,6 +318,21 @@ export function readBatchSignature(jws: string): ParsedSignature {
 }
 
 /**
+ * jose verifies with Web Crypto keys; converting a KeyObject costs more than the RSA verification itself, and the same
+ * few certificates sign every message, so each key is converted once.
+ */
+const cryptoKeys = new WeakMap<KeyObject, Promise<webcrypto.CryptoKey>>();
+function cryptoKeyOf(publicKey: KeyObject, alg: SignatureAlg): Promise<webcrypto.CryptoKey> {
+  let key = cryptoKeys.get(publicKey);
+  if (!key) {
+    const algorithm = alg === 'RS256' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', namedCurve: 'P-256' };
+    key = webcrypto.subtle.importKey('spki', publicKey.export({ type: 'spki', format: 'der' }), algorithm, false, ['verify']);
+    cryptoKeys.set(publicKey, key);
+  }
+  return key;
+}
+
+/**
  * Checks, with jose, that `signature` signs the root that `proof` leads to from this message's `digest`, under
  * `publicKey`. The algorithm is fixed by the key (an RSA key only verifies RS256, a P-256 key only ES256), never taken on
  * the header's word. Throws `trust.signature-invalid`.
@@ -302,7 +345,7 @@ export async function verifyBatchSignature(signature: ParsedSignature, digest: B
   try {
     await flattenedVerify(
       { protected: signature.protectedHeader, payload: root.toString('base64url'), signature: signature.signature },
-      publicKey,
+      await cryptoKeyOf(publicKey, expected),
       { algorithms: [expected] },
     );
   } catch (error) {
