@@ -95,9 +95,10 @@ export function decodeSoap(raw: Buffer | string): SoapMessage {
     });
   }
 
-  const body = childrenOf(bodyNode.value, bodyNode.scope);
+  // The Body's and Header's own attributes (wsu:Id for WS-Security, encodingStyle) belong to the envelope, not the message.
+  const body = childrenOf(bodyNode.value, bodyNode.scope, false);
   const message: SoapMessage = { version, body, raw: bytes };
-  if (headerNode) message.header = childrenOf(headerNode.value, headerNode.scope);
+  if (headerNode) message.header = childrenOf(headerNode.value, headerNode.scope, false);
 
   const first = firstChild(bodyNode.value, bodyNode.scope);
   if (first) {
@@ -193,12 +194,13 @@ function firstChild(node: unknown, scope: Scope): QName | undefined {
 }
 
 /** Element children (and non-namespace attributes) of one element, keyed by local name. */
-function childrenOf(node: unknown, scope: Scope): Obj {
+function childrenOf(node: unknown, scope: Scope, attributes = true): Obj {
   const out: Obj = {};
   if (!isObj(node)) return out;
   for (const key in node) {
     const value = node[key];
     if (key.startsWith('@_')) {
+      if (!attributes) continue;
       const attr = key.slice(2);
       if (attr === 'xmlns' || attr.startsWith('xmlns:')) continue;
       add(out, `@_${resolveName(attr, scope, false).local}`, value);

@@ -14,7 +14,7 @@ import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } fro
 import { interpolate } from './interpolate.js';
 import { deepFreeze, findOperation, type Registry } from './registry.js';
 import { isService } from '../trust/identity.js';
-import { checkConnectorChecksums, checkRouteTrust, checkTrustSections, normaliseTrustSections } from './trust.js';
+import { checkConnectorChecksums, checkConnectorWsSecurity, checkRouteTrust, checkTrustSections, normaliseTrustSections } from './trust.js';
 import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from './types.js';
 
 /**
@@ -197,8 +197,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       error(file, `connector id "${String(value.id)}" must equal the file name "${id}"`, { field: 'id', line: src.locate(['id']).line, hint: `rename the file to ${String(value.id)}.yaml or set id: ${id}` });
       continue;
     }
-    const connector = normaliseConnector(value, rel(file));
+    const connector = normaliseConnector(value, rel(file), root);
     checkConnector(connector, src, { schemas, definitions, error: (m, extra) => error(file, m, extra) });
+    checkConnectorWsSecurity(connector, undefined, src, (m, extra) => error(file, m, extra));
     checkConnectorChecksums(connector, src, { error: (m, extra) => error(file, m, extra), warn: (m, extra) => issues.push({ file: rel(file), message: m, severity: 'warning', ...extra }) });
     connectors.set(id, connector);
     brokenConnectors.delete(id);
@@ -216,6 +217,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       hub = normaliseHub(value as Record<string, unknown>, root);
       const trustContext = { hub, connectors, src, error: (m: string, extra?: Partial<ConfigIssue>) => error(hubFile, m, extra), warn: (m: string, extra?: Partial<ConfigIssue>) => issues.push({ file: rel(hubFile), message: m, severity: 'warning', ...extra }) };
       checkTrustSections(trustContext);
+      for (const c of connectors.values()) {
+        if (c.wsSecurity?.sign && !hub.trust) error(c.file, 'wsSecurity.sign needs this hub\'s key: add a trust: section to config/hub.yaml (or set sign: false)', { field: 'wsSecurity.sign', hint: 'trust: { key, certificate, anchors } (see lienthong keys)' });
+      }
       hub.routes.forEach((route, index) => {
         const at = (...field: Array<string | number>) => ({ field: `routes[${index}].${field.join('.')}`, line: src.locate(['routes', index, ...field]).line });
         const ends = [route.from, ...route.destinations.map((d) => d.to)];
@@ -355,8 +359,9 @@ function withoutBranchNoise(errors: NonNullable<ValidateFunction['errors']>): No
   return errors.filter((e) => e.keyword === 'oneOf' || !oneOfAt.some((prefix) => e.schemaPath.startsWith(prefix)));
 }
 
-function normaliseConnector(value: Record<string, unknown>, file: string): ConnectorConfig {
+function normaliseConnector(value: Record<string, unknown>, file: string, root: string): ConnectorConfig {
   const soap = value.soap as Record<string, unknown> | undefined;
+  const wsSecurity = value.wsSecurity as Record<string, unknown> | undefined;
   const timeouts = (value.timeouts ?? {}) as Record<string, number>;
   const operations: Record<string, OperationConfig> = {};
   for (const [id, op] of Object.entries(value.operations as Record<string, Omit<OperationConfig, 'id'>>)) operations[id] = { ...op, id };
@@ -367,6 +372,12 @@ function normaliseConnector(value: Record<string, unknown>, file: string): Conne
     participant: value.participant as string,
     transport: value.transport as ConnectorConfig['transport'],
     soap: soap && { version: (soap.version as '1.1' | '1.2') ?? '1.1', namespace: soap.namespace as string, prefix: (soap.prefix as string) ?? 'ns', qualifyChildren: (soap.qualifyChildren as boolean) ?? true },
+    wsSecurity: wsSecurity && {
+      peerCertificateFile: isAbsolute(wsSecurity.peerCertificate as string) ? wsSecurity.peerCertificate as string : join(root, wsSecurity.peerCertificate as string),
+      sign: (wsSecurity.sign as boolean | undefined) ?? true,
+      requireSigned: (wsSecurity.requireSigned as boolean | undefined) ?? true,
+      timestampTtlSeconds: Math.round(parseDuration((wsSecurity.timestampTtl as string | number | undefined) ?? '5m') / 1000),
+    },
     baseUrl: (value.baseUrl as string | undefined)?.replace(/\/+$/, ''),
     auth: (value.auth as ConnectorConfig['auth']) ?? { scheme: 'none' },
     timeouts: { connectMs: timeouts.connectMs ?? 3000, requestMs: timeouts.requestMs ?? 10000 },

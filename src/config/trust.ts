@@ -214,3 +214,14 @@ export function checkConnectorChecksums(connector: ConnectorConfig, src: SourceF
     }
   }
 }
+
+/** WS-Security needs a SOAP connector, the peer's certificate, and (to sign) this hub's key. */
+export function checkConnectorWsSecurity(connector: ConnectorConfig, hub: HubConfig | undefined, src: SourceFile, error: Report): void {
+  const ws = connector.wsSecurity;
+  if (!ws) return;
+  const at = (...field: string[]) => ({ field: field.join('.'), line: src.locate(field).line });
+  if (connector.transport !== 'soap') error('wsSecurity is for SOAP connectors (transport: soap)', at('wsSecurity'));
+  if (!existsSync(ws.peerCertificateFile)) error(`file ${ws.peerCertificateFile} does not exist`, { ...at('wsSecurity', 'peerCertificate'), hint: "the peer's certificate, PEM, relative to the config root" });
+  else if (splitPemCertificates(readFileSync(ws.peerCertificateFile, 'utf8')).length === 0) error('wsSecurity.peerCertificate holds no PEM certificate', at('wsSecurity', 'peerCertificate'));
+  if (ws.sign && hub && !hub.trust) error('wsSecurity.sign needs this hub\'s key: add a trust: section to config/hub.yaml (or set sign: false)', at('wsSecurity', 'sign'));
+}

@@ -122,6 +122,8 @@ export interface ConnectorConfig {
   participant: string;
   transport: 'rest-json' | 'soap';
   soap?: { version: '1.1' | '1.2'; namespace: string; prefix: string; qualifyChildren: boolean };
+  /** WS-Security with this SOAP peer: sign what the hub sends, verify what it receives against the pinned certificate (absolute path). */
+  wsSecurity?: { peerCertificateFile: string; sign: boolean; requireSigned: boolean; timestampTtlSeconds: number };
   baseUrl?: string;
   auth: AuthConfig;
   timeouts: { connectMs: number; requestMs: number };

@@ -2,12 +2,13 @@ import { HubError, toHubError } from '../core/errors.js';
 import type { OperationRef, Registry } from '../config/registry.js';
 import type { Peer } from '../transport/index.js';
 import { readPath } from './paths.js';
-import { decodeAnswer, isoVn, mapWith, send, stamp, validate, type Checksums } from './steps.js';
+import { decodeAnswer, isoVn, mapWith, send, stamp, validate, type Checksums, type SoapSecurity } from './steps.js';
 
 /**
  * One synchronous call of a local destination operation, canonical in and canonical out:
- *   map to the destination's dialect → its checksum, if it has one → validate → encode → call → decode
- *   the answer (SOAP faults recognised) → its checksum verified → validate → not found? → map back to
+ *   map to the destination's dialect → its checksum, if it has one → validate → encode (and sign, for a
+ *   WS-Security peer) → call → verify and decode the answer (SOAP faults recognised) → its checksum
+ *   verified → validate → not found? → map back to
  *   canonical → stamp → validate.
  * The inbound path (a caller of this hub) and the federated path (another hub) both call through here.
  * A failure on the answer's side is the peer's (or the configuration's) fault, never the caller's (502).
@@ -17,6 +18,7 @@ export interface CallContext {
   peers: ReadonlyMap<string, Peer>;
   conform: (schemaName: string, value: unknown) => unknown;
   checksums: Checksums;
+  soap: SoapSecurity;
   now: () => Date;
 }
 
@@ -32,14 +34,14 @@ export async function callOperation(ctx: CallContext, destination: OperationRef,
   validate(registry, operation.request.schema, outbound, (detail) => new HubError('schema.invalid-destination', `Yêu cầu gửi ${connector.id} không đúng lược đồ / request for the destination does not match ${operation.request.schema}`, { status: 422, detail }));
   const peer = ctx.peers.get(connector.id);
   if (!peer) throw new HubError('server.no-peer', `no transport configured for ${connector.id}`, { status: 500 });
-  const answer = await send(peer, connector, operation, outbound, { messageId: ids.messageId, correlationId: ids.correlationId, idempotencyKey: ids.messageId });
+  const answer = await send(peer, connector, operation, outbound, { messageId: ids.messageId, correlationId: ids.correlationId, idempotencyKey: ids.messageId }, ctx.soap);
   facts.peerStatus = answer.status;
   facts.responseBytes = answer.body.length;
 
   const response = operation.response;
   const canonicalType = operation.canonical.response;
   if (!response || !canonicalType) throw new HubError('server.no-response-mapping', `${connector.id}.${operation.id} has no response mapping`, { status: 500 });
-  const native = ctx.conform(response.schema, decodeAnswer(connector, answer));
+  const native = ctx.conform(response.schema, decodeAnswer(connector, answer, ctx.soap));
   onAnswerSide(() => ctx.checksums.check(connector, operation, 'response', native));
   validate(registry, response.schema, native, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
   if (operation.notFound && isAbsent(readPath(native, operation.notFound.missing))) {

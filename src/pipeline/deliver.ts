@@ -7,7 +7,7 @@ import { isService } from '../trust/identity.js';
 import type { Peer } from '../transport/index.js';
 import { remoteError, type OtherHubs } from './hubs.js';
 import { readPath } from './paths.js';
-import { checksums as compileChecksums, decodeAnswer, mapWith, send, validate } from './steps.js';
+import { checksums as compileChecksums, decodeAnswer, mapWith, noSoapSecurity, send, validate, type SoapSecurity } from './steps.js';
 
 /**
  * One delivery of an accepted message to one destination, top to bottom:
@@ -32,7 +32,7 @@ export interface DeliveryResult {
 
 export type Deliverer = (delivery: Delivery) => Promise<DeliveryResult>;
 
-export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, Peer>, hubs?: OtherHubs): Deliverer {
+export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, Peer>, hubs?: OtherHubs, soap: SoapSecurity = noSoapSecurity): Deliverer {
   const checksums = compileChecksums(registry);
   return async function deliver(delivery) {
     const requestInAt = Date.now();
@@ -63,14 +63,14 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
       // A peer may ask for the same message again with some fields changed (DVCQG: "đã tồn tại" → send as an update).
       let resent = false;
       for (;;) {
-        const answer = await send(peer, connector, operation, native, { messageId: delivery.messageId, correlationId: delivery.messageId, idempotencyKey: resent ? `${delivery.id}:resend` : delivery.id });
+        const answer = await send(peer, connector, operation, native, { messageId: delivery.messageId, correlationId: delivery.messageId, idempotencyKey: resent ? `${delivery.id}:resend` : delivery.id }, soap);
         result.httpStatus = answer.status;
         result.requestBytes += JSON.stringify(native).length;
         result.responseBytes += answer.body.length;
         result.responseOutAt = Date.now();
         let body: unknown;
         try {
-          body = decodeAnswer(connector, answer);
+          body = decodeAnswer(connector, answer, soap);
           checksums.check(connector, operation, 'response', body);
         } catch (error) {
           const hubError = toHubError(error);

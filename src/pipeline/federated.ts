@@ -12,7 +12,7 @@ import type { ReplayGuard } from '../trust/replay-guard.js';
 import type { Peer } from '../transport/index.js';
 import { callOperation } from './call.js';
 import { noObserver, type Observer } from './observer.js';
-import { checksums, conformers, validate } from './steps.js';
+import { checksums, conformers, noSoapSecurity, validate, type SoapSecurity } from './steps.js';
 
 /**
  * A message from another hub, top to bottom (X-Road's server-side message processor):
@@ -55,6 +55,7 @@ export interface FederatedDeps {
   peers: ReadonlyMap<string, Peer>;
   queue?: QueueDriver;
   messageLog?: MessageLog;
+  soap?: SoapSecurity;
   observer?: Observer;
   log: Logger;
   now?: () => Date;
@@ -62,8 +63,8 @@ export interface FederatedDeps {
 
 export type FederatedPipeline = (request: FederatedRequest) => Promise<FederatedReply>;
 
-export function createFederatedPipeline({ registry, trust, replay, access, peers, queue, messageLog, observer = noObserver, log, now = () => new Date() }: FederatedDeps): FederatedPipeline {
-  const callContext = { registry, peers, conform: conformers(registry), checksums: checksums(registry), now };
+export function createFederatedPipeline({ registry, trust, replay, access, peers, queue, messageLog, soap = noSoapSecurity, observer = noObserver, log, now = () => new Date() }: FederatedDeps): FederatedPipeline {
+  const callContext = { registry, peers, conform: conformers(registry), checksums: checksums(registry), soap, now };
   return async function handle(request) {
     const messageId = timeOrderedId();
     const receivedAt = now();

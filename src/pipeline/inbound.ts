@@ -13,7 +13,7 @@ import { callOperation, onAnswerSide } from './call.js';
 import { remoteError, type OtherHubs } from './hubs.js';
 import { noObserver, type Observer } from './observer.js';
 import { readPath } from './paths.js';
-import { checksums as compileChecksums, conformers, isoVn, mapWith, stamp, validate } from './steps.js';
+import { checksums as compileChecksums, conformers, isoVn, mapWith, noSoapSecurity, stamp, validate, type SoapSecurity } from './steps.js';
 
 /**
  * One inbound message, top to bottom (X-Road's linear message processor, OpenHIM's one-file ingress):
@@ -70,16 +70,18 @@ export interface InboundDeps {
   access?: AccessRights;
   /** Needed for routes to services that other hubs serve. */
   hubs?: OtherHubs;
+  /** WS-Security for the SOAP systems that sign (verify their requests, sign the replies to them). */
+  soap?: SoapSecurity;
   observer?: Observer;
   now?: () => Date;
 }
 
 export type InboundPipeline = (request: InboundRequest) => Promise<InboundOutcome>;
 
-export function createInboundPipeline({ registry, peers, log, queue, messageLog, access, hubs, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
+export function createInboundPipeline({ registry, peers, log, queue, messageLog, access, hubs, soap = noSoapSecurity, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
   const conform = conformers(registry);
   const checksums = compileChecksums(registry);
-  const callContext = { registry, peers, conform, checksums, now };
+  const callContext = { registry, peers, conform, checksums, soap, now };
   return async function handle(request) {
     const messageId = timeOrderedId();
     const receivedAt = now();
@@ -102,7 +104,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       if (request.callerError) throw request.callerError;
       const client = callerOf(source, request.caller, registry.hub.server.requireClientIdentity);
       facts.client = client;
-      const decoded = decodeNative(source, request.body);
+      const decoded = decodeNative(source, request.body, soap);
       operation = selectOperation(source, request.operationId, decoded.element);
       facts.operation = operation.id;
       const route = registry.routes.get(`${source.id}.${operation.id}`);
@@ -193,7 +195,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       validate(registry, replyMessage.schema, reply, (detail) => new HubError('schema.invalid-reply', `Câu trả lời cho ${from.id} không đúng lược đồ / reply does not match ${replyMessage.schema}`, { status: 502, detail }));
       // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the answer.
       remember({ state: 'delivered', deliveries: 0 }).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));
-      return encodeReply(from, reply);
+      return encodeReply(from, reply, soap);
     }
 
     /** Deny by default: the caller needs a grant for the destination's service (and operation). */
@@ -242,8 +244,9 @@ function businessKey(operation: OperationConfig, canonical: Record<string, unkno
 }
 
 /** The value a connector's codec reads from raw bytes; for SOAP also the first Body element's name. */
-function decodeNative(connector: ConnectorConfig, body: Buffer): { value: unknown; element?: string } {
+function decodeNative(connector: ConnectorConfig, body: Buffer, soap: SoapSecurity): { value: unknown; element?: string } {
   if (connector.transport === 'soap') {
+    soap.open(connector, body); // a signing system's request is verified before anything parses it
     const message = decodeSoap(body);
     if (message.fault) throw new HubError('client.bad-soap', 'Yêu cầu là một SOAP Fault / a request cannot be a SOAP Fault', { status: 400 });
     return { value: message.body, element: message.firstBodyElement?.name };
@@ -289,10 +292,10 @@ function unknownOperation(reason: string): HubError {
   return new HubError('client.unknown-operation', `Không có thao tác này / unknown connector or operation: ${reason}`, { status: 404, detail: [{ reason, code: 'unknown-operation' }] });
 }
 
-function encodeReply(connector: ConnectorConfig, reply: Record<string, unknown>): Reply {
+function encodeReply(connector: ConnectorConfig, reply: Record<string, unknown>, security: SoapSecurity): Reply {
   if (connector.transport === 'soap') {
     const soap = connector.soap!;
-    return { status: 200, contentType: soapContentType(soap.version), body: encodeSoap({ version: soap.version, body: reply, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren }) };
+    return { status: 200, contentType: soapContentType(soap.version), body: security.seal(connector, encodeSoap({ version: soap.version, body: reply, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren })) };
   }
   return json(200, reply);
 }

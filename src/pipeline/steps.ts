@@ -1,3 +1,5 @@
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { HubError, toHubError } from '../core/errors.js';
 import { createConformer } from '../codec/conform.js';
 import { decodeJson } from '../codec/json.js';
@@ -5,6 +7,7 @@ import { decodeSoap, encodeSoap, soapActionHeader, soapContentType } from '../co
 import type { Registry } from '../config/registry.js';
 import type { ConnectorConfig, OperationConfig } from '../config/types.js';
 import { toErrorDetails } from '../schema/validation-errors.js';
+import { signSoapEnvelope, verifySoapEnvelope } from '../trust/xml-signature.js';
 import { checksumSettingConfig, compileChecksum, type ChecksumConfig, type CompiledChecksum } from '../trust/checksum.js';
 import type { Peer, PeerResponse } from '../transport/index.js';
 
@@ -54,14 +57,47 @@ export function isoVn(date: Date): string {
   return new Date(date.getTime() + 7 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, '+07:00');
 }
 
+/**
+ * WS-Security with the SOAP peers that want it (connector `wsSecurity`): `seal` signs an envelope the hub
+ * sends with the hub's key; `open` verifies one the peer sent against the peer's pinned certificate before
+ * anything parses it. Connectors without it pass through unchanged.
+ */
+export interface SoapSecurity {
+  seal(connector: ConnectorConfig, envelope: string): string;
+  open(connector: ConnectorConfig, body: Buffer): void;
+}
+
+export const noSoapSecurity: SoapSecurity = { seal: (_c, envelope) => envelope, open: () => undefined };
+
+export function soapSecurity(registry: Registry, signer?: { key: KeyObject; certificatePem: string }): SoapSecurity {
+  const pinned = new Map<string, X509Certificate[]>();
+  for (const connector of registry.connectors.values()) {
+    if (connector.wsSecurity) pinned.set(connector.id, [new X509Certificate(readFileSync(connector.wsSecurity.peerCertificateFile))]);
+  }
+  if (pinned.size === 0) return noSoapSecurity;
+  return {
+    seal(connector, envelope) {
+      const ws = connector.wsSecurity;
+      if (!ws?.sign) return envelope;
+      if (!signer) throw new HubError('server.no-trust', `${connector.id} wants signed SOAP but this hub has no key (trust:)`, { status: 500 });
+      return signSoapEnvelope(envelope, signer, { timestampTtlSeconds: ws.timestampTtlSeconds });
+    },
+    open(connector, body) {
+      const ws = connector.wsSecurity;
+      if (!ws?.requireSigned) return;
+      verifySoapEnvelope(body, { certificates: pinned.get(connector.id)! });
+    },
+  };
+}
+
 /** Sends a native message to a destination operation in its transport's form (SOAP envelope or JSON). */
-export async function send(peer: Peer, connector: ConnectorConfig, operation: OperationConfig, native: Record<string, unknown>, ids: { messageId: string; correlationId: string; idempotencyKey: string }): Promise<PeerResponse> {
+export async function send(peer: Peer, connector: ConnectorConfig, operation: OperationConfig, native: Record<string, unknown>, ids: { messageId: string; correlationId: string; idempotencyKey: string }, security: SoapSecurity = noSoapSecurity): Promise<PeerResponse> {
   const headers: Record<string, string> = { ...(operation.headers ?? {}), 'x-correlation-id': ids.correlationId, 'x-message-id': ids.messageId };
   if (connector.transport === 'soap') {
     const soap = connector.soap!;
     headers['content-type'] = soapContentType(soap.version, operation.soapAction);
     if (soap.version === '1.1') headers.soapaction = soapActionHeader(operation.soapAction ?? '');
-    const body = encodeSoap({ version: soap.version, body: native, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren });
+    const body = security.seal(connector, encodeSoap({ version: soap.version, body: native, namespace: soap.namespace, prefix: soap.prefix, qualifyChildren: soap.qualifyChildren }));
     return peer.send({ path: operation.path ?? '/', method: 'POST', headers, body, idempotencyKey: ids.idempotencyKey });
   }
   headers['content-type'] = 'application/json; charset=utf-8';
@@ -70,9 +106,11 @@ export async function send(peer: Peer, connector: ConnectorConfig, operation: Op
 }
 
 /** Reads a destination's answer: SOAP faults and HTTP errors become transport errors naming the peer. */
-export function decodeAnswer(connector: ConnectorConfig, answer: { status: number; body: Buffer }): unknown {
+export function decodeAnswer(connector: ConnectorConfig, answer: { status: number; body: Buffer }, security: SoapSecurity = noSoapSecurity): unknown {
   try {
     if (connector.transport === 'soap') {
+      // A signed peer's answer is verified before it is parsed; an unsigned fault of a signing peer is refused too.
+      security.open(connector, answer.body);
       const message = decodeSoap(answer.body);
       if (message.fault) {
         throw new HubError('transport.peer-fault', `${connector.name} trả lỗi SOAP Fault / the peer answered with a SOAP fault: ${message.fault.code}: ${message.fault.reason}`, {
@@ -86,6 +124,8 @@ export function decodeAnswer(connector: ConnectorConfig, answer: { status: numbe
     return answer.body.length ? decodeJson(answer.body) : {};
   } catch (error) {
     const hubError = toHubError(error);
+    // An answer that fails its signature check is the peer's (or the path's) fault, not the caller's.
+    if (hubError.stage === 'trust') throw hubError.withStatus(502);
     if (hubError.stage === 'client') {
       // The peer sent something we cannot read: its fault, not the caller's.
       if (answer.status >= 300) throw peerStatus(connector, answer.status);

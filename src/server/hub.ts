@@ -12,6 +12,7 @@ import { createFederatedPipeline } from '../pipeline/federated.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
 import { connectHubs } from '../pipeline/hubs.js';
 import { createPeers } from '../pipeline/peers.js';
+import { soapSecurity } from '../pipeline/steps.js';
 import { createAccessRights, type AccessChangeRecord } from '../trust/access.js';
 import { loadHubTrust, type HubTrust } from '../trust/hub-trust.js';
 import { startWorker, type Worker } from '../pipeline/worker.js';
@@ -89,6 +90,7 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   const peers = createPeers(registry, dispatcher);
   const trust = loadTrust(registry);
   const hubs = connectHubs(registry, trust, dispatcher);
+  const soap = soapSecurity(registry, trust);
   const access = createAccessRights(registry.hub.access, {
     changeLog: { append: (record: AccessChangeRecord) => (messageLog as MessageLog & { recordAccessChange?: (r: AccessChangeRecord) => Promise<void> }).recordAccessChange?.(record) ?? Promise.resolve() },
   });
@@ -96,15 +98,15 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   const { delivery } = registry.hub;
   const worker = queue && workers
     ? startWorker({
-      registry, queue, log, messageLog, observer: metrics.observer, deliver: createDeliverer(registry, peers.byConnector, hubs),
+      registry, queue, log, messageLog, observer: metrics.observer, deliver: createDeliverer(registry, peers.byConnector, hubs, soap),
       workerId: `${hostname()}:${process.pid}`, concurrency: delivery.concurrency, leaseMs: delivery.leaseMs, pollIntervalMs: delivery.pollIntervalMs,
     })
     : undefined;
-  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue, messageLog, access, hubs, observer: metrics.observer });
-  const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue, messageLog, observer: metrics.observer, log });
+  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue, messageLog, access, hubs, soap, observer: metrics.observer });
+  const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue, messageLog, soap, observer: metrics.observer, log });
   const app = await buildApp({
     registry, pipeline, log, metrics,
-    admin: { queue, messageLog, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, onReplay: () => worker?.nudge() },
+    admin: { queue, messageLog, access, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, onReplay: () => worker?.nudge() },
     onAccepted: () => worker?.nudge(),
     federated,
     identify: callerIdentity(registry, trust),

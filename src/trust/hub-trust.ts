@@ -31,6 +31,9 @@ export interface HubTrust {
   readonly store: TrustStore;
   /** For the TLS server and mTLS clients: the key and chain as PEM, and the anchors. */
   readonly tls: { key: string; cert: string; ca: string[] };
+  /** This hub's private key and leaf certificate, for XML signatures (WS-Security) to SOAP peers that want them. */
+  readonly key: KeyObject;
+  readonly certificatePem: string;
   readonly replayWindowMs: number;
   sign(body: Buffer, fields: MessageFields): Promise<Record<string, string>>;
   /** A request signed by its client, or (with `response`) another hub's answer to our request, signed by that hub. */
@@ -51,7 +54,7 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
   const store = createTrustStore({ anchors: [...anchors, ...pinned], intermediates: read(files.intermediateFiles), crls: (files.crlFiles ?? []).map((file) => readFileSync(file)), pinned: [...pinned, ...chainPems.slice(0, 1)] });
   // One key operation at a time, batches at most every 4 ms under load: RSA-2048 signing then costs at most a quarter of
   // a core however busy the hub is, for up to 4 ms of added latency per signed message (none for a lone one).
-  const signer = batchSigner(localKeySigner(key, chainPems), { parallel: Number(process.env.SIGN_PARALLEL ?? 1), minIntervalMs: Number(process.env.SIGN_INTERVAL ?? 4) });
+  const signer = batchSigner(localKeySigner(key, chainPems), { parallel: 1, minIntervalMs: 4 });
 
   // The same few certificates sign every message: each x5c is parsed once (bounded, oldest forgotten first).
   const parsed = new Map<string, { certificate: X509Certificate; chain: X509Certificate[] }>();
@@ -90,6 +93,8 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
     signer,
     store,
     tls: { key: keyPem, cert: chainPems.join(''), ca: anchors },
+    key,
+    certificatePem: chainPems[0] ?? '',
     replayWindowMs: files.replayWindowMs,
     sign: (body, fields) => signMessage(signer, body, fields),
     verify,
