@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HubError } from '../core/errors.js';
 import type { DeadLetterFilter, QueueDriver } from '../delivery/types.js';
 import type { LogQuery, MessageLog } from '../store/types.js';
+import type { AccessChange, AccessRights } from '../trust/access.js';
 
 /**
  * The operator's API: dead letters (list, show, replay one or many, discard with a reason) and the
@@ -16,6 +17,8 @@ export interface AdminOptions {
   adminToken?: string;
   /** Called after dead letters went back to the queue, so the worker claims them at once. */
   onReplay?: () => void;
+  /** Access rights, changed at run time through the API; every change is recorded with who made it. */
+  access?: AccessRights;
 }
 
 const deadFilter = {
@@ -33,7 +36,7 @@ const deadFilter = {
 } as const;
 
 export async function adminRoutes(app: FastifyInstance, options: AdminOptions): Promise<void> {
-  const { queue, messageLog, adminToken, onReplay } = options;
+  const { queue, messageLog, adminToken, onReplay, access } = options;
   app.addHook('onRequest', async (request) => authorize(request, adminToken));
 
   const needQueue = () => {
@@ -131,7 +134,68 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     if (!history) throw new HubError('client.not-found', `no message ${id}`, { status: 404 });
     return history;
   });
+
+  const needAccess = () => {
+    if (!access) throw new HubError('server.no-access-rights', 'this hub has no access rights', { status: 503 });
+    return access;
+  };
+  const subject = { oneOf: [
+    { type: 'object', properties: { participant: { type: 'string', maxLength: 200 } }, required: ['participant'], additionalProperties: false },
+    { type: 'object', properties: { group: { type: 'string', maxLength: 64 } }, required: ['group'], additionalProperties: false },
+  ] };
+  const change = {
+    type: 'object',
+    properties: { service: { type: 'string', maxLength: 300 }, to: subject, operations: { type: 'array', items: { type: 'string', maxLength: 128 }, maxItems: 100 }, reason: { type: 'string', maxLength: 500 } },
+    required: ['service', 'to'],
+    additionalProperties: false,
+  };
+  const accessTags = ['access rights'];
+
+  app.get('/admin/access', { schema: { summary: 'The groups and grants in force (config, then run-time changes)', tags: accessTags } }, async () => needAccess().snapshot());
+
+  app.get('/admin/access/check', {
+    schema: {
+      summary: 'Would this client be allowed this service (and operation)?', tags: accessTags,
+      querystring: { type: 'object', properties: { client: { type: 'string', maxLength: 200 }, service: { type: 'string', maxLength: 300 }, operation: { type: 'string', maxLength: 128 } }, required: ['client', 'service'], additionalProperties: false },
+    },
+  }, async (request) => {
+    const q = request.query as { client: string; service: string; operation?: string };
+    return needAccess().check(q.client, q.service, q.operation);
+  });
+
+  app.post('/admin/access/grants', { schema: { summary: 'Grant a service to a participant or group (recorded with the actor)', tags: accessTags, body: change } }, async (request) => {
+    const record = await needAccess().grant(request.body as AccessChange, actorOf(request));
+    request.log.info({ action: record.action, service: record.service, subject: record.subject }, 'access granted');
+    return record;
+  });
+
+  app.post('/admin/access/revocations', { schema: { summary: 'Revoke a grant, or some of its operations (recorded with the actor)', tags: accessTags, body: change } }, async (request) => {
+    const record = await needAccess().revoke(request.body as AccessChange, actorOf(request));
+    request.log.info({ action: record.action, service: record.service, subject: record.subject }, 'access revoked');
+    return record;
+  });
+
+  app.put('/admin/access/groups/:name', {
+    schema: {
+      summary: "Set a group's members (recorded with the actor)", tags: accessTags,
+      params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
+      body: { type: 'object', properties: { members: { type: 'array', items: { type: 'string', maxLength: 200 }, maxItems: 1000 }, reason: { type: 'string', maxLength: 500 } }, required: ['members'], additionalProperties: false },
+    },
+  }, async (request) => {
+    const { name } = request.params as { name: string };
+    const { members, reason } = request.body as { members: string[]; reason?: string };
+    const record = await needAccess().setGroupMembers({ group: name, members, reason }, actorOf(request));
+    request.log.info({ action: record.action, group: name, members: members.length }, 'access group set');
+    return record;
+  });
 }
+
+/** Who is changing access rights: the x-admin-actor header (an operator's name), else "admin". */
+function actorOf(request: FastifyRequest): string {
+  const given = request.headers['x-admin-actor'];
+  return typeof given === 'string' && /^[\p{L}\p{N} ._@/:-]{1,200}$/u.test(given) ? given : 'admin';
+}
+
 
 function withoutPayload<T extends { payload: string; lease?: string }>(delivery: T): Omit<T, 'payload' | 'lease'> {
   const { payload: _payload, lease: _lease, ...rest } = delivery;

@@ -51,6 +51,7 @@ export interface RedisReplayGuardOptions extends ReplayWindowOptions {
 }
 
 export const DEFAULT_REPLAY_WINDOW_MS = 5 * 60 * 1000;
+const MIN_REDIS_TTL_MS = 1000;
 
 /** Longest message id accepted: the memory bound above assumes ids of bounded size. */
 export const MAX_MESSAGE_ID_LENGTH = 256;
@@ -202,7 +203,9 @@ export function redisReplayGuard(options: RedisReplayGuardOptions): ReplayGuard 
       if (!judgement.fresh) return judgement.verdict;
       let answer: string | null;
       try {
-        answer = await redis.set(keyPrefix + messageId, '1', 'PX', judgement.rememberUntilMs - nowMs, 'NX');
+        // Redis counts the expiry in real time; a floor of a second keeps an id at the window's very edge from
+        // being forgotten before the same moment's repeat is checked (it is stale by then anyway).
+        answer = await redis.set(keyPrefix + messageId, '1', 'PX', Math.max(MIN_REDIS_TTL_MS, judgement.rememberUntilMs - nowMs), 'NX');
       } catch (error) {
         throw new HubError('server.unavailable', 'Không kiểm tra được chống phát lại (Redis) / cannot check for replays: Redis is unavailable', { status: 503, cause: error });
       }
