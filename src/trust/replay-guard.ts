@@ -205,7 +205,7 @@ export function redisReplayGuard(options: RedisReplayGuardOptions): ReplayGuard 
       try {
         // Redis counts the expiry in real time; a floor of a second keeps an id at the window's very edge from
         // being forgotten before the same moment's repeat is checked (it is stale by then anyway).
-        answer = await redis.set(keyPrefix + messageId, '1', 'PX', Math.max(MIN_REDIS_TTL_MS, judgement.rememberUntilMs - nowMs), 'NX');
+        answer = await redis.set(keyPrefix + messageId, '1', 'PX', Math.max(Math.min(MIN_REDIS_TTL_MS, windowMs / 2), judgement.rememberUntilMs - nowMs), 'NX');
       } catch (error) {
         throw new HubError('server.unavailable', 'Không kiểm tra được chống phát lại (Redis) / cannot check for replays: Redis is unavailable', { status: 503, cause: error });
       }
