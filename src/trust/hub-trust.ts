@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { HubError } from '../core/errors.js';
 import { signMessage, verifyMessage, type IncomingHeaders, type MessageFields, type VerifiedMessage } from './message-signature.js';
 import { participantOf, splitPemCertificates } from './pki.js';
-import { batchSigner, localKeySigner, type Signer } from './signer.js';
-import { createTrustStore, kidOf, type TrustPurpose, type TrustStore } from './trust-store.js';
+import { batchSigner, kidOf, localKeySigner, type Signer } from './signer.js';
+import { createTrustStore, type TrustPurpose, type TrustStore } from './trust-store.js';
 
 /**
  * This hub's identity and what it trusts, loaded once at start: its key (a KeyObject, never re-read),

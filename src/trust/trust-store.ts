@@ -1,7 +1,8 @@
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { HubError, isHubError } from '../core/errors.js';
 import { crlFreshness, crlSignatureProblem, parseCrl, revocationOf, type Crl } from './crl.js';
+import { kidOf } from './signer.js';
 import {
   OID,
   basicConstraintsOf,
@@ -121,10 +122,6 @@ type Failure = Extract<TrustResult, { ok: false }>;
 
 const failure = (code: TrustFailureCode, reason: string): Failure => ({ ok: false, code, reason });
 
-/** base64url SHA-256 of the certificate's DER: the kid by which message signatures may name a certificate. */
-export function kidOf(cert: X509Certificate): string {
-  return createHash('sha256').update(cert.raw).digest('base64url');
-}
 
 function storeError(message: string, cause?: unknown): HubError {
   return new HubError('trust.bad-trust-store', `cấu hình kho tin cậy không hợp lệ / invalid trust store: ${message}`, { status: 500, cause });

@@ -6,7 +6,8 @@ import forge from 'node-forge';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCrl, type RevokedCertificate } from '../../src/trust/crl.js';
 import { createDevCa, issueCertificate, loadCertificate, type PemPair } from '../../src/trust/pki.js';
-import { createTrustStore, kidOf, loadTrustStore, type TrustStoreOptions } from '../../src/trust/trust-store.js';
+import { createTrustStore, loadTrustStore, type TrustStoreOptions } from '../../src/trust/trust-store.js';
+import { kidOf } from '../../src/trust/signer.js';
 import { forgeCertificate, thrown } from './helpers.js';
 
 const PARTICIPANT = 'VN/GOV/000.00.00.H56/LIENTHONG';
