@@ -12,7 +12,7 @@ export interface HubConfig {
   federation: { hubs: FederatedHub[] };
   delivery: { concurrency: number; leaseMs: number; pollIntervalMs: number; idempotencyTtlMs: number; retry?: RetryPolicyConfig };
   store: { dataDir: string; payloadRetentionMs: number; metadataRetentionMs: number };
-  demo?: { simulators?: Array<{ name: 'population' | 'dvcqg' | 'emc'; port?: number; env?: string }> };
+  demo?: { simulators?: Array<{ name: 'population' | 'dvcqg' | 'emc' | 'payment' | 'onegate'; port?: number; env?: string }> };
 }
 
 export interface ServerConfig {

@@ -1,5 +1,5 @@
 /**
- * Start one simulator alone: `node --import tsx src/sim/main.ts <population|dvcqg|emc> --port 8091 [--host 127.0.0.1] [--latency-ms 0] [--jitter-ms 0]`.
+ * Start one simulator alone: `node --import tsx src/sim/main.ts <population|dvcqg|emc|payment|onegate> --port 8091 [--host 127.0.0.1] [--latency-ms 0] [--jitter-ms 0]`.
  * Prints one line with its URL; closes on SIGTERM/SIGINT.
  */
 import { parseArgs } from 'node:util';

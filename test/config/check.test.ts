@@ -38,9 +38,10 @@ describe('lienthong check', () => {
     return dir;
   };
 
-  it('accepts the shipped configuration without errors or warnings', () => {
+  it('accepts the shipped configuration without errors, and warns only of the payment preset not fully confirmed', () => {
     const { registry, issues } = loadRegistry(REPO, { env });
-    expect(issues).toEqual([]);
+    // The DVCQG payment confirmation's checksum order comes from one public implementation only: an honest warning.
+    expect(issues.map((i) => `${i.severity} ${i.file} ${i.message}`)).toEqual([expect.stringMatching(/^warning connectors\/dvcqg-payment\.yaml checksum\.request: preset dvcqg-payment-confirm is partial/)]);
     expect(registry?.routes.size).toBeGreaterThanOrEqual(2);
     expect(registry?.mappings.size).toBeGreaterThanOrEqual(6);
   });
