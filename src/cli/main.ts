@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAuditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { dlqDiscard, dlqList, dlqReplay, dlqShow } from './dlq.js';
 import { registerKeysCommand } from './keys.js';
@@ -68,6 +69,7 @@ log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base 
   .action((id, options) => run(() => logShow(id, { ...log.opts(), ...options, root: root() })));
 
 registerKeysCommand(program);
+registerAuditCommand(program, root);
 
 program.command('sim')
   .description('start a simulator alone (fictitious data), e.g. `lienthong sim population --port 8091`')

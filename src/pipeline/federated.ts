@@ -73,6 +73,7 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
     let client: string | undefined;
     let operationId: string | undefined;
     let canonicalType: string | undefined;
+    let dossierCode: string | undefined;
     try {
       if (!trust) throw new HubError('client.unknown-operation', 'Hub này không nhận thông điệp từ hub khác / this hub takes no messages from other hubs (no trust: configured)', { status: 404 });
 
@@ -108,6 +109,7 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
 
       // 4. The canonical message, as the other hub wrote it.
       const canonical = decodeJson(request.body) as Record<string, unknown>;
+      if (typeof canonical.dossierCode === 'string') dossierCode = canonical.dossierCode;
       validate(registry, `canonical/${canonicalType}`, canonical, (detail) => new HubError('schema.invalid-canonical', `Thông điệp chuẩn ${canonicalType} không hợp lệ / the canonical message is invalid`, { status: 400, detail }));
 
       let status: number;
@@ -163,7 +165,7 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
       if (!messageLog) return Promise.resolve();
       return messageLog.recordMessage({
         id: messageId, messageType: canonicalType ?? '(unknown)', routeId: 'federation', participant: client ?? signedClient(request.headers) ?? '(unknown)',
-        connector: 'federation', operation: operationId ?? request.service, correlationId: request.requestId, receivedAt: receivedAt.getTime(),
+        connector: 'federation', operation: operationId ?? request.service, dossierCode, correlationId: request.requestId, receivedAt: receivedAt.getTime(),
         requestBytes: request.body.length, state, deliveries, payload, reason,
         ...signatureOf(request.headers),
       });

@@ -128,6 +128,16 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     return needLog().search(query);
   });
 
+  app.get('/admin/messages/:id/evidence', {
+    schema: { summary: "One message's evidence bundle: the message, its signatures, its journal entries up to a signed checkpoint, and the certificates; check it offline with `lienthong audit check`", tags, params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const bundle = await needLog().exportEvidence(id);
+    if (!bundle) throw new HubError('client.not-found', `no message ${id}`, { status: 404 });
+    request.log.info({ messageId: id }, 'evidence exported');
+    return bundle;
+  });
+
   app.get('/admin/messages/:id', { schema: { summary: "One message's whole history", tags, params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } } }, async (request) => {
     const { id } = request.params as { id: string };
     const history = await needLog().history(id);

@@ -73,6 +73,10 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
       // 202 waits for the log write: a short window keeps that wait short while still gathering a busy hub's writes into few commits.
       batchWindowMs: 2,
     },
+    auditSigner: registry.hub.trust ? {
+      keyPem: readFileSync(registry.hub.trust.keyFile, 'utf8'), keyPassphrase: registry.hub.trust.keyPassphrase,
+      certificatePem: readFileSync(registry.hub.trust.certificateFile, 'utf8'), chainPrefix: registry.hub.hub.id,
+    } : undefined,
     replay: registry.hub.trust ? { windowMs: registry.hub.trust.replayWindowMs, sqliteFile: join(dataDir, 'replay.sqlite'), redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined } : undefined,
   }, (err) => log.error({ err }, 'storage background error'));
   try {
@@ -91,9 +95,10 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   const trust = loadTrust(registry);
   const hubs = connectHubs(registry, trust, dispatcher);
   const soap = soapSecurity(registry, trust);
-  const access = createAccessRights(registry.hub.access, {
-    changeLog: { append: (record: AccessChangeRecord) => (messageLog as MessageLog & { recordAccessChange?: (r: AccessChangeRecord) => Promise<void> }).recordAccessChange?.(record) ?? Promise.resolve() },
-  });
+  // Access rights: config first, then every change made through the admin API since, recorded in the log.
+  const access = createAccessRights(registry.hub.access, { changeLog: { append: (record: AccessChangeRecord) => messageLog.recordAccessChange(record) } });
+  const restored = await access.restore(await messageLog.accessChanges());
+  if (restored.applied || restored.skipped.length) log.info({ applied: restored.applied, skipped: restored.skipped.length }, 'access right changes restored from the message log');
   const metrics = createMetrics(queue);
   const { delivery } = registry.hub;
   const worker = queue && workers

@@ -17,6 +17,8 @@ export interface StorageOptions {
   /** Omitted when no route is asynchronous. */
   queue?: { redisUrl?: string; redisPrefix?: string; sqliteFile: string; commitWindowMs?: number };
   log: { databaseUrl?: string; sqliteFile: string; payloadRetentionMs?: number; metadataRetentionMs?: number; batchWindowMs?: number };
+  /** The hub's key and certificate (PEM), to sign the message log's checkpoints; a signer cannot cross into the thread. */
+  auditSigner?: { keyPem: string; keyPassphrase?: string; certificatePem: string; chainPrefix: string };
   /** Omitted when the hub takes no signed messages. */
   replay?: { windowMs: number; sqliteFile: string; redisUrl?: string; redisPrefix?: string };
 }
@@ -30,7 +32,7 @@ export interface Storage {
 
 const QUEUE_METHODS = ['accept', 'claim', 'extend', 'complete', 'retryLater', 'deadLetter', 'listDead', 'getDead', 'replay', 'discard', 'counts', 'close'] as const satisfies ReadonlyArray<keyof QueueDriver>;
 const REPLAY_METHODS = ['check', 'close'] as const satisfies ReadonlyArray<keyof ReplayGuard>;
-const LOG_METHODS = ['recordMessage', 'setState', 'recordEvents', 'search', 'history', 'settle', 'payload', 'purge', 'close'] as const satisfies ReadonlyArray<keyof MessageLog>;
+const LOG_METHODS = ['recordMessage', 'setState', 'recordEvents', 'search', 'history', 'settle', 'payload', 'purge', 'recordAccessChange', 'accessChanges', 'exportEvidence', 'close'] as const satisfies ReadonlyArray<keyof MessageLog>;
 
 export async function openStorage(options: StorageOptions, onBackgroundError: (error: Error) => void): Promise<Storage> {
   const entry = new URL('./storage-thread.js', import.meta.url);
@@ -40,7 +42,7 @@ export async function openStorage(options: StorageOptions, onBackgroundError: (e
   // Two threads: the queue's short commits (accepts, claims) never wait behind the log's larger ones.
   const [queueThread, logThread] = await Promise.all([
     options.queue ? startThread(entry, { dataKey: options.dataKey, queue: options.queue }, onEvent) : undefined,
-    startThread(entry, { dataKey: options.dataKey, log: options.log, replay: options.replay }, onEvent),
+    startThread(entry, { dataKey: options.dataKey, log: options.log, replay: options.replay, auditSigner: options.auditSigner }, onEvent),
   ].map((p) => p?.catch((error: unknown) => error as Error)));
   const failed = [queueThread, logThread].find((t) => t instanceof Error);
   if (failed) {

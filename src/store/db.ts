@@ -33,6 +33,8 @@ export interface MessagesTable {
   payload: string | null;
   payload_dropped: Flag;
   reason: string | null;
+  /** Canonical JSON of the hub-to-hub signature headers the message came or went with; null when unsigned. */
+  signature: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EventsTable {
@@ -57,9 +59,46 @@ export interface EventsTable {
   response_out_at: NullableMillis;
 }
 
+/** The audit journal (see journal.ts): one entry per write, chained by hash per writer (chain). */
+export interface JournalTable {
+  /** Commit order across chains (a database sequence); not hashed. */
+  pos: Generated<number | string>;
+  chain_id: string;
+  seq: Millis;
+  at: Millis;
+  kind: string;
+  ref: string;
+  facts: string;
+  digest: string;
+  hash: string;
+}
+
+/** Signed checkpoints of a chain (see checkpoints.ts). */
+export interface CheckpointsTable {
+  chain_id: string;
+  seq: Millis;
+  hash: string;
+  at: Millis;
+  jws: string;
+  proof: string;
+  /** JSON array of the signer's certificates, base64 DER, leaf first. */
+  certificates: string;
+}
+
+/** Access-right changes, oldest first, replayed at start (trust/access.ts `restore`). */
+export interface AccessChangesTable {
+  id: Generated<number | string>;
+  at: Millis;
+  /** Canonical JSON of the AccessChangeRecord. */
+  record: string;
+}
+
 export interface StoreDatabase {
   messages: MessagesTable;
   events: EventsTable;
+  journal: JournalTable;
+  checkpoints: CheckpointsTable;
+  access_changes: AccessChangesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -80,12 +119,14 @@ export function isPostgresUrl(url: string | undefined): url is string {
  * SQLite runs in WAL mode with synchronous=FULL: a commit is fsynced, so a resolved write survives
  * power loss, and group commit pays that fsync once per batch rather than once per row.
  */
-export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: string }): Promise<OpenedDatabase> {
+export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: string; readOnly?: boolean }): Promise<OpenedDatabase> {
   if (isPostgresUrl(opts.databaseUrl)) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, application_name: 'lienthong-store' });
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.readOnly ? 2 : 10, application_name: opts.readOnly ? 'lienthong-audit' : 'lienthong-store' });
     // An idle client's connection error (e.g. the server restarted) would otherwise crash the process;
     // the pool drops that client and the next query opens a new one, failing its caller if still down.
     pool.on('error', () => undefined);
+    // Queued on the new client before any query of ours, so an auditor's session can never write.
+    if (opts.readOnly) pool.on('connect', (client) => void client.query('set session characteristics as transaction read only').catch(() => undefined));
     const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
     try {
       const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
@@ -96,6 +137,12 @@ export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: str
       await db.destroy();
       throw error;
     }
+  }
+  if (opts.readOnly) {
+    // The auditor's view of a hub's file: never created, never written (the hub may be running).
+    const database = new Database(opts.sqliteFile, { readonly: true, fileMustExist: true });
+    database.pragma('busy_timeout = 5000');
+    return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite' };
   }
   if (opts.sqliteFile !== ':memory:') mkdirSync(dirname(opts.sqliteFile), { recursive: true });
   // better-sqlite3 is synchronous: the hub opens the log in its storage thread (server/storage.ts), off the event loop.

@@ -68,6 +68,11 @@ export class GroupCommit<Op> {
     return { ...this.#stats, pending: this.#queue.length };
   }
 
+  /** True once close() was called: writes are refused. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Commits everything queued so far (without waiting for the window). */
   async flush(): Promise<void> {
     while (this.#queue.length > 0 || this.#running) {
@@ -115,7 +120,14 @@ export class GroupCommit<Op> {
     if (batch.length === 0) return;
     this.#running = this.#run(batch).finally(() => {
       this.#running = undefined;
-      this.#schedule();
+      if (this.#queue.length === 0) return;
+      // SQLite's driver is synchronous, so back-to-back batches would chain in microtasks and starve every I/O
+      // callback (a checkpoint's signature, the storage thread's incoming calls) until the backlog drained.
+      const handle = setImmediate(() => {
+        this.#timer = undefined;
+        this.#schedule();
+      });
+      this.#timer = { cancel: () => clearImmediate(handle) };
     });
   }
 

@@ -1,8 +1,15 @@
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Sealer } from '../core/seal.js';
+import type { AccessChangeRecord } from '../trust/access.js';
+import { canonicalJson, type EvidenceBundle, type MessageFacts } from '../trust/evidence.js';
+import { Checkpointer, type CheckpointerOptions, type CheckpointStats } from './checkpoints.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import type { Dialect, EventsTable, MessagesTable, StoreDatabase } from './db.js';
+import type { CheckpointsTable, Dialect, EventsTable, MessagesTable, StoreDatabase } from './db.js';
+import { exportEvidence } from './evidence-export.js';
+import { accessFacts, eventFacts, messageFacts, payloadDigest, stateFacts } from './facts.js';
 import { GroupCommit, type GroupCommitStats } from './group-commit.js';
+import { RETENTION_REF, type JournalChain, type PendingEntry, type PreparedEntries } from './journal.js';
+import { journalPurgeCandidates, purgeJournalUpTo, type PurgeCandidate } from './journal-purge.js';
 import { eventRow, messageRow, SUMMARY_COLUMNS, toEvent, toSummary } from './rows.js';
 import type { LogEvent, LogQuery, MessageLog, MessageRecord, MessageState, MessageSummary } from './types.js';
 
@@ -30,43 +37,92 @@ export interface StoreMessageLog extends MessageLog {
   stats(): GroupCommitStats;
   /** Commits everything queued so far, without waiting for the batch window. */
   flush(): Promise<void>;
+  /** This writer's chain, its head, and its checkpoints (absent without a signer). */
+  audit(): { chainId: string; seq: number; hash: string; checkpoints?: CheckpointStats };
+  /** Commits what is queued and signs a checkpoint of it now; rejects when no signer is configured or signing fails. */
+  checkpoint(): Promise<void>;
+}
+
+/** The journal of this log: its chain, and how to sign checkpoints when a signer is configured. */
+export interface LogAudit {
+  chain: JournalChain;
+  checkpoints?: Omit<CheckpointerOptions, 'save'>;
+}
+
+export interface RetentionFacts {
+  metadataCutoff: number;
+  payloadCutoff: number;
 }
 
 type WriteOp =
-  | { kind: 'message'; row: Insertable<MessagesTable> }
+  | { kind: 'message'; row: Insertable<MessagesTable>; facts: MessageFacts }
   | { kind: 'state'; id: string; state: MessageState; reason: string | null; at: number }
-  | { kind: 'events'; rows: Insertable<EventsTable>[] };
+  | { kind: 'events'; rows: Insertable<EventsTable>[] }
+  | { kind: 'access'; record: AccessChangeRecord; at: number }
+  /** A signed checkpoint's row: stored in turn with the writes (on SQLite's one connection it would starve otherwise). */
+  | { kind: 'checkpoint'; row: Insertable<CheckpointsTable> }
+  /** Retention about to run (so a verifier can tell purged rows from deleted ones), with access entries it carries over. */
+  | { kind: 'purge'; facts: RetentionFacts; carried: PendingEntry[] };
 
 export class KyselyMessageLog implements StoreMessageLog {
   readonly dialect: Dialect;
   readonly #db: Kysely<StoreDatabase>;
   readonly #settings: MessageLogSettings;
   readonly #writer: GroupCommit<WriteOp>;
+  readonly #audit: { chain: JournalChain; checkpointer?: Checkpointer };
   #closing: Promise<void> | undefined;
 
-  constructor(db: Kysely<StoreDatabase>, dialect: Dialect, settings: MessageLogSettings) {
+  constructor(db: Kysely<StoreDatabase>, dialect: Dialect, settings: MessageLogSettings, audit: LogAudit) {
     this.#db = db;
     this.dialect = dialect;
     this.#settings = settings;
     this.#writer = new GroupCommit<WriteOp>({
       windowMs: settings.batchWindowMs,
       maxBatch: settings.maxBatch,
-      rowsOf: (op) => (op.kind === 'events' ? Math.max(1, op.rows.length) : 1),
-      commit: (ops) => this.#db.transaction().execute((trx) => applyWrites(trx, ops)),
+      rowsOf: (op) => (op.kind === 'events' ? Math.max(1, op.rows.length) : op.kind === 'purge' ? 1 + op.carried.length : 1),
+      commit: (ops) => this.#commit(ops),
     });
+    this.#audit = { chain: audit.chain };
+    if (audit.checkpoints) this.#audit.checkpointer = new Checkpointer(audit.chain, { ...audit.checkpoints, save: (row) => this.#saveCheckpoint(row) });
+  }
+
+  /** Through the writer while it runs; once it is closed (the last checkpoint, at close), directly. */
+  async #saveCheckpoint(row: Insertable<CheckpointsTable>): Promise<void> {
+    if (!this.#writer.closed) return this.#writer.write({ kind: 'checkpoint', row });
+    await this.#writer.close(); // waits for what it still commits
+    await insertCheckpoint(this.#db, row);
+  }
+
+  /** One transaction: the writes, then their journal entries; the chain's head moves only once it committed. */
+  async #commit(ops: WriteOp[]): Promise<void> {
+    const { chain, checkpointer } = this.#audit;
+    let prepared: PreparedEntries;
+    try {
+      prepared = await this.#db.transaction().execute(async (trx) => {
+        const entries = await applyWrites(trx, ops);
+        return chain.append(trx, entries, Math.round(this.#settings.now()));
+      });
+    } catch (error) {
+      chain.failed();
+      throw error;
+    }
+    chain.committed(prepared);
+    checkpointer?.committed();
   }
 
   // ---- writes (group-committed) ----
 
   recordMessage(message: MessageRecord): Promise<void> {
     let row: Insertable<MessagesTable>;
+    let facts: MessageFacts;
     try {
       const sealed = message.payload === undefined ? null : this.#settings.sealer.seal(message.payload);
       row = messageRow(message, sealed, this.#settings.now());
+      facts = messageFacts(row, message.payload === undefined ? undefined : payloadDigest(message.payload));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#writer.write({ kind: 'message', row });
+    return this.#writer.write({ kind: 'message', row, facts });
   }
 
   setState(messageId: string, state: MessageState, reason?: string): Promise<void> {
@@ -76,6 +132,26 @@ export class KyselyMessageLog implements StoreMessageLog {
   recordEvents(events: LogEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     return this.#writer.write({ kind: 'events', rows: events.map(eventRow) });
+  }
+
+  recordAccessChange(record: AccessChangeRecord): Promise<void> {
+    return this.#writer.write({ kind: 'access', record: structuredClone(record), at: Math.round(this.#settings.now()) });
+  }
+
+  // ---- access-right changes ----
+
+  async accessChanges(): Promise<AccessChangeRecord[]> {
+    const rows = await this.#db.selectFrom('access_changes').select('record').orderBy('id', 'asc').execute();
+    return rows.map((row) => JSON.parse(row.record) as AccessChangeRecord);
+  }
+
+  // ---- evidence ----
+
+  /** Seals what is written first (when a signer is configured), so the bundle's segments end at a checkpoint. */
+  async exportEvidence(messageId: string): Promise<EvidenceBundle | undefined> {
+    await this.#writer.flush();
+    await this.#audit.checkpointer?.checkpoint().catch(() => undefined);
+    return exportEvidence(this.#db, this.dialect, messageId, { sealer: this.#settings.sealer, now: this.#settings.now });
   }
 
   // ---- reads ----
@@ -183,6 +259,13 @@ export class KyselyMessageLog implements StoreMessageLog {
     let messagesDeleted = 0;
     let payloadsDropped = 0;
 
+    // The journal first states that retention runs, and with which cutoffs, so that a verifier can tell these
+    // deletions from tampering; nothing due, nothing stated.
+    const candidates = await journalPurgeCandidates(this.#db, metadataCutoff);
+    if (candidates.length > 0 || (await this.#anythingDue(metadataCutoff, payloadCutoff))) {
+      await this.#writer.write({ kind: 'purge', facts: { metadataCutoff, payloadCutoff }, carried: [] });
+    }
+
     // Whole records first, so payloads about to be deleted are not rewritten needlessly.
     for (;;) {
       const ids = await this.#idsBefore(metadataCutoff, chunk, false);
@@ -217,7 +300,23 @@ export class KyselyMessageLog implements StoreMessageLog {
       if (ids.length < chunk) break;
       await yieldToOthers();
     }
+    // Then the journal, per chain up to a signed checkpoint older than the cutoff; that checkpoint is kept as the
+    // chain's new base. Access-right entries in that range are carried over first: their rows are kept forever.
+    for (const candidate of candidates) await this.#purgeJournal(candidate, chunk, { metadataCutoff, payloadCutoff });
     return { payloadsDropped, messagesDeleted };
+  }
+
+  async #purgeJournal(candidate: PurgeCandidate, chunk: number, retention: RetentionFacts): Promise<void> {
+    await purgeJournalUpTo(this.#db, candidate, chunk, async (carried) => {
+      await this.#writer.write({ kind: 'purge', facts: retention, carried });
+    });
+  }
+
+  async #anythingDue(metadataCutoff: number, payloadCutoff: number): Promise<boolean> {
+    if ((await this.#idsBefore(metadataCutoff, 1, false)).length > 0) return true;
+    if ((await this.#idsBefore(payloadCutoff, 1, true)).length > 0) return true;
+    const event = await this.#db.selectFrom('events').select('id').where('at', '<', metadataCutoff).limit(1).executeTakeFirst();
+    return event !== undefined;
   }
 
   async #idsBefore(cutoff: number, limit: number, withPayload: boolean): Promise<string[]> {
@@ -237,10 +336,23 @@ export class KyselyMessageLog implements StoreMessageLog {
     return this.#writer.flush();
   }
 
+  audit(): { chainId: string; seq: number; hash: string; checkpoints?: CheckpointStats } {
+    const { chain, checkpointer } = this.#audit;
+    return { chainId: chain.chainId, ...chain.head(), ...(checkpointer ? { checkpoints: checkpointer.stats() } : {}) };
+  }
+
+  async checkpoint(): Promise<void> {
+    const { checkpointer } = this.#audit;
+    if (!checkpointer) throw new Error('no checkpoint signer is configured (openMessageLog audit.signer)');
+    await this.#writer.flush();
+    await checkpointer.checkpoint();
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
         await this.#writer.close();
+        await this.#audit.checkpointer?.close();
       } finally {
         await this.#db.destroy();
       }
@@ -270,13 +382,18 @@ function yieldToOthers(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Applies a batch in order; consecutive writes of one kind share multi-row statements. */
-async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Promise<void> {
+/**
+ * Applies a batch in order; consecutive writes of one kind share multi-row statements. Returns the journal entries
+ * stating what was done, in the same order: a state change of an unknown message changed nothing and states nothing.
+ */
+async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Promise<PendingEntry[]> {
+  const entries: PendingEntry[] = [];
   let i = 0;
   while (i < ops.length) {
     const op = ops[i]!;
     if (op.kind === 'state') {
-      await trx.updateTable('messages').set({ state: op.state, reason: op.reason, updated_at: op.at }).where('id', '=', op.id).execute();
+      const changed = await trx.updateTable('messages').set({ state: op.state, reason: op.reason, updated_at: op.at }).where('id', '=', op.id).returning('id').execute();
+      if (changed.length > 0) entries.push({ kind: 'state', ref: op.id, facts: { ...stateFacts(op.id, op.state, op.reason, op.at) } });
       i++;
     } else if (op.kind === 'events') {
       const rows: Insertable<EventsTable>[] = [];
@@ -286,8 +403,22 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Pro
         for (const row of next.rows) rows.push(row);
       }
       for (let at = 0; at < rows.length; at += EVENT_ROWS_PER_STATEMENT) {
-        await trx.insertInto('events').values(rows.slice(at, at + EVENT_ROWS_PER_STATEMENT)).execute();
+        const chunk = rows.slice(at, at + EVENT_ROWS_PER_STATEMENT);
+        const ids = await insertEvents(trx, chunk);
+        chunk.forEach((row, index) => entries.push({ kind: 'event', ref: row.message_id, facts: eventFacts(ids[index]!, row) }));
       }
+    } else if (op.kind === 'access') {
+      const record = canonicalJson(op.record);
+      const { id } = await trx.insertInto('access_changes').values({ at: accessTime(op.record, op.at), record }).returning('id').executeTakeFirstOrThrow();
+      entries.push({ kind: 'access', ref: String(id), facts: { ...accessFacts(id, JSON.parse(record) as AccessChangeRecord) } });
+      i++;
+    } else if (op.kind === 'purge') {
+      entries.push({ kind: 'purge', ref: RETENTION_REF, facts: { ...op.facts } }, ...op.carried);
+      i++;
+    } else if (op.kind === 'checkpoint') {
+      // About the journal, not a write of the log: no entry of its own.
+      await insertCheckpoint(trx, op.row);
+      i++;
     } else {
       // One statement may not touch a row twice (PostgreSQL's ON CONFLICT rule): a repeated id starts a new one.
       const rows: Insertable<MessagesTable>[] = [];
@@ -297,10 +428,34 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Pro
         if (next.kind !== 'message' || ids.has(next.row.id) || rows.length === MESSAGE_ROWS_PER_STATEMENT) break;
         ids.add(next.row.id);
         rows.push(next.row);
+        entries.push({ kind: 'message', ref: next.row.id, facts: { ...next.facts } });
       }
       await upsertMessages(trx, rows);
     }
   }
+  return entries;
+}
+
+/**
+ * Inserts events and returns their ids in the order of `rows`. Both databases number the rows of one multi-row
+ * INSERT in VALUES order (an implementation fact, not a documented promise), and RETURNING's own order is not
+ * promised at all, so the ids are sorted. Were the numbering ever to differ, verification would report the
+ * events as edited: loud, never silent.
+ */
+async function insertEvents(trx: Transaction<StoreDatabase>, rows: Insertable<EventsTable>[]): Promise<Array<number | string>> {
+  const returned = await trx.insertInto('events').values(rows).returning('id').execute();
+  if (returned.length !== rows.length) throw new Error(`inserted ${rows.length} events but ${returned.length} ids came back`);
+  return returned.map((r) => Number(r.id)).sort((a, b) => a - b);
+}
+
+function insertCheckpoint(db: Kysely<StoreDatabase> | Transaction<StoreDatabase>, row: Insertable<CheckpointsTable>): Promise<unknown> {
+  return db.insertInto('checkpoints').values(row).onConflict((oc) => oc.columns(['chain_id', 'seq']).doNothing()).execute();
+}
+
+/** An access change's own time (ISO 8601), else the log's clock. */
+function accessTime(record: AccessChangeRecord, fallback: number): number {
+  const at = Date.parse(record.at);
+  return Number.isFinite(at) ? at : fallback;
 }
 
 /** Insert, or update a known id keeping its first received_at (and payload/route/dossier if not given again). */
@@ -323,6 +478,7 @@ async function upsertMessages(trx: Transaction<StoreDatabase>, rows: Insertable<
         deliveries: eb.ref('excluded.deliveries'),
         payload: eb.fn.coalesce('excluded.payload', 'messages.payload'),
         reason: eb.ref('excluded.reason'),
+        signature: eb.fn.coalesce('excluded.signature', 'messages.signature'),
       })),
     )
     .execute();

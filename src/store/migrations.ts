@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './db.js';
 
 /**
@@ -83,7 +83,55 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('messages').dropColumn('request_bytes').execute();
       },
     },
+    // The tamper-evident journal (journal.ts), its signed checkpoints, access-right changes, and message signatures.
+    '0003-audit-journal': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('messages').addColumn('signature', 'text').execute();
+        await autoIncrementKey(db.schema.createTable('journal'), 'pos', dialect)
+          .addColumn('chain_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('ref', 'text', (c) => c.notNull())
+          .addColumn('facts', 'text', (c) => c.notNull())
+          .addColumn('digest', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        // One writer per chain: a second process appending to the same chain fails here instead of forking it.
+        await db.schema.createIndex('journal_chain_seq_idx').unique().on('journal').columns(['chain_id', 'seq']).execute();
+        // A message's entries (message, state, event) by its id, in commit order.
+        await db.schema.createIndex('journal_ref_idx').on('journal').columns(['ref', 'pos']).execute();
+        await db.schema
+          .createTable('checkpoints')
+          .addColumn('chain_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('jws', 'text', (c) => c.notNull())
+          .addColumn('proof', 'text', (c) => c.notNull())
+          .addColumn('certificates', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('checkpoints_pk', ['chain_id', 'seq'])
+          .execute();
+        await autoIncrementKey(db.schema.createTable('access_changes'), 'id', dialect)
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('record', 'text', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('access_changes').execute();
+        await db.schema.dropTable('checkpoints').execute();
+        await db.schema.dropTable('journal').execute();
+        await db.schema.alterTable('messages').dropColumn('signature').execute();
+      },
+    },
   };
+}
+
+/** The one unavoidable dialect branch: an auto-incrementing integer key. */
+function autoIncrementKey(table: CreateTableBuilder<string, never>, column: string, dialect: Dialect): CreateTableBuilder<string, never> {
+  return dialect === 'postgres'
+    ? table.addColumn(column, 'bigserial', (c) => c.primaryKey())
+    : table.addColumn(column, 'integer', (c) => c.primaryKey().autoIncrement());
 }
 
 /** Brings the schema up to date; safe to run from several processes at once (the migrator locks). */

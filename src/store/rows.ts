@@ -1,4 +1,5 @@
 import type { Insertable, Selectable } from 'kysely';
+import { canonicalJson } from '../trust/evidence.js';
 import { flag, num, type EventsTable, type MessagesTable } from './db.js';
 import type { EventKind, LogEvent, MessageRecord, MessageState, MessageSummary } from './types.js';
 
@@ -27,7 +28,26 @@ export function messageRow(message: MessageRecord, sealedPayload: string | null,
     payload: sealedPayload,
     payload_dropped: 0,
     reason: opt(message.reason),
+    signature: signatureText(message.signature),
   };
+}
+
+/** Only the hub-to-hub signature headers are kept (lowercase names): any other header might carry a credential. */
+const SIGNATURE_HEADER = /^(x-lienthong-[a-z0-9-]+|content-digest)$/;
+
+export function signatureHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!headers) return undefined;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (SIGNATURE_HEADER.test(lower) && typeof value === 'string') kept[lower] = value;
+  }
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
+function signatureText(headers: Record<string, string> | undefined): string | null {
+  const kept = signatureHeaders(headers);
+  return kept ? canonicalJson(kept) : null;
 }
 
 export function eventRow(event: LogEvent): Insertable<EventsTable> {

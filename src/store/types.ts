@@ -6,7 +6,13 @@
  *
  * Writes are group-committed: `record*` calls made within a few milliseconds share one transaction,
  * and each call's promise resolves only when its rows are durable.
+ *
+ * Every write is also stated in a hash-chained journal in the same transaction, sealed by signed
+ * checkpoints when a signer is configured (journal.ts, checkpoints.ts, docs/audit.md).
  */
+import type { AccessChangeRecord } from '../trust/access.js';
+import type { EvidenceBundle } from '../trust/evidence.js';
+
 /** `duplicate`: a submission whose idempotency key was accepted before; its reason names the first message. */
 export type MessageState = 'received' | 'rejected' | 'duplicate' | 'accepted' | 'delivered' | 'partially-delivered' | 'dead-lettered' | 'discarded';
 
@@ -30,6 +36,11 @@ export interface MessageRecord {
   /** Canonical payload JSON kept for replay; sealed at rest, dropped after the payload retention. */
   payload?: string;
   reason?: string;
+  /**
+   * The signature headers of a hub-to-hub message (`x-lienthong-*` and `content-digest`), so that an auditor can
+   * re-verify the signature over the payload. Other header names are dropped: they may hold credentials.
+   */
+  signature?: Record<string, string>;
 }
 
 export type EventKind = 'received' | 'rejected' | 'duplicate' | 'accepted' | 'attempt' | 'delivered' | 'retry-scheduled' | 'dead-lettered' | 'replayed' | 'discarded';
@@ -92,5 +103,11 @@ export interface MessageLog {
   payload(messageId: string): Promise<string | undefined>;
   /** Drops payloads older than `payloadRetentionMs` and whole records older than `metadataRetentionMs`. */
   purge(now: number): Promise<{ payloadsDropped: number; messagesDeleted: number }>;
+  /** Records an access-right change (journaled); what trust/access.ts's AccessChangeLog.append needs. */
+  recordAccessChange(record: AccessChangeRecord): Promise<void>;
+  /** Every recorded access-right change, oldest first, for `AccessRights.restore` at start. */
+  accessChanges(): Promise<AccessChangeRecord[]>;
+  /** The evidence bundle of one message (see trust/evidence.ts), or undefined when the log does not hold it. */
+  exportEvidence(messageId: string): Promise<EvidenceBundle | undefined>;
   close(): Promise<void>;
 }

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startDvcqgSim, type DvcqgSim } from '../../src/sim/dvcqg/server.js';
 import { startPopulationSim } from '../../src/sim/population/server.js';
+import { verifyEvidence } from '../../src/trust/evidence.js';
 import { signMessage } from '../../src/trust/message-signature.js';
 import { createDevCa, splitPemCertificates } from '../../src/trust/pki.js';
 import { batchSigner, localKeySigner, type Signer } from '../../src/trust/signer.js';
 import { freePort, startChildHub, type ChildHub } from '../support/child-hub.js';
-import { LOOKUP_SERVICE, PROGRESS_SERVICE, PROVINCE, lienthong, makeFederation, type Federation } from '../support/federation.js';
+import { LOOKUP_SERVICE, NATIONAL, PROGRESS_SERVICE, PROVINCE, lienthong, makeFederation, type Federation } from '../support/federation.js';
 import { waitFor } from '../support/wait.js';
 import { forgeCertificate } from '../trust/helpers.js';
 
@@ -90,6 +91,24 @@ describe('two federated hubs', () => {
       return h.message.state === 'delivered' && h;
     }, 10_000, 'province log says delivered');
     expect(history.events.find((e: { kind: string }) => e.kind === 'delivered')).toMatchObject({ destination: PROGRESS_SERVICE, httpStatus: 202 });
+  });
+
+  it('proves offline who sent a federated message, when, and that the log holding it is intact', async () => {
+    const code = `000.00.14.H56-250304-${String(Date.now() + 1).slice(-4)}`;
+    expect((await post(`${province.url}/v1/in/onegate-h56/dossier-status`, progress(code, '9', 30))).status).toBe(202);
+    const received = await waitFor(async () => {
+      const page = await admin(national, `/admin/messages?participant=${encodeURIComponent(PROVINCE)}&limit=50`);
+      return page.items.find((m: { operation: string; state: string; dossierCode?: string }) => m.operation === 'CapNhatTienDoHoSoMC' && m.dossierCode === code && m.state === 'delivered');
+    }, 15_000, 'the national hub delivered the event');
+    const bundle = await admin(national, `/admin/messages/${received.id}/evidence`);
+    const report = await verifyEvidence(bundle, { anchors: [fed.caPem] });
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.signature).toMatchObject({ client: PROVINCE, service: PROGRESS_SERVICE, verified: true });
+    expect(report.checkpoints[0]!.signer).toContain(NATIONAL);
+    // The same bundle with the dossier code changed no longer proves anything.
+    const forged = JSON.parse(JSON.stringify(bundle).replace(code, code.replace(/\d$/, (d) => String((Number(d) + 1) % 10))));
+    expect((await verifyEvidence(forged, { anchors: [fed.caPem] })).ok).toBe(false);
   });
 
   // ---- refusals, straight at the national hub ----

@@ -14,8 +14,10 @@ export type LogOptions = Partial<Omit<OpenMessageLogOptions, 'databaseUrl' | 'sq
 export interface TestStore {
   /** `databaseUrl` and `sqliteFile` for openMessageLog. */
   location: Pick<OpenMessageLogOptions, 'databaseUrl' | 'sqliteFile'>;
-  /** Runs SQL (with `?` placeholders) on a NEW connection, closed afterwards. */
+  /** Runs SQL (with `?` placeholders) on a NEW read-only connection, closed afterwards. */
   raw(sqlText: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /** Runs SQL (with `?` placeholders) that writes, on a NEW connection: how the tests tamper with a log. */
+  exec(sqlText: string, params?: unknown[]): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -409,7 +411,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       expect((await second.search({ correlationId: m.correlationId })).items.map((x) => x.id)).toEqual([m.id]);
       expect(await second.payload(m.id)).toBe('{"keep":true}');
       const migrations = await store.raw('select name from store_migration');
-      expect(migrations.map((r) => r.name)).toEqual(['0001-message-log', '0002-message-request-bytes']);
+      expect(migrations.map((r) => r.name)).toEqual(['0001-message-log', '0002-message-request-bytes', '0003-audit-journal']);
     });
   });
 }

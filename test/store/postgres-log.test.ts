@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, it } from 'vitest';
+import { describeAuditJournal } from './audit-behaviour.js';
 import { describeMessageLog, type TestStore } from './log-behaviour.js';
 
 /**
@@ -58,6 +59,16 @@ async function postgresStore(): Promise<TestStore> {
         await client.end();
       }
     },
+    async exec(sqlText, params = []) {
+      let i = 0;
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(sqlText.replace(/\?/g, () => `$${++i}`), params);
+      } finally {
+        await client.end();
+      }
+    },
     async dispose() {
       await adminQuery(`drop schema if exists "${schema}" cascade`);
     },
@@ -76,4 +87,5 @@ if (unreachable) {
   });
 } else {
   describeMessageLog('PostgreSQL', postgresStore);
+  describeAuditJournal('PostgreSQL', postgresStore);
 }

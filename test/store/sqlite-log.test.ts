@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { describeAuditJournal } from './audit-behaviour.js';
 import { describeMessageLog, type TestStore } from './log-behaviour.js';
 
 async function sqliteStore(): Promise<TestStore> {
@@ -17,6 +18,14 @@ async function sqliteStore(): Promise<TestStore> {
         db.close();
       }
     },
+    async exec(sqlText, params = []) {
+      const db = new Database(file, { fileMustExist: true });
+      try {
+        db.prepare(sqlText).run(...params);
+      } finally {
+        db.close();
+      }
+    },
     async dispose() {
       rmSync(dir, { recursive: true, force: true });
     },
@@ -24,3 +33,4 @@ async function sqliteStore(): Promise<TestStore> {
 }
 
 describeMessageLog('SQLite', sqliteStore);
+describeAuditJournal('SQLite', sqliteStore);

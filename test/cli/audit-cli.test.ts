@@ -1,0 +1,139 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSealer } from '../../src/core/seal.js';
+import { openMessageLog } from '../../src/store/open.js';
+import { createDevCa, issueCertificate, loadPrivateKey } from '../../src/trust/pki.js';
+import { batchSigner, localKeySigner } from '../../src/trust/signer.js';
+
+/** `lienthong audit verify|export|check` as an auditor runs them, against a hub's SQLite store. Fictitious data. */
+
+const run = promisify(execFile);
+const REPO = resolve(import.meta.dirname, '..', '..');
+const BIN = join(REPO, 'bin', 'lienthong.js');
+const HUB = 'VN/GOV/000.00.00.H56/LIENTHONG';
+
+let dir: string;
+let root: string;
+let file: string;
+let caFile: string;
+let otherCaFile: string;
+const key = randomBytes(32);
+
+/** The CLI's environment: no DATABASE_URL (the store is named on the command line), the data key only when asked. */
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _db, LIENTHONG_DATA_KEY: _key, LIENTHONG_DATA_DIR: _dir, ...rest } = process.env;
+  return { ...rest, ...extra };
+}
+
+async function cli(args: string[], extra: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: env(extra), cwd: dir });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lienthong-audit-cli-'));
+  root = join(dir, 'hub');
+  mkdirSync(join(root, '.data'), { recursive: true });
+  file = join(root, '.data', 'log.sqlite');
+  // The hub's generated data key, beside its log, as hub.ts writes it.
+  writeFileSync(join(root, '.data', 'data.key'), key.toString('base64'), { mode: 0o600 });
+  const ca = createDevCa({ commonName: 'Lienthong CLI Test CA' });
+  caFile = join(dir, 'ca.crt');
+  writeFileSync(caFile, ca.certPem);
+  otherCaFile = join(dir, 'other-ca.crt');
+  writeFileSync(otherCaFile, createDevCa({ commonName: 'Another CA' }).certPem);
+  const hub = issueCertificate({ ca, commonName: 'hub-h56', participant: HUB, usage: 'hub' });
+  const signer = batchSigner(localKeySigner(loadPrivateKey(hub.keyPem), [hub.certPem]));
+  const log = await openMessageLog({ sqliteFile: file, sealer: createSealer(key), audit: { signer } });
+  for (let i = 1; i <= 3; i++) {
+    await log.recordMessage({
+      id: `msg-cli-${i}`, messageType: 'DossierSubmitted', participant: 'VN/GOV/000.00.00.H56/MOTCUA', connector: 'motcua-hanoi', operation: 'nopHoSo',
+      dossierCode: `000.00.00.H56-261201-000${i}`, correlationId: `corr-cli-${i}`, receivedAt: Date.now(), state: 'accepted', deliveries: 1,
+      payload: JSON.stringify({ hoTen: 'Phạm Văn Mẫu', so: i }),
+    });
+    await log.recordEvents([{ messageId: `msg-cli-${i}`, deliveryId: `dlv-${i}`, destination: 'dvcqg.nopHoSo', at: Date.now(), kind: 'delivered', succeeded: true, httpStatus: 200 }]);
+  }
+  await log.close();
+  await signer.close();
+}, 60_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('lienthong audit', () => {
+  it('verify: exit 0 on an intact log, with its chains and what was checked', async () => {
+    const out = await cli(['--root', root, 'audit', 'verify', '--ca', caFile]);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^chain lt-\S+: seq 1\.\.7, 1 checkpoint\(s\), sealed up to seq 7, signed by "hub-h56" \(VN\/GOV\/000\.00\.00\.H56\/LIENTHONG\)/m);
+    expect(out.stdout).toMatch(/^ok: 1 chain\(s\), 7 entries, 1 checkpoint\(s\), 3 message\(s\), 3 event\(s\), 0 access change\(s\)$/m);
+    // The data key was found beside the log, so payloads were checked too.
+    expect(out.stdout).not.toMatch(/no data key/);
+    // The store was opened read-only: nothing was added.
+    expect(new Database(file, { readonly: true }).prepare('select count(*) as n from journal').get()).toEqual({ n: 7 });
+  }, 30_000);
+
+  it('export, then check offline: exit 0 and a readable report; a changed bundle fails', async () => {
+    const bundleFile = join(dir, 'msg-cli-2.json');
+    const exported = await cli(['audit', 'export', 'msg-cli-2', '--sqlite', file, '--out', bundleFile], { LIENTHONG_DATA_KEY: key.toString('base64') });
+    expect(exported.stderr).toBe('');
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toMatch(/^wrote .*msg-cli-2\.json: message msg-cli-2, 1 event\(s\), 1 journal segment\(s\)$/m);
+    expect(exported.stdout).toMatch(/covered by checkpoint lt-\S+ seq 7/);
+    expect(statSync(bundleFile).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(bundleFile, 'utf8')).message.payload).toContain('Phạm Văn Mẫu');
+
+    const checked = await cli(['audit', 'check', bundleFile, '--ca', caFile]);
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toMatch(/^OK: evidence for message msg-cli-2$/m);
+    expect(checked.stdout).toMatch(/DossierSubmitted from VN\/GOV\/000\.00\.00\.H56\/MOTCUA via motcua-hanoi\.nopHoSo/);
+    expect(checked.stdout).toMatch(/covered by checkpoint lt-\S+ seq 7 at \S+, signed by "hub-h56" .*\(trusted\)/);
+
+    const untrusted = await cli(['audit', 'check', bundleFile, '--ca', otherCaFile]);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stdout).toMatch(/^FAILED: evidence for message msg-cli-2$/m);
+
+    const bundle = JSON.parse(readFileSync(bundleFile, 'utf8'));
+    bundle.message.dossierCode = '000.00.00.H56-261201-9999';
+    writeFileSync(bundleFile, JSON.stringify(bundle));
+    const changed = await cli(['audit', 'check', bundleFile, '--ca', caFile]);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toMatch(/FAIL message: the message row differs from its journal entries in dossierCode/);
+  }, 30_000);
+
+  it('verify: exit 1 naming table, id and seq of each change', async () => {
+    const copy = join(dir, 'tampered.sqlite');
+    writeFileSync(copy, readFileSync(file));
+    const db = new Database(copy);
+    const event = db.prepare("select id from events where message_id = 'msg-cli-1'").get() as { id: number };
+    db.prepare('update events set http_status = 500 where id = ?').run(event.id);
+    db.prepare("delete from messages where id = 'msg-cli-3'").run();
+    db.close();
+    const out = await cli(['audit', 'verify', '--sqlite', copy, '--ca', caFile]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toMatch(new RegExp(`^EDITED events id=${event.id} chain=lt-\\S+ seq=3: httpStatus differs from the journal$`, 'm'));
+    expect(out.stdout).toMatch(/^DELETED messages id=msg-cli-3 chain=lt-\S+ seq=6: /m);
+    expect(out.stdout).toMatch(/^FAILED: 2 finding\(s\)/m);
+  }, 30_000);
+
+  it('exit 2 on bad usage', async () => {
+    expect((await cli(['audit', 'verify', '--sqlite', file, '--database-url', 'postgres://x@127.0.0.1/db'])).code).toBe(2);
+    expect((await cli(['audit', 'verify', '--database-url', 'mysql://x'])).code).toBe(2);
+    const missing = await cli(['audit', 'verify', '--sqlite', join(dir, 'nope.sqlite')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no message log at/);
+    expect((await cli(['audit', 'export', 'msg-cli-1', '--sqlite', file])).stderr).toMatch(/--out <file.json> is required/);
+    expect((await cli(['audit', 'check', join(dir, 'nope.json')])).code).toBe(2);
+    expect((await cli(['audit', 'verify', '--sqlite', file, '--ca', join(dir, 'nope.crt')])).code).toBe(2);
+  }, 60_000);
+});
