@@ -100,14 +100,13 @@ export function isParticipant(text: unknown): boolean {
   return parts.length === 4 && !('reason' in participantParts(parts));
 }
 
+/** Without throwing: the hub asks this of every delivery's destination, and building an error costs a stack trace. */
 export function isService(text: unknown): boolean {
   if (typeof text !== 'string') return false;
-  try {
-    parseService(text);
-    return true;
-  } catch {
-    return false;
-  }
+  const parts = text.split('/');
+  if (parts.length !== 5 && parts.length !== 6) return false;
+  if ('reason' in participantParts(parts.slice(0, 4))) return false;
+  return SERVICE_CODE.test(parts[4]!) && (parts.length === 5 || VERSION.test(parts[5]!));
 }
 
 /** The text form of a participant; throws `trust.bad-identity` when a part is invalid. */
