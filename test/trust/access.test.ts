@@ -1,3 +1,4 @@
+import { rejection, thrown } from '../support/errors.js';
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
 import { createAjv } from '../../src/schema/ajv.js';
@@ -40,26 +41,6 @@ function fixedClock(start = Date.UTC(2026, 0, 15, 8, 0, 0)) {
 function rightsWithLog(config: AccessRightsConfig = CONFIG) {
   const log = memoryAccessChangeLog();
   return { rights: createAccessRights(config, { changeLog: log, now: fixedClock() }), log };
-}
-
-function thrown(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HubError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
 }
 
 describe('checks: deny by default', () => {

@@ -1,3 +1,4 @@
+import { thrown } from '../support/errors.js';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
@@ -18,16 +19,6 @@ const SECRET = 'bi-mat-thu-nghiem-0001';
 const sha256hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 const compiled = (name: ChecksumPresetName) => compileChecksum(CHECKSUM_PRESETS[name].config);
-
-function thrown(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
-}
 
 const INIT = {
   LoaiBanTin: 'INIT',

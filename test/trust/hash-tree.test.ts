@@ -1,3 +1,4 @@
+import { thrown } from '../support/errors.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
@@ -21,16 +22,6 @@ function rfc6962Root(data: Buffer[]): Buffer {
   let k = 1;
   while (k * 2 < data.length) k *= 2;
   return sha256(Buffer.of(1), rfc6962Root(data.slice(0, k)), rfc6962Root(data.slice(k)));
-}
-
-function thrown(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
 }
 
 describe('leafHash and nodeHash', () => {

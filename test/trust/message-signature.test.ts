@@ -1,3 +1,4 @@
+import { rejection } from '../support/errors.js';
 import { createHash, type X509Certificate } from 'node:crypto';
 import { flattenedVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,16 +69,6 @@ const fields = (extra: Partial<MessageFields> = {}): MessageFields => ({
   time: NOW_VN,
   ...extra,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<HubError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
-}
 
 /** The HubError a verification throws, checked for the repo's error shape. */
 async function failureOf(headers: IncomingHeaders, payload: Buffer, extra: Partial<VerifyOptions> = {}): Promise<HubError> {

@@ -1,3 +1,4 @@
+import { rejection } from '../support/errors.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,16 +19,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 interface GuardStore {
   open(windowMs?: number): ReplayGuard;
   destroy(): Promise<void>;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HubError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
 }
 
 /** The behaviour both stores promise; each test gets a fresh store. */

@@ -1,3 +1,4 @@
+import { rejection, thrown } from '../support/errors.js';
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { flattenedVerify } from 'jose';
 import forge from 'node-forge';
@@ -81,26 +82,6 @@ async function joseVerifies(result: BatchSignature, digest: Buffer, publicKey: K
   const root = foldProof(leafHash(digest), decodeProof(result.proof));
   const verified = await flattenedVerify({ protected: protectedHeader!, payload: root.toString('base64url'), signature: signature! }, publicKey);
   return verified.protectedHeader as Record<string, unknown>;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HubError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
-}
-
-function thrown(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
 }
 
 let ca: PemPair;
