@@ -1,8 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
-import { expect } from 'vitest';
-import { HubError } from '../../src/core/errors.js';
 import type { PemPair } from '../../src/trust/pki.js';
 
 /** A fast RSA key (node:crypto) as PKCS#8 PEM. */
@@ -78,16 +76,7 @@ export function pkcs12Of(pair: PemPair, chain: string[], password: string): Buff
   return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
 }
 
-/** The HubError `action` throws (fails the test when it throws nothing or something else). */
-export function thrown(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
-}
+export { thrown } from '../support/errors.js';
 
 /** Whether the openssl command is on this machine (interop tests skip without it, and only then). */
 export const hasOpenssl = (() => {

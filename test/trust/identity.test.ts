@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
+import { thrown as errorOf } from '../support/errors.js';
 import { formatParticipant, formatService, isParticipant, isService, parseParticipant, parseService } from '../../src/trust/identity.js';
 
-function errorOf(action: () => unknown): HubError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(HubError);
-    return error as HubError;
-  }
-  throw new Error('expected a HubError');
-}
 
 describe('participant identifiers', () => {
   it('parses government and enterprise participants', () => {
