@@ -1,6 +1,6 @@
 import { rejection, thrown } from '../support/errors.js';
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { flattenedVerify } from 'jose';
+import { FlattenedSign, flattenedVerify } from 'jose';
 import forge from 'node-forge';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
@@ -285,6 +285,22 @@ describe('readBatchSignature and verifyBatchSignature', () => {
       const member = batch.results[i]!;
       await verifyBatchSignature(readBatchSignature(member.jws), batch.digests[i]!, decodeProof(member.proof), rsaCert.publicKey);
     }
+  });
+
+  it('accepts JWS that jose itself made in the documented form (RS256 and ES256), and refuses them for another digest', async () => {
+    const joseSigned = async (alg: 'RS256' | 'ES256', key: KeyObject, certificate: X509Certificate, leaf: Buffer) => {
+      const header = { alg, kid: kidOf(certificate), b64: false, crit: ['b64'], typ: SIGNATURE_TYPE };
+      const jws = await new FlattenedSign(new TextEncoder().encode(leaf.toString('base64url'))).setProtectedHeader(header).sign(key);
+      return readBatchSignature(`${jws.protected}..${jws.signature}`);
+    };
+    const lone = digestOf('made by jose');
+    const rs = await joseSigned('RS256', rsaKey, rsaCert, leafHash(lone));
+    await verifyBatchSignature(rs, lone, [], rsaCert.publicKey);
+    const ecCert = loadCertificate(ec.certPem);
+    const es = await joseSigned('ES256', ec.key, ecCert, leafHash(lone));
+    await verifyBatchSignature(es, lone, [], ecCert.publicKey);
+    expect((await rejection(verifyBatchSignature(rs, digestOf('another'), [], rsaCert.publicKey))).type).toBe('trust.signature-invalid');
+    expect((await rejection(verifyBatchSignature(es, digestOf('another'), [], ecCert.publicKey))).type).toBe('trust.signature-invalid');
   });
 
   it('refuses another digest, another proof, another key, a changed signature: trust.signature-invalid', async () => {
