@@ -15,7 +15,7 @@ export interface TwoHopResult { id: string; value: number; unit: string; baselin
 
 const TSX = ['--import', 'tsx'];
 
-export async function signedTwoHop(launch: Launch, stop: Stop, freePort: () => Promise<number>, load: Load): Promise<TwoHopResult> {
+export async function signedTwoHop(launch: Launch, stop: Stop, freePort: () => Promise<number>, load: Load, warmSeconds: number): Promise<TwoHopResult> {
   const ports = { sim: await freePort(), province: await freePort(), national: await freePort(), front: await freePort(), back: await freePort() };
   const fed = makeFederation({ province: ports.province, national: ports.national });
   const simUrl = `http://127.0.0.1:${ports.sim}`;
@@ -30,8 +30,8 @@ export async function signedTwoHop(launch: Launch, stop: Stop, freePort: () => P
     const bodies = ['038095999901', '001199999902'].map((soDinhDanh) => JSON.stringify({ soDinhDanh, mucDich: 'Đo hiệu năng' }));
     const hubUrl = `http://127.0.0.1:${ports.province}`;
     const proxyUrl = `http://127.0.0.1:${ports.front}`;
-    await load(hubUrl, '/v1/in/onegate-h56/citizen-lookup', bodies, 2);
-    await load(proxyUrl, '/lookup', bodies, 2);
+    await load(hubUrl, '/v1/in/onegate-h56/citizen-lookup', bodies, warmSeconds);
+    await load(proxyUrl, '/lookup', bodies, warmSeconds);
     const hubRuns: number[] = [];
     const proxyRuns: number[] = [];
     let errors = 0;

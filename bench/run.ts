@@ -15,6 +15,11 @@ import { loadRegistry } from '../src/config/load.js';
 import { CITIZEN_FIXTURE, JSONATA_CITIZEN, handMapCitizen } from './hand-mapping.js';
 
 const ROOT = join(import.meta.dirname, '..');
+/**
+ * Load before measuring a server: V8 keeps optimising a hub's code for ~10 s at these rates (the
+ * compiler threads took a fifth of its CPU in the first seconds), so a short warm-up measures the JIT.
+ */
+const WARM_SECONDS = 8;
 const TSX = ['--import', 'tsx'];
 
 interface Result { id: string; value: number; unit: string; baseline: number; ratio: number; target: string }
@@ -143,9 +148,9 @@ async function syncLookup(id: string, latencyMs: number, jitterMs: number, conne
     const bodies = ids.map((soDinhDanh) => JSON.stringify({ soDinhDanh, mucDich: 'Đo hiệu năng' }));
     const hubUrl = `http://127.0.0.1:${hubPort}`;
     const proxyUrl = `http://127.0.0.1:${proxyPort}`;
-    // Warm both (JIT, pools), then alternate so that drift affects both alike.
-    await load(hubUrl, '/v1/in/onegate-h56/citizen-lookup', bodies, 2, connections);
-    await load(proxyUrl, '/lookup', bodies, 2, connections);
+    // Warm both (JIT, pools) for WARM_SECONDS, then alternate so that drift affects both alike.
+    await load(hubUrl, '/v1/in/onegate-h56/citizen-lookup', bodies, WARM_SECONDS, connections);
+    await load(proxyUrl, '/lookup', bodies, WARM_SECONDS, connections);
     const hubRuns: number[] = [];
     const proxyRuns: number[] = [];
     let hubErrors = 0;
@@ -221,7 +226,7 @@ if (!only || only === 'sync') {
 }
 if (!only || only === 'sync' || only === 'federation') {
   const { signedTwoHop } = await import('./federation.js');
-  results.push(await signedTwoHop(launch, stop, freePort, load));
+  results.push(await signedTwoHop(launch, stop, freePort, load, WARM_SECONDS));
 }
 
 writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
