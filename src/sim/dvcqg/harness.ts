@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -74,6 +75,8 @@ export function parseModeBody<M extends string>(body: unknown, allowed: readonly
 
 /** Sleeps that neither outlive close() nor keep the process alive. */
 export function sleeper(signal: AbortSignal) {
+  // Every concurrent sleep listens on the one signal: many listeners are the load, not a leak.
+  setMaxListeners(0, signal);
   return (ms: number) => sleep(ms, undefined, { signal, ref: false });
 }
 

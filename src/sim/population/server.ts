@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { lookup } from './lookup.js';
@@ -67,6 +68,7 @@ export async function startPopulationSim(opts: PopulationSimOptions = {}): Promi
     log.push({ operation, at: new Date().toISOString() });
   };
   /** Sleeps that neither outlive close() nor keep the process alive. */
+  setMaxListeners(0, stopping.signal); // one listener per concurrent sleep: the load, not a leak
   const wait = (ms: number) => sleep(ms, undefined, { signal: stopping.signal, ref: false });
 
   async function answer({ version, operation, namespace, fields }: SoapRequest): Promise<string> {
