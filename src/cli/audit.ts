@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { interpolate } from '../config/interpolate.js';
 import { isHubError } from '../core/errors.js';
 import { createSealer, dataKeyFromEnv, type Sealer } from '../core/seal.js';
+import { readSource } from '../core/yaml.js';
 import { formatFinding, openAuditStore, type AuditReport, type AuditStoreLocation } from '../store/audit-store.js';
 import { isPostgresUrl } from '../store/db.js';
 import { formatEvidenceReport, verifyEvidence } from '../trust/evidence.js';
@@ -14,9 +16,10 @@ import { resolveRoot } from './root.js';
  * log's database directly and read-only (a hub may be running, or not); check needs nothing but the bundle file.
  * Each handler returns the exit code: 0 ok, 1 findings or failed checks, 2 bad usage.
  *
- * The store: --database-url, else --sqlite, else DATABASE_URL (as the hub), else <root>/<LIENTHONG_DATA_DIR or
- * .data>/log.sqlite. The data key (to check or export payloads): LIENTHONG_DATA_KEY, else the data.key file the hub
- * generated beside its SQLite file (or in its data folder); none is ever generated here.
+ * The store: --database-url, else --sqlite, else DATABASE_URL (as the hub), else log.sqlite in the hub's data folder
+ * (`store.dataDir` of <root>/config/hub.yaml, by default LIENTHONG_DATA_DIR or .data). The data key (to check or
+ * export payloads): LIENTHONG_DATA_KEY, else the data.key file the hub generated beside its SQLite file (or in its
+ * data folder); none is ever generated here.
  */
 
 interface StoreOptions {
@@ -27,8 +30,16 @@ interface StoreOptions {
 
 class UsageError extends Error {}
 
+/** The hub's data folder as its config/hub.yaml names it (`store.dataDir`), so that audit reads what the hub wrote. */
 function dataDir(root: string | undefined): string {
-  return resolve(resolveRoot(root), process.env.LIENTHONG_DATA_DIR || '.data');
+  const base = resolveRoot(root);
+  const hubFile = join(base, 'config', 'hub.yaml');
+  const configured = existsSync(hubFile) ? (readSource<{ store?: { dataDir?: unknown } }>(hubFile).value?.store?.dataDir) : undefined;
+  if (typeof configured === 'string') {
+    const { value, missing } = interpolate(configured, process.env);
+    if (missing.length === 0 && typeof value === 'string' && value) return resolve(base, value);
+  }
+  return resolve(base, process.env.LIENTHONG_DATA_DIR || '.data');
 }
 
 function storeOf(options: StoreOptions): { location: AuditStoreLocation; keyFile: string } {

@@ -126,6 +126,22 @@ describe('lienthong audit', () => {
     expect(out.stdout).toMatch(/^FAILED: 2 finding\(s\)/m);
   }, 30_000);
 
+  it("verify: finds the log in the data folder that the root's config/hub.yaml names (store.dataDir)", async () => {
+    const other = join(dir, 'hub-elsewhere');
+    mkdirSync(join(other, 'config'), { recursive: true });
+    mkdirSync(join(other, 'state', 'store'), { recursive: true });
+    writeFileSync(join(other, 'state', 'store', 'log.sqlite'), readFileSync(file));
+    writeFileSync(join(other, 'config', 'hub.yaml'), 'store:\n  dataDir: ${HUB_STATE:-state}/store\n');
+    const out = await cli(['--root', other, 'audit', 'verify', '--ca', caFile]);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^ok: 1 chain\(s\), 7 entries/m);
+    // The variable moves it as it moves the hub's.
+    const moved = await cli(['--root', other, 'audit', 'verify'], { HUB_STATE: 'gone' });
+    expect(moved.code).toBe(2);
+    expect(moved.stderr).toContain(join(other, 'gone', 'store', 'log.sqlite'));
+  }, 30_000);
+
   it('exit 2 on bad usage', async () => {
     expect((await cli(['audit', 'verify', '--sqlite', file, '--database-url', 'postgres://x@127.0.0.1/db'])).code).toBe(2);
     expect((await cli(['audit', 'verify', '--database-url', 'mysql://x'])).code).toBe(2);
