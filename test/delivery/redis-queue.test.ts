@@ -126,6 +126,39 @@ if (available) {
       }
     });
 
+    it('takes the next ticket while dropping one (fetch-next), and gives back those it holds when it closes', async () => {
+      const prefix = `${filePrefix}:fetch-next`;
+      // A long lease and a slow stalled checker: a ticket kept locked by a closed instance would stay stuck for 30 s.
+      const options = { url: REDIS_URL, prefix, sealer, stalledIntervalMs: 60_000, sweepIntervalMs: 60_000 };
+      const a = await openRedisQueue(options);
+      let b: Awaited<ReturnType<typeof openRedisQueue>> | undefined;
+      try {
+        const base = { messageId: 'm', routeId: 'r', destination: 'x.y', orderingKey: '', payload: '{}', acceptedAt: Date.now() };
+        await a.accept({ messageId: 'm', deliveries: ['u1', 'u2', 'u3'].map((id) => ({ ...base, id })) });
+        const [first] = await a.claim('a', 1, 60_000);
+        await a.complete(first!.id, first!.lease!);
+        // The next ticket came with the completion: BullMQ now shows it active, locked by instance a.
+        const bull = new Queue(REDIS_QUEUE_NAME, { connection: { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `${prefix}:bull` });
+        expect(await bull.getActiveCount()).toBe(1);
+        const [second] = await a.claim('a', 1, 60_000);
+        expect(second).toBeDefined();
+        await a.complete(second!.id, second!.lease!);
+        expect(await bull.getActiveCount()).toBe(1); // the third, handed over but not claimed
+        await a.close();
+        expect(await bull.getActiveCount()).toBe(0);
+        await bull.close();
+        b = await openRedisQueue(options);
+        const [third] = await b.claim('b', 10, 60_000);
+        expect([first!.id, second!.id, third?.id].sort()).toEqual(['u1', 'u2', 'u3']);
+        await b.complete(third!.id, third!.lease!);
+        expect(await b.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
+      } finally {
+        await a.close();
+        await b?.close();
+        await removeKeys(admin, prefix);
+      }
+    });
+
     it('reported no background errors', () => {
       expect(errors.map((e) => e.message)).toEqual([]);
     });
