@@ -307,6 +307,23 @@ function redactUrl(url: string): string {
   }
 }
 
+/**
+ * What a crash of the Redis server would lose, read from its persistence settings: "nothing accepted is lost" needs
+ * an append-only file fsynced on every write. Managed Redis services often refuse CONFIG; that is said too.
+ */
+export async function durabilityWarningOf(client: Redis): Promise<string | undefined> {
+  const fix = 'run Redis with appendonly yes and appendfsync always';
+  let settings: Record<string, string>;
+  try {
+    settings = pairs([...((await client.config('GET', 'appendonly')) as string[]), ...((await client.config('GET', 'appendfsync')) as string[])]);
+  } catch {
+    return `could not read Redis's persistence settings (CONFIG GET refused): unless it keeps an append-only file fsynced on every write, a Redis crash loses accepted messages; ${fix}`;
+  }
+  if (settings.appendonly !== 'yes') return `Redis keeps no append-only file (appendonly ${settings.appendonly ?? 'unknown'}): a Redis restart loses every accepted message not yet delivered; ${fix}`;
+  if (settings.appendfsync !== 'always') return `Redis fsyncs its append-only file ${settings.appendfsync ?? 'at an unknown interval'}, not on every write: a crash of the Redis host can lose messages already answered 202; ${fix}`;
+  return undefined;
+}
+
 function pairs(flat: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
@@ -364,6 +381,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     throw new Error(`cannot open the delivery queue on Redis at ${redactUrl(opts.url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
   connectError = undefined;
+  const durabilityWarning = await durabilityWarningOf(client);
   let closed = false;
   const q = queue;
   const w = worker;
@@ -507,6 +525,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
 
   return {
     kind: 'redis',
+    durabilityWarning,
 
     async accept(message) {
       live();

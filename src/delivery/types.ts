@@ -68,6 +68,8 @@ export interface QueueCounts {
 
 export interface QueueDriver {
   readonly kind: 'embedded' | 'redis';
+  /** Set when this setup can lose accepted messages in a crash (e.g. Redis without an fsynced append-only file), saying how to fix it. */
+  readonly durabilityWarning?: string;
   accept(message: { messageId: string; idempotencyKey?: string; idempotencyTtlMs?: number; deliveries: NewDelivery[] }): Promise<{ messageId: string; duplicate: boolean }>;
   /** Up to `limit` due deliveries, leased to `workerId` for `leaseMs`, honouring per-key FIFO. */
   claim(workerId: string, limit: number, leaseMs: number): Promise<Delivery[]>;

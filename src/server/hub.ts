@@ -90,6 +90,7 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
 async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv, dispatcher: Dispatcher | undefined, workers: boolean, storage: Storage): Promise<Hub> {
   const { queue, messageLog } = storage;
   log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect }, 'storage opened');
+  if (queue?.durabilityWarning) log.warn({ queue: queue.kind }, queue.durabilityWarning);
 
   const peers = createPeers(registry, dispatcher);
   const trust = loadTrust(registry);

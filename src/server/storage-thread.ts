@@ -13,7 +13,7 @@ serveThread(async (options: { dataKey: string; queue?: StorageOptions['queue']; 
   const sealer = createSealer(Buffer.from(options.dataKey, 'base64'));
   if (options.queue) {
     const queue = await openQueue({ ...options.queue, sealer, onError: (error) => emitFromThread('error', error) });
-    return { services: { queue }, info: { kind: queue.kind }, close: () => queue.close() };
+    return { services: { queue }, info: { kind: queue.kind, durabilityWarning: queue.durabilityWarning }, close: () => queue.close() };
   }
   // Checkpoints of the log's hash chain are signed by the hub's key, loaded here once: a signer cannot be posted.
   const signing = options.auditSigner;

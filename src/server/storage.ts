@@ -51,7 +51,7 @@ export async function openStorage(options: StorageOptions, onBackgroundError: (e
   }
   const q = queueThread as ThreadHandle | undefined;
   const l = logThread as ThreadHandle;
-  const queue = q ? q.remote<QueueDriver>('queue', QUEUE_METHODS, { kind: q.info.kind as QueueDriver['kind'] }) : undefined;
+  const queue = q ? q.remote<QueueDriver>('queue', QUEUE_METHODS, { kind: q.info.kind as QueueDriver['kind'], durabilityWarning: q.info.durabilityWarning as string | undefined }) : undefined;
   const messageLog = l.remote<MessageLog>('log', LOG_METHODS, { dialect: l.info.dialect as MessageLog['dialect'] });
   const replay = options.replay ? l.remote<ReplayGuard>('replay', REPLAY_METHODS) : undefined;
   return { queue, messageLog, replay, close: async () => { await Promise.all([q?.close(), l.close()]); } };

@@ -159,6 +159,31 @@ if (available) {
       }
     });
 
+    it("warns when Redis's persistence can lose accepted messages, and is quiet when every write is fsynced", async () => {
+      const prefix = `${filePrefix}:durability`;
+      const [, appendonly] = (await admin.config('GET', 'appendonly')) as string[];
+      const [, appendfsync] = (await admin.config('GET', 'appendfsync')) as string[];
+      const q = await openRedisQueue({ url: REDIS_URL, prefix, sealer });
+      try {
+        if (appendonly !== 'yes') expect(q.durabilityWarning).toMatch(/^Redis keeps no append-only file \(appendonly no\): a Redis restart loses every accepted message not yet delivered; run Redis with appendonly yes and appendfsync always$/);
+        else if (appendfsync !== 'always') expect(q.durabilityWarning).toMatch(new RegExp(`^Redis fsyncs its append-only file ${appendfsync}, not on every write`));
+        else expect(q.durabilityWarning).toBeUndefined();
+      } finally {
+        await q.close();
+      }
+      // The same reading, against a stand-in that answers CONFIG GET as a production Redis would, or refuses it.
+      const { durabilityWarningOf } = await import('../../src/delivery/redis-queue.js');
+      const answering = (settings: Record<string, string> | Error) => ({
+        config: async (_get: string, name: string) => {
+          if (settings instanceof Error) throw settings;
+          return [name, settings[name]];
+        },
+      }) as unknown as Redis;
+      expect(await durabilityWarningOf(answering({ appendonly: 'yes', appendfsync: 'always' }))).toBeUndefined();
+      expect(await durabilityWarningOf(answering({ appendonly: 'yes', appendfsync: 'everysec' }))).toMatch(/fsyncs its append-only file everysec, not on every write: a crash of the Redis host can lose messages already answered 202/);
+      expect(await durabilityWarningOf(answering(new Error("ERR unknown command 'CONFIG'")))).toMatch(/^could not read Redis's persistence settings \(CONFIG GET refused\)/);
+    });
+
     it('reported no background errors', () => {
       expect(errors.map((e) => e.message)).toEqual([]);
     });
