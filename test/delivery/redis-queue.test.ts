@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/core/seal.js';
-import { openRedisQueue, REDIS_QUEUE_NAME } from '../../src/delivery/redis-queue.js';
+import { durabilityWarningOf, openRedisQueue, REDIS_QUEUE_NAME } from '../../src/delivery/redis-queue.js';
 import { REDIS_URL, requireService } from '../support/services.js';
 import { describeQueueConformance } from './conformance.js';
 
@@ -172,7 +172,6 @@ if (available) {
         await q.close();
       }
       // The same reading, against a stand-in that answers CONFIG GET as a production Redis would, or refuses it.
-      const { durabilityWarningOf } = await import('../../src/delivery/redis-queue.js');
       const answering = (settings: Record<string, string> | Error) => ({
         config: async (_get: string, name: string) => {
           if (settings instanceof Error) throw settings;

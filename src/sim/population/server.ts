@@ -1,6 +1,5 @@
-import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { sleeper } from '../dvcqg/harness.js';
 import { lookup } from './lookup.js';
 import { RESERVED } from './people.js';
 import { collectionXml } from './congdan-xml.js';
@@ -67,9 +66,7 @@ export async function startPopulationSim(opts: PopulationSimOptions = {}): Promi
     if (log.length >= MAX_RECEIVED) log.shift();
     log.push({ operation, at: new Date().toISOString() });
   };
-  /** Sleeps that neither outlive close() nor keep the process alive. */
-  setMaxListeners(0, stopping.signal); // one listener per concurrent sleep: the load, not a leak
-  const wait = (ms: number) => sleep(ms, undefined, { signal: stopping.signal, ref: false });
+  const wait = sleeper(stopping.signal);
 
   async function answer({ version, operation, namespace, fields }: SoapRequest): Promise<string> {
     if (namespace !== QLDC) throw new SoapFault('Client', `Không gian tên không đúng, cần ${QLDC} / wrong operation namespace`);
