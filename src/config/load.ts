@@ -349,6 +349,16 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
           ...at(kind, 'mapping'), hint: `set source: ${source} and target: ${target} in ${def.file}, or reference another mapping`,
         });
       }
+      // $request paths read the system's request of this exchange: only an answer has one, and it must be this operation's.
+      if (def.request !== undefined && kind === 'request') {
+        ctx.error(`mapping ${message.mapping} declares request: ${def.request} (for $request paths), but it maps the request of ${op.id}: only a response or reply mapping has a request to read`, {
+          ...at(kind, 'mapping'), hint: `remove request: from ${def.file}, or use this mapping as a response mapping`,
+        });
+      } else if (def.request !== undefined && def.request !== op.request?.schema) {
+        ctx.error(`mapping ${message.mapping} reads $request as ${def.request}, but the request of ${op.id} is ${op.request?.schema ?? '(none)'}`, {
+          ...at(kind, 'mapping'), hint: `set request: ${op.request?.schema ?? '…'} in ${def.file}`,
+        });
+      }
     }
   }
 }

@@ -32,6 +32,8 @@ export interface MappingEnv {
 interface Scope {
   scope: SNode[] | undefined;
   root: SNode[] | undefined;
+  /** The request schema's root, for `$request` paths (undefined: not declared, or open). */
+  request: SNode[] | undefined;
   /** "" at the top, "relatives[]." inside an each (for messages). */
   label: string;
   /** "" at the top, " (inside each: CongDan.Cha)" for messages about relative source paths. */
@@ -69,8 +71,10 @@ class Checker {
     const names = this.env.schemas.names();
     if (!source) this.report(['source'], `source schema "${this.def.source}" does not exist`, `create schemas/${this.def.source}.json, or ${suggestion(this.def.source, names, 'schemas')}`);
     if (!target) this.report(['target'], `target schema "${this.def.target}" does not exist`, `create schemas/${this.def.target}.json, or ${suggestion(this.def.target, names, 'schemas')}`);
-    if (!source || !target) return this.issues;
-    this.checkObject(fields.tree, target, { scope: source, root: source, label: '', where: '' }, fields.at, '');
+    const request = this.def.request === undefined ? undefined : this.walker.root(this.def.request);
+    if (this.def.request !== undefined && !request) this.report(['request'], `request schema "${this.def.request}" does not exist`, `create schemas/${this.def.request}.json, or ${suggestion(this.def.request, names, 'schemas')}`);
+    if (!source || !target || (this.def.request !== undefined && !request)) return this.issues;
+    this.checkObject(fields.tree, target, { scope: source, root: source, request, label: '', where: '' }, fields.at, '');
     return this.issues;
   }
 
@@ -199,7 +203,7 @@ class Checker {
           const t = this.walker.index(target, 'any');
           targetItems = t.kind === 'found' && !t.partlyOpen ? t.nodes : undefined;
         }
-        const inner: Scope = { scope: items, root: scope.root, label: `${shown}[].`, where: ` (inside each: ${rule.path.text})` };
+        const inner: Scope = { scope: items, root: scope.root, request: scope.request, label: `${shown}[].`, where: ` (inside each: ${rule.path.text})` };
         this.checkObject(rule.fields.tree, targetItems, inner, [...rule.at, 'fields'], '');
         return;
       }
@@ -293,8 +297,12 @@ class Checker {
   }
 
   private walk(path: SourcePath, scope: Scope): Resolved | { error: string; hint: string } {
-    let nodes = path.base === 'root' ? scope.root : scope.scope;
-    const where = path.base === 'root' ? '' : scope.where;
+    if (path.base === 'request' && this.def.request === undefined) {
+      return { error: `source path '${path.text}' reads the request, but this mapping declares no request schema`, hint: 'add request: <schema of the request this answer belongs to> beside source: and target:' };
+    }
+    let nodes = path.base === 'root' ? scope.root : path.base === 'request' ? scope.request : scope.scope;
+    const where = path.base === 'scope' ? scope.where : '';
+    const schemaName = path.base === 'request' ? this.def.request! : this.def.source;
     for (let i = 0; i < path.segments.length; i++) {
       if (!nodes) return { type: UNKNOWN };
       const seg = path.segments[i]!;
@@ -302,7 +310,7 @@ class Checker {
       const lookup = typeof seg === 'number' ? this.walker.index(nodes, seg) : this.walker.property(nodes, seg);
       if (lookup.kind === 'undeclared') {
         return {
-          error: `source path '${path.text}' is not in ${this.def.source}${where}: ${typeof seg === 'number' ? `index [${seg}] is beyond the declared items` : `'${seg}' is not declared${parent ? ` in '${parent}'` : ''}`}`,
+          error: `source path '${path.text}' is not in ${schemaName}${where}: ${typeof seg === 'number' ? `index [${seg}] is beyond the declared items` : `'${seg}' is not declared${parent ? ` in '${parent}'` : ''}`}`,
           hint: typeof seg === 'number'
             ? 'check prefixItems/items of the source schema'
             : lookup.patterns && !closest(seg, lookup.siblings)

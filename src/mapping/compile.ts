@@ -30,10 +30,11 @@ export interface CompiledMapping {
   id: string;
   source: string;
   target: string;
-  run(input: unknown): Record<string, unknown>;
+  /** `request`: what `$request` paths read (the request a response mapping answers); absent for others. */
+  run(input: unknown, request?: unknown): Record<string, unknown>;
 }
 
-type FieldsFn = (scope: unknown, root: unknown) => Record<string, unknown>;
+type FieldsFn = (scope: unknown, root: unknown, request: unknown) => Record<string, unknown>;
 
 export function compileMapping(def: MappingDefinition, env: { codeTables: ReadonlyMap<string, CodeTable> }): CompiledMapping {
   const plan = planOf(def);
@@ -43,9 +44,9 @@ export function compileMapping(def: MappingDefinition, env: { codeTables: Readon
     id,
     source: def.source,
     target: def.target,
-    run(input: unknown): Record<string, unknown> {
+    run(input: unknown, request?: unknown): Record<string, unknown> {
       try {
-        return root(input, input);
+        return root(input, input, request);
       } catch (error) {
         if (error instanceof FieldFault) throw toHubError(id, error);
         throw error;
@@ -153,7 +154,7 @@ function generate(fields: FieldSet, env: { codeTables: ReadonlyMap<string, CodeT
   const emit = (line: string) => body.push(line);
 
   const read = (path: SourcePath): string => {
-    const base = path.base === 'root' ? 'r' : 's';
+    const base = path.base === 'root' ? 'r' : path.base === 'request' ? 'x' : 's';
     const segs = path.segments;
     if (segs.length === 0) return base;
     const guard = (seg: string | number) => (typeof seg === 'number' ? ARR : OBJ);
@@ -229,8 +230,8 @@ function generate(fields: FieldSet, env: { codeTables: ReadonlyMap<string, CodeT
         const n = idx(out.nested.push(compileFields(rule.fields, env)) - 1);
         emit(`v = ${read(rule.path)};`);
         emit(`if (${PRESENT('v')}) {`);
-        emit(`  if (Array.isArray(v)) { a = new Array(v.length); for (ix = 0; ix < v.length; ix++) a[ix] = E[${n}](v[ix], r); ix = -1; }`);
-        emit(`  else if (typeof v === "object") { ix = 0; a = [E[${n}](v, r)]; ix = -1; }`);
+        emit(`  if (Array.isArray(v)) { a = new Array(v.length); for (ix = 0; ix < v.length; ix++) a[ix] = E[${n}](v[ix], r, x); ix = -1; }`);
+        emit(`  else if (typeof v === "object") { ix = 0; a = [E[${n}](v, r, x)]; ix = -1; }`);
         emit('  else B(v);');
         emit(`  ${obj}[${key(name)}] = a;${flag ? ` ${flag} = true;` : ''}`);
         emit('}');
@@ -257,7 +258,7 @@ function generate(fields: FieldSet, env: { codeTables: ReadonlyMap<string, CodeT
   genObject(fields.tree, 'o0', undefined);
   out.source = [
     '"use strict";',
-    'return function mapFields(s, r) {',
+    'return function mapFields(s, r, x) {',
     `  let v, t, u, p, q, a, f = -1, ix = -1${objects.map((o) => `, ${o}`).join('')};`,
     '  const o0 = {};',
     '  try {',

@@ -48,6 +48,7 @@ export function mappingSchema(): JsonSchemaObject {
       description: { type: 'string', description: 'What this mapping does, for people.' },
       source: { ...SCHEMA_NAME, description: `Schema of the input document. ${SCHEMA_NAME.description}` },
       target: { ...SCHEMA_NAME, description: `Schema of the output document. ${SCHEMA_NAME.description}` },
+      request: { ...SCHEMA_NAME, description: `Response and reply mappings only: the schema of the request this answer belongs to, which paths starting with $request read (e.g. $request.ThoiGianGD, to echo a field of the callback). ${SCHEMA_NAME.description}` },
       fields: { $ref: '#/$defs/fields' },
     },
     $defs: {
@@ -60,7 +61,7 @@ export function mappingSchema(): JsonSchemaObject {
       sourcePath: {
         type: 'string',
         minLength: 1,
-        description: 'Source path: dotted names with optional [n] indexes (CongDan.Cha[0].HoVaTen). Inside each: relative to the item; $.x starts at the document root; $ is the whole document; @ is the current item.',
+        description: 'Source path: dotted names with optional [n] indexes (CongDan.Cha[0].HoVaTen). Inside each: relative to the item; $.x starts at the document root; $ is the whole document; @ is the current item; $request.x reads the request this answer belongs to (with request: declared).',
       },
       literal: {
         description: 'A literal JSON value (string, number, boolean, list or object). null and "" are never written.',
@@ -171,6 +172,7 @@ export function mappingTestSchema(): JsonSchemaObject {
             name: { type: 'string', minLength: 1, description: 'Unique name of the case (fictitious people only).' },
             description: { type: 'string', description: 'A note for people.' },
             input: { description: 'The source document.' },
+            request: { description: 'The request this answer belongs to, read by $request paths (mappings that declare request: only).' },
             equals: { description: 'The output must equal this exactly (deep equality).' },
             contains: { description: 'The output must contain this (recursive subset; lists compare item by item and must have the same length).' },
             schema: { type: 'boolean', description: 'true: the output must be valid against the target schema.' },

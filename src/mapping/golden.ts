@@ -16,6 +16,8 @@ export interface MappingTestCase {
   /** Line of the case in the test file. */
   line: number;
   input: unknown;
+  /** What `$request` paths read (mappings that declare `request:`). */
+  request?: unknown;
   equals?: unknown;
   contains?: unknown;
   schema?: boolean;
@@ -41,6 +43,7 @@ export interface CaseResult {
 interface RawCase {
   name: string;
   input: unknown;
+  request?: unknown;
   equals?: unknown;
   contains?: unknown;
   schema?: boolean;
@@ -59,6 +62,7 @@ export function loadMappingTests(src: SourceFile): { suite?: MappingTestSuite; i
     if (names.has(c.name)) issues.push(issueAt(src, [...at, 'name'], `case name "${c.name}" is used twice (also case ${names.get(c.name)! + 1})`, 'give every case its own name: failures are reported by name'));
     names.set(c.name, i);
     const tc: MappingTestCase = { name: c.name, line, input: c.input };
+    if (Object.hasOwn(c, 'request')) tc.request = c.request;
     if (Object.hasOwn(c, 'error_matches')) {
       const checks = ['equals', 'contains', 'schema'].filter((k) => Object.hasOwn(c, k));
       if (checks.length) issues.push(issueAt(src, [...at, 'error_matches'], `a case that expects an error cannot also check the output (${checks.join(', ')})`, 'split it into two cases'));
@@ -99,7 +103,7 @@ function runCase(suite: MappingTestSuite, c: MappingTestCase, mapping: CompiledM
     problems.length ? { suite: suite.file, name: c.name, ok: false, message: problems.join('\n') } : { suite: suite.file, name: c.name, ok: true };
   let output: Record<string, unknown>;
   try {
-    output = mapping.run(structuredClone(c.input));
+    output = mapping.run(structuredClone(c.input), structuredClone(c.request));
   } catch (error) {
     const text = describeFailure(error);
     if (c.error_matches !== undefined) {

@@ -16,6 +16,8 @@ export interface MappingDefinition {
   /** Source schema short name (path under schemas/ without .json). */
   source: string;
   target: string;
+  /** Schema of the request a response mapping answers, read through `$request.…` paths; absent for other mappings. */
+  request?: string;
   description?: string;
   /** The whole mapping document as loaded (validated). */
   spec: unknown;
@@ -33,8 +35,9 @@ export function loadMapping(src: SourceFile, id: string): { mapping?: MappingDef
   }
   const issues = semantic;
   if (!plan) return { issues };
-  const doc = src.value as { source: string; target: string; description?: string };
+  const doc = src.value as { source: string; target: string; request?: string; description?: string };
   const mapping: MappingDefinition = { id, file: src.file, source: doc.source, target: doc.target, spec: src.value, locate: src.locate };
+  if (doc.request !== undefined) mapping.request = doc.request;
   if (doc.description !== undefined) mapping.description = doc.description;
   plans.set(mapping, plan);
   return { mapping, issues };

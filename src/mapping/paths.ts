@@ -4,7 +4,9 @@
  * Source paths are dotted property names with optional `[n]` indexes (`CongDan.Cha[0].HoVaTen`).
  * Inside an `each`, a path is relative to the current item; `$.x` starts at the document root,
  * `$` alone is the whole document and `@` alone is the current item (useful to map a list of
- * scalars). Target paths are dotted property names only (arrays are built with `each`).
+ * scalars). `$request.x` reads the request of the exchange a response mapping answers (the mapping
+ * declares its schema with `request:`). Target paths are dotted property names only (arrays are built
+ * with `each`).
  *
  * Every segment is checked here, at load, and the code generator emits segments only as
  * `JSON.stringify`'d string literals or validated integers. A segment that names anything
@@ -16,8 +18,11 @@
 export type PathSegment = string | number;
 
 export interface SourcePath {
-  /** Where the path starts: the current scope (the document, or the item inside `each`) or the root. */
-  base: 'scope' | 'root';
+  /**
+   * Where the path starts: the current scope (the document, or the item inside `each`), the root, or the
+   * request of the exchange (`$request`, for a mapping of a response or a reply).
+   */
+  base: 'scope' | 'root' | 'request';
   segments: readonly PathSegment[];
   /** The path as written in the config, for messages. */
   text: string;
@@ -35,6 +40,9 @@ export function forbiddenKeyReason(name: string): string {
   return `"${name}" is not allowed as a field name: it is a property of every JavaScript object (prototype pollution guard)`;
 }
 
+/** The prefix of paths into the request a response mapping answers. */
+export const REQUEST = '$request';
+
 const SEGMENT = /^[^.[\]\s]+$/;
 const INDEX = /^\[(0|[1-9][0-9]{0,8})\]/;
 
@@ -45,9 +53,16 @@ export function parseSourcePath(text: string): PathResult<SourcePath> {
   if (typeof text !== 'string' || text.length === 0) return { ok: false, reason: 'a path must be a non-empty string' };
   if (text === '$') return { ok: true, value: { base: 'root', segments: [], text } };
   if (text === '@') return { ok: true, value: { base: 'scope', segments: [], text } };
+  if (text === REQUEST) return { ok: true, value: { base: 'request', segments: [], text } };
   let rest = text;
   let base: SourcePath['base'] = 'scope';
   const segments: PathSegment[] = [];
+  if (rest.startsWith(`${REQUEST}.`) || rest.startsWith(`${REQUEST}[`)) {
+    base = 'request';
+    rest = rest.slice(REQUEST.length);
+    if (rest.startsWith('.')) return parseRest(rest.slice(1), segments, base, text, false);
+    return parseRest(rest, segments, base, text, true);
+  }
   if (rest.startsWith('$.') || rest.startsWith('$[')) {
     base = 'root';
     rest = rest.slice(1);

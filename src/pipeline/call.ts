@@ -47,7 +47,7 @@ export async function callOperation(ctx: CallContext, destination: OperationRef,
   if (operation.notFound && isAbsent(readPath(native, operation.notFound.missing))) {
     throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${connector.name} / no matching record at ${connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });
   }
-  const canonicalResponse = stamp(onAnswerSide(() => mapWith(registry, response.mapping, native)), {
+  const canonicalResponse = stamp(onAnswerSide(() => mapWith(registry, response.mapping, native, outbound)), {
     messageId: ids.newId(), messageType: canonicalType, occurredAt: isoVn(ctx.now()), correlationId: ids.correlationId, source: connector.participant,
   });
   validate(registry, `canonical/${canonicalType}`, canonicalResponse, (detail) => new HubError('schema.invalid-canonical', `Câu trả lời chuẩn ${canonicalType} không hợp lệ / canonical answer is invalid`, { status: 502, detail }));

@@ -128,7 +128,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
 
       const reply = route.mode === 'async'
         ? await accept(route, destinations, source, operation, canonicalRequest)
-        : await relay(route.destinations[0]!, source, operation, canonicalRequest);
+        : await relay(route.destinations[0]!, source, operation, canonicalRequest, native);
       step('reply');
       logOutcome(request.log ?? log, { ...facts, outcome: route.mode === 'async' ? 'accepted' : 'delivered', status: reply.status, timings, totalMs: elapsed(started) });
       observer.message({ connector: source.id, operation: operation.id, outcome: route.mode === 'async' ? 'accepted' : 'delivered' });
@@ -172,7 +172,8 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
     }
 
     /** Sync: through to the one destination (or the hub that serves it) and back. */
-    async function relay(destination: RouteDestination, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>): Promise<Reply> {
+    /** `native`: the caller's request as it wrote it, which the reply mapping may echo (`$request`). */
+    async function relay(destination: RouteDestination, from: ConnectorConfig, op: OperationConfig, canonical: Record<string, unknown>, native: unknown): Promise<Reply> {
       const ids = { messageId, correlationId: request.correlationId, newId: timeOrderedId };
       let canonicalResponse: Record<string, unknown>;
       if (destination.remote) {
@@ -191,7 +192,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
 
       const replyMessage = op.response;
       if (!replyMessage) throw new HubError('server.no-response-mapping', `${from.id}.${op.id} has no response mapping`, { status: 500 });
-      const reply = checksums.sign(from, op, 'response', onAnswerSide(() => mapWith(registry, replyMessage.mapping, canonicalResponse)));
+      const reply = checksums.sign(from, op, 'response', onAnswerSide(() => mapWith(registry, replyMessage.mapping, canonicalResponse, native)));
       validate(registry, replyMessage.schema, reply, (detail) => new HubError('schema.invalid-reply', `Câu trả lời cho ${from.id} không đúng lược đồ / reply does not match ${replyMessage.schema}`, { status: 502, detail }));
       // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the answer.
       remember({ state: 'delivered', deliveries: 0 }).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));

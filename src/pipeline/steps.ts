@@ -23,10 +23,11 @@ export function validate(registry: Registry, schemaName: string, value: unknown,
   if (!validator(value)) throw failure(toErrorDetails(validator.errors ?? []));
 }
 
-export function mapWith(registry: Registry, mappingId: string, value: unknown): Record<string, unknown> {
+/** `request`: for a response or reply mapping, the system's request of the exchange (what `$request` paths read). */
+export function mapWith(registry: Registry, mappingId: string, value: unknown, request?: unknown): Record<string, unknown> {
   const mapping = registry.mappings.get(mappingId);
   if (!mapping) throw new HubError('server.missing-mapping', `mapping ${mappingId} is not loaded`, { status: 500 });
-  return mapping.run(value);
+  return mapping.run(value, request);
 }
 
 /**

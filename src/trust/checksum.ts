@@ -392,17 +392,17 @@ export const CHECKSUM_PRESETS = deepFreeze({
   },
   /**
    * DVCQG payment platform, confirmation callback to the one-stop system, field `MaXacThuc`:
-   * SHA-256, lowercase hex, of
+   * SHA-256, lowercase hex, UTF-8, of
    *   LoaiBanTin|MaLoi|MaDoiTac|MaThamChieu|SoTien|MaTienTe|MaGiaoDich|MaNganHang|ThoiGianGD|ThongTinGiaoDich|<secret>
-   * (note ThoiGianGD before ThongTinGiaoDich, the reverse of INIT). Source: OpenCPS `PayGateUtil.java`
-   * (the 11-argument `generateChecksum`) as called from `PayGateIntegrationActionImpl.ppConfirmTransaction`.
-   * Not confirmed: it is one implementation, and there the refusal on a mismatch is commented out, so
-   * nothing shows that the platform's callbacks pass it; OpenCPS also takes MaDoiTac from its own
-   * config rather than the message. OpenCPS's reply echoes the received MaXacThuc; no reply scheme was found.
+   * (note ThoiGianGD before ThongTinGiaoDich, the reverse of INIT). Two independent implementations agree:
+   * OpenCPS `PayGateUtil.java` (the 11-argument `generateChecksum`, later versions, as called from
+   * `PayGateIntegrationActionImpl.ppConfirmTransaction`, where the refusal is commented out) and Thanh Hóa
+   * `ConfirmDvcPaymentCommandHandler` (the same string, hashed by `DvcPaymentService.CreateMaXacThuc` with
+   * "x2"), which refuses a mismatch ("Mã xác thực không chính xác"). Both replies echo the callback's
+   * MaXacThuc and ThoiGianGD; no reply scheme of its own exists.
    */
   'dvcqg-payment-confirm': {
-    status: 'partial',
-    note: 'one implementation (OpenCPS), which never enforced it: check it against a real callback before relying on it',
+    status: 'confirmed',
     config: {
       field: 'MaXacThuc', algorithm: 'sha256', encoding: 'hex', separator: '|', missing: 'empty',
       parts: [...fields('LoaiBanTin', 'MaLoi', 'MaDoiTac', 'MaThamChieu', 'SoTien', 'MaTienTe', 'MaGiaoDich', 'MaNganHang', 'ThoiGianGD', 'ThongTinGiaoDich'), SECRET],

@@ -38,10 +38,9 @@ describe('lienthong check', () => {
     return dir;
   };
 
-  it('accepts the shipped configuration without errors, and warns only of the payment preset not fully confirmed', () => {
+  it('accepts the shipped configuration without errors or warnings', () => {
     const { registry, issues } = loadRegistry(REPO, { env });
-    // The DVCQG payment confirmation's checksum order comes from one public implementation only: an honest warning.
-    expect(issues.map((i) => `${i.severity} ${i.file} ${i.message}`)).toEqual([expect.stringMatching(/^warning connectors\/dvcqg-payment\.yaml checksum\.request: preset dvcqg-payment-confirm is partial/)]);
+    expect(issues.map((i) => `${i.severity} ${i.file} ${i.message}`)).toEqual([]);
     expect(registry?.routes.size).toBeGreaterThanOrEqual(2);
     expect(registry?.mappings.size).toBeGreaterThanOrEqual(6);
   });
@@ -56,6 +55,21 @@ describe('lienthong check', () => {
     expect(issue!.line).toBe(line);
     expect(issue!.field).toContain('fullName');
     expect(`${issue!.message} ${issue!.hint}`).toContain('hoVaTen');
+  });
+
+  it('reports a reply mapping whose $request schema is not the request of the operation it answers', () => {
+    const dir = broken();
+    edit(dir, 'mappings/dvcqg-payment/CONFIRM.out.yaml', 'request: dvcqg-payment/CONFIRM.request', 'request: dvcqg-payment/INIT.request');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file.endsWith('dvcqg-payment.yaml'));
+    expect(issue?.message).toBe('mapping dvcqg-payment/CONFIRM.out reads $request as dvcqg-payment/INIT.request, but the request of CONFIRM is dvcqg-payment/CONFIRM.request');
+    expect(issue?.field).toBe('operations.CONFIRM.response.mapping');
+  });
+
+  it('reports a request mapping that declares a request to read', () => {
+    const dir = broken();
+    edit(dir, 'mappings/dvcqg-payment/CONFIRM.in.yaml', 'target: canonical/PaymentConfirmed', 'target: canonical/PaymentConfirmed\nrequest: dvcqg-payment/CONFIRM.request');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file.endsWith('dvcqg-payment.yaml'));
+    expect(issue?.message).toContain('only a response or reply mapping has a request to read');
   });
 
   it('reports a target field that the target schema does not have', () => {

@@ -64,11 +64,8 @@ class Partner {
   }
 }
 
-/** The reply scheme lienthong proposes (connectors/dvcqg-payment.yaml), written out literally. */
-const signedReply = (body: Record<string, unknown>, secret = SECRET) => {
-  const reply = { MaLoi: '00', MoTaLoi: 'Thành công', MaDoiTac: body.MaDoiTac, MaThamChieu: body.MaThamChieu, ThoiGianGD: '20250304092031' };
-  return { ...reply, MaXacThuc: sha256(`00|${String(body.MaDoiTac)}|${String(body.MaThamChieu)}|20250304092031|${secret}`) };
-};
+/** A reply as OpenCPS and Thanh Hóa answer a callback: its reference, ThoiGianGD and MaXacThuc echoed. */
+const echoingReply = (body: Record<string, unknown>) => ({ MaLoi: '00', MoTaLoi: 'Thành công', MaDoiTac: body.MaDoiTac, MaThamChieu: body.MaThamChieu, ThoiGianGD: body.ThoiGianGD, MaXacThuc: body.MaXacThuc });
 
 describe('simulator registry', () => {
   it('starts the payment and one-stop simulators by name, with only host and port, as `lienthong start` does', async () => {
@@ -185,9 +182,9 @@ describe('payment platform simulator: confirmation callbacks', () => {
 
   const initiate = async () => expect((await post(`${sim.url}/paymentplatform/init`, signed(initMessage()))).json.MaLoi).toBe('00');
 
-  it('sends a signed callback for a transaction and checks the signed reply', async () => {
+  it('sends a signed callback for a transaction and checks that the reply echoes its MaXacThuc', async () => {
     await initiate();
-    partner.answer = (body) => ({ status: 200, body: signedReply(body) });
+    partner.answer = (body) => ({ status: 200, body: echoingReply(body) });
     const sent = await sim.sendConfirm({ maThamChieu: REF });
     expect(partner.received).toHaveLength(1);
     const message = partner.received[0]!;
@@ -196,17 +193,17 @@ describe('payment platform simulator: confirmation callbacks', () => {
       MaNganHang: 'NH-MAU', ThoiGianGD: expect.stringMatching(/^\d{14}$/), ThongTinGiaoDich: 'THANH TOAN HO SO 000.00.14.H56-250304-0007', MaXacThuc: expect.any(String),
     });
     expect(message.MaXacThuc).toBe(confirmDigest(message));
-    expect(sent).toMatchObject({ url: partner.url, signing: 'valid', status: 200, replyChecksum: 'valid', maThamChieu: REF });
+    expect(sent).toMatchObject({ url: partner.url, signing: 'valid', status: 200, replyMaXacThuc: 'echoed', maThamChieu: REF });
     expect(sim.callbacks()).toHaveLength(1);
     expect(sim.transactions().get(REF)?.callbacks).toHaveLength(1);
   });
 
-  it('tells a reply with a wrong MaXacThuc, or none, from a correct one', async () => {
+  it('tells a reply with another MaXacThuc, or none, from one that echoes the callback', async () => {
     await initiate();
-    partner.answer = (body) => ({ status: 200, body: signedReply(body, 'another-secret') });
-    expect((await sim.sendConfirm({ maThamChieu: REF })).replyChecksum).toBe('invalid');
+    partner.answer = (body) => ({ status: 200, body: { ...echoingReply(body), MaXacThuc: sha256(`00|${String(body.MaDoiTac)}|${String(body.MaThamChieu)}|${String(body.ThoiGianGD)}|${SECRET}`) } });
+    expect((await sim.sendConfirm({ maThamChieu: REF })).replyMaXacThuc).toBe('different');
     partner.answer = () => ({ status: 200, body: { MaLoi: '00' } });
-    expect((await sim.sendConfirm({ maThamChieu: REF })).replyChecksum).toBe('absent');
+    expect((await sim.sendConfirm({ maThamChieu: REF })).replyMaXacThuc).toBe('absent');
   });
 
   it('mis-signs on request: wrong digest, wrong secret, amount changed after signing, no digest', async () => {
@@ -242,7 +239,7 @@ describe('payment platform simulator: confirmation callbacks', () => {
   it('records an unreachable partner as status 0', async () => {
     await initiate();
     const sent = await sim.sendConfirm({ maThamChieu: REF, url: 'http://127.0.0.1:9/callback' });
-    expect(sent).toMatchObject({ status: 0, replyChecksum: 'absent', error: expect.any(String) });
+    expect(sent).toMatchObject({ status: 0, replyMaXacThuc: 'absent', error: expect.any(String) });
   });
 });
 

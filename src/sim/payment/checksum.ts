@@ -18,13 +18,6 @@ export const CONFIRM_FIELDS = [
   'LoaiBanTin', 'MaLoi', 'MaDoiTac', 'MaThamChieu', 'SoTien', 'MaTienTe', 'MaGiaoDich', 'MaNganHang', 'ThoiGianGD', 'ThongTinGiaoDich',
 ] as const;
 
-/**
- * Fields of the one-stop side's reply to a callback. No public code computes a checksum here (OpenCPS
- * and Thanh Hóa echo the callback's); this is lienthong's proposal, which the simulator checks so that
- * tests can tell whether a reply came from someone holding the secret.
- */
-export const REPLY_FIELDS = ['MaLoi', 'MaDoiTac', 'MaThamChieu', 'ThoiGianGD'] as const;
-
 function text(value: unknown): string {
   if (value === undefined || value === null) return '';
   return typeof value === 'string' ? value : String(value);

@@ -1,5 +1,5 @@
 import { isPlainObject } from '../dvcqg/harness.js';
-import { CONFIRM_FIELDS, hasValidMaXacThuc, maXacThuc, REPLY_FIELDS } from './checksum.js';
+import { CONFIRM_FIELDS, maXacThuc } from './checksum.js';
 import type { InitMessage } from './validate.js';
 
 /**
@@ -64,18 +64,22 @@ export function signConfirm(message: Record<string, unknown>, signing: Signing, 
   }
 }
 
-export type ReplyChecksum = 'valid' | 'invalid' | 'absent';
+/**
+ * The reply's MaXacThuc, against the callback's: both public implementations (OpenCPS
+ * `createResponseMessage`, Thanh Hóa `ConfirmDvcPaymentCommandHandler`) echo the callback's value.
+ */
+export type ReplyMaXacThuc = 'echoed' | 'different' | 'absent';
 
 export interface PostedConfirm {
   /** HTTP status of the partner's answer, or 0 when it could not be reached. */
   status: number;
   reply?: unknown;
-  /** Whether the reply's MaXacThuc matches lienthong's proposed reply scheme (see checksum.ts). */
-  replyChecksum: ReplyChecksum;
+  /** Whether the reply echoes the callback's MaXacThuc. */
+  replyMaXacThuc: ReplyMaXacThuc;
   error?: string;
 }
 
-export async function postConfirm(url: string, message: Record<string, unknown>, secret: string, timeoutMs: number): Promise<PostedConfirm> {
+export async function postConfirm(url: string, message: Record<string, unknown>, timeoutMs: number): Promise<PostedConfirm> {
   let response: Response;
   try {
     response = await fetch(url, {
@@ -85,7 +89,7 @@ export async function postConfirm(url: string, message: Record<string, unknown>,
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    return { status: 0, replyChecksum: 'absent', error: (error as Error).message };
+    return { status: 0, replyMaXacThuc: 'absent', error: (error as Error).message };
   }
   const text = await response.text();
   let reply: unknown;
@@ -94,12 +98,12 @@ export async function postConfirm(url: string, message: Record<string, unknown>,
   } catch {
     reply = text;
   }
-  return { status: response.status, reply, replyChecksum: replyChecksumOf(reply, secret) };
+  return { status: response.status, reply, replyMaXacThuc: replyMaXacThucOf(reply, message) };
 }
 
-function replyChecksumOf(reply: unknown, secret: string): ReplyChecksum {
+function replyMaXacThucOf(reply: unknown, callback: Record<string, unknown>): ReplyMaXacThuc {
   if (!isPlainObject(reply) || reply.MaXacThuc === undefined) return 'absent';
-  return hasValidMaXacThuc(reply, REPLY_FIELDS, secret) ? 'valid' : 'invalid';
+  return reply.MaXacThuc === callback.MaXacThuc ? 'echoed' : 'different';
 }
 
 /** yyyyMMddHHmmss in Asia/Ho_Chi_Minh (UTC+07:00 all year). */

@@ -242,7 +242,7 @@ export async function startPaymentSim(opts: PaymentSimOptions = {}): Promise<Pay
     const facts = { maLoi: request.maLoi ?? MA_LOI.OK, maGiaoDich: `PP${compactVnTime(now)}${String(++transactionSeq).padStart(4, '0')}`, maNganHang: bank, thoiGianGD: compactVnTime(now) };
     const message = signConfirm(confirmFor(tx.init, facts), signing, secret);
     const target = request.url ?? callbackUrl;
-    const posted = await postConfirm(target, message, secret, callbackTimeoutMs);
+    const posted = await postConfirm(target, message, callbackTimeoutMs);
     const callback: SentCallback = { at: now.toISOString(), url: target, signing, maThamChieu: tx.maThamChieu, message, ...posted };
     tx.callbacks.push(callback);
     pushBounded(sent, callback);
