@@ -128,7 +128,8 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     return value;
   };
 
-  // 2. Code tables and mappings (with their golden tests).
+  // 2. Code tables and mappings (with their golden tests). Mappings and their tests take ${VAR} as every
+  // config file does (a site's agency code, say), so a test expects what the mapping writes on this site.
   const mappingRoot = join(root, 'mappings');
   const yamlFiles = listFiles(mappingRoot, (f) => f.endsWith('.yaml') || f.endsWith('.yml'));
   const codeTables = new Map<string, CodeTable>();
@@ -145,12 +146,12 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
         else codeTables.set(table.name, { ...table, file: rel(file) });
       }
     } else if (/\.test\.ya?ml$/.test(file)) {
-      const { suite, issues: found } = loadMappingTests({ ...src, file });
+      const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src) });
       issues.push(...found.map((i) => ({ ...i, file: rel(i.file) })));
       if (suite) suites.push(suite);
     } else {
       const id = relative(mappingRoot, file).split(sep).join('/').replace(/\.ya?ml$/, '');
-      const { mapping, issues: found } = loadMapping(src, id);
+      const { mapping, issues: found } = loadMapping({ ...src, value: resolveEnv(src) }, id);
       issues.push(...found);
       if (mapping) definitions.set(id, mapping);
     }

@@ -72,6 +72,14 @@ describe('lienthong check', () => {
     expect(issue?.message).toContain('only a response or reply mapping has a request to read');
   });
 
+  it('reports a mapping that names an environment variable which is not set, at its line', () => {
+    const dir = broken();
+    const line = edit(dir, 'mappings/dvcqg-payment/INIT.out.yaml', '"${DVCQG_PAYMENT_PARTNER:-000.00.00.H56}"', '"${LT_TEST_UNSET_PARTNER}"');
+    const { registry, issues } = loadRegistry(dir, { env });
+    expect(registry).toBeUndefined();
+    expect(errors(issues)).toContainEqual(expect.objectContaining({ file: 'mappings/dvcqg-payment/INIT.out.yaml', line, message: 'environment variable LT_TEST_UNSET_PARTNER is not set' }));
+  });
+
   it('reports a target field that the target schema does not have', () => {
     const dir = broken();
     const line = edit(dir, 'mappings/csdldc/TraCuuThongTinCongDan.in.yaml', '  ethnicity: {', '  ethnicityy: {');

@@ -206,3 +206,24 @@ describe('an INIT signed with a secret the platform does not share', () => {
     }
   });
 });
+
+describe("another site's partner code, from the environment", () => {
+  it('goes into INIT (and its MaXacThuc) and into the reply to a callback, with no mapping edited', async () => {
+    const partner = '000.00.00.T38';
+    const payment = await startPaymentSim({ secret: SECRET, partnerCode: partner });
+    const onegate = await startOnegateSim();
+    const hub = await startTestHub({ DVCQG_PAYMENT_URL: payment.url, ONEGATE_H56_URL: onegate.url, DVCQG_PAYMENT_SECRET: SECRET, DVCQG_PAYMENT_PARTNER: partner });
+    try {
+      const ref = 'dvc00014H562503040012';
+      const res = await call(`${hub.url}/v1/in/onegate-h56/payment-init`, 'POST', paymentRequest(ref));
+      // The platform knows only this partner: a wrong code would be MaLoi 02, a wrong checksum 07.
+      expect(res.body).toMatchObject({ ketQua: 'KHOI_TAO', maLoi: '00' });
+      expect(payment.transactions().get(ref)!.init).toMatchObject({ MaDoiTac: partner });
+      const sent = await payment.sendConfirm({ maThamChieu: ref, url: `${hub.url}/v1/in/dvcqg-payment/CONFIRM` });
+      expect(sent.reply).toMatchObject({ MaLoi: '00', MaDoiTac: partner, MaThamChieu: ref });
+    } finally {
+      await hub.close();
+      await Promise.all([payment.close(), onegate.close()]);
+    }
+  });
+});
