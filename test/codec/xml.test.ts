@@ -110,6 +110,20 @@ describe('parseXmlSafely: hostile input', () => {
     expect(e.type).toBe('client.xml-forbidden');
   });
 
+  it('decodes the five predefined references alike whether or not the document also holds numeric or HTML ones', () => {
+    // Documents with predefined references only skip the HTML entity pass; the text must come out the same.
+    const predefined = '<r a="x &amp; &quot;y&quot;"><t>&lt;b&gt; &apos;c&apos; &amp;amp; &amp;#7871;</t><u>Trần</u></r>';
+    const withNumeric = predefined.replace('<u>Trần</u>', '<u>Tr&#7847;n</u>');
+    const expected = { r: { '@_a': 'x & "y"', t: "<b> 'c' &amp; &#7871;", u: 'Trần' } };
+    expect(parseXmlSafely(predefined)).toEqual(expected);
+    expect(parseXmlSafely(withNumeric)).toEqual(expected);
+    expect(parseXmlSafely('<t>&nbsp;&copy;</t>')).toEqual({ t: '\u00a0©' });
+  });
+
+  it('rejects 200,000 predefined references too (expansion limit)', () => {
+    expect(failure(() => parseXmlSafely(`<a>${'&amp;'.repeat(200_000)}</a>`)).type).toBe('client.xml-forbidden');
+  });
+
   it('counts expansions per document: the shared parser does not accumulate across calls', () => {
     const doc = `<a>${'&amp;'.repeat(XML_MAX_ENTITY_EXPANSIONS - 1000)}</a>`;
     for (let i = 0; i < 3; i++) expect((parseXmlSafely(doc).a as string).length).toBe(XML_MAX_ENTITY_EXPANSIONS - 1000);
