@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   applyFault, BODY_LIMIT, canonicalJson, FAULT_MODES, IdempotencyCache, idempotencyKeyOf, isPlainObject, jsonDepth, MAX_DEPTH,
-  ModeClock, parseModeBody, pushBounded, requestErrorText, sameSecret, sha256, sleeper, type Outcome,
-} from './harness.js';
+  ModeClock, controlRoutes, pushBounded, requestErrorText, sameSecret, sha256, sleeper, type Outcome,
+} from '../harness.js';
 import { checkHoSoList, checkIsUpdating, checkProgressList, checkStatusList, checkTraCuu, type Invalid } from './validate.js';
 
 /**
@@ -358,23 +358,12 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
   app.post('/dvcqg/auth', auth);
   app.post('/dvcqg/service', service);
 
-  app.get('/health', async () => ({ status: 'ok', simulator: 'dvcqg', mode: modes.current }));
-  app.get('/__sim/received', async () => log);
+  controlRoutes(app, { name: 'dvcqg', modes, allowed: DVCQG_MODES, received: () => log, reset });
   app.get('/__sim/logins', async () => loginLog);
   app.get('/__sim/dossiers', async () => Object.fromEntries(dossiers()));
-  app.post('/__sim/reset', async () => {
-    reset();
-    return { reset: true };
-  });
   app.post('/__sim/expire-sessions', async () => {
     sessions.clear();
     return { expired: true };
-  });
-  app.post('/__sim/mode', async (req, reply) => {
-    const parsed = parseModeBody(req.body, DVCQG_MODES);
-    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed });
-    modes.set(parsed.mode, parsed.forMs);
-    return { mode: modes.current, until: modes.endsAt };
   });
 
   function dossiers(): Map<string, Record<string, unknown>> {

@@ -1,4 +1,4 @@
-import { isPlainObject } from './harness.js';
+import { isPlainObject } from '../harness.js';
 
 /**
  * Checks of the DVCQG sync payloads (VN-SYSTEMS §2). Each check returns the path of the first bad field

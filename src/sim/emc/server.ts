@@ -1,8 +1,8 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   applyFault, BODY_LIMIT, canonicalJson, FAULT_MODES, IdempotencyCache, idempotencyKeyOf, isPlainObject, jsonDepth, MAX_DEPTH,
-  ModeClock, parseModeBody, pushBounded, requestErrorText, sameSecret, sha256, sleeper, type FaultMode, type Outcome,
-} from '../dvcqg/harness.js';
+  ModeClock, controlRoutes, pushBounded, requestErrorText, sameSecret, sha256, sleeper, type FaultMode, type Outcome,
+} from '../harness.js';
 import { checkTracking } from './validate.js';
 
 /**
@@ -153,19 +153,8 @@ export async function startEmcSim(opts: EmcSimOptions = {}): Promise<EmcSim> {
   app.post('/TrackingMCDT', tracking);
   app.post('/api/TrackingMCDT', tracking);
 
-  app.get('/health', async () => ({ status: 'ok', simulator: 'emc', mode: modes.current }));
-  app.get('/__sim/received', async () => log);
+  controlRoutes(app, { name: 'emc', modes, allowed: EMC_MODES, received: () => log, reset });
   app.get('/__sim/events', async () => Object.fromEntries(store));
-  app.post('/__sim/reset', async () => {
-    reset();
-    return { reset: true };
-  });
-  app.post('/__sim/mode', async (req, reply) => {
-    const parsed = parseModeBody(req.body, EMC_MODES);
-    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed });
-    modes.set(parsed.mode, parsed.forMs);
-    return { mode: modes.current, until: modes.endsAt };
-  });
 
   function reset() {
     store.clear();

@@ -1,4 +1,4 @@
-import { isPlainObject } from '../dvcqg/harness.js';
+import { isPlainObject } from '../harness.js';
 
 /**
  * Checks of the EMC `TrackingMCDT` body (VN-SYSTEMS §2; TH `EMCRequestBody.cs`). Code fields may arrive as

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   applyFault, BODY_LIMIT, canonicalJson, FAULT_MODES, IdempotencyCache, idempotencyKeyOf, isPlainObject, jsonDepth, MAX_DEPTH,
-  ModeClock, parseModeBody, pushBounded, requestErrorText, sameSecret, sha256, sleeper, type Outcome,
-} from '../dvcqg/harness.js';
+  ModeClock, controlRoutes, pushBounded, requestErrorText, sameSecret, sha256, sleeper, type Outcome,
+} from '../harness.js';
 import { checkPaymentResult } from './validate.js';
 
 /**
@@ -156,19 +156,8 @@ export async function startOnegateSim(opts: OnegateSimOptions = {}): Promise<One
 
   app.post(PAYMENT_RESULT_PATH, paymentResult);
 
-  app.get('/health', async () => ({ status: 'ok', simulator: 'onegate', mode: modes.current }));
-  app.get('/__sim/received', async () => log);
+  controlRoutes(app, { name: 'onegate', modes, allowed: ONEGATE_MODES, received: () => log, reset });
   app.get('/__sim/payment-results', async () => Object.fromEntries(store));
-  app.post('/__sim/reset', async () => {
-    reset();
-    return { reset: true };
-  });
-  app.post('/__sim/mode', async (req, reply) => {
-    const parsed = parseModeBody(req.body, ONEGATE_MODES);
-    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed });
-    modes.set(parsed.mode, parsed.forMs);
-    return { mode: modes.current, until: modes.endsAt };
-  });
 
   function reset() {
     store.clear();

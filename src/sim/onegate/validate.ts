@@ -1,4 +1,4 @@
-import { isPlainObject } from '../dvcqg/harness.js';
+import { isPlainObject } from '../harness.js';
 
 /**
  * Checks of the payment result the hub sends to the one-stop system (lienthong's proposal,

@@ -1,4 +1,4 @@
-import { isPlainObject } from '../dvcqg/harness.js';
+import { isPlainObject } from '../harness.js';
 import { CONFIRM_FIELDS, maXacThuc } from './checksum.js';
 import type { InitMessage } from './validate.js';
 

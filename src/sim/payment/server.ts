@@ -1,8 +1,8 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import {
-  applyFault, BODY_LIMIT, FAULT_MODES, idempotencyKeyOf, isPlainObject, jsonDepth, MAX_DEPTH, ModeClock, parseModeBody,
+  applyFault, BODY_LIMIT, FAULT_MODES, idempotencyKeyOf, isPlainObject, jsonDepth, MAX_DEPTH, controlRoutes, ModeClock,
   pushBounded, requestErrorText, sameSecret, sleeper, type FaultMode, type Outcome,
-} from '../dvcqg/harness.js';
+} from '../harness.js';
 import { hasValidMaXacThuc, INIT_FIELDS } from './checksum.js';
 import { compactVnTime, confirmFor, postConfirm, signConfirm, SIGNINGS, type PostedConfirm, type Signing } from './confirm.js';
 import { checkInit, type InitMessage } from './validate.js';
@@ -276,8 +276,7 @@ export async function startPaymentSim(opts: PaymentSimOptions = {}): Promise<Pay
     );
   });
 
-  app.get('/health', async () => ({ status: 'ok', simulator: 'payment', mode: modes.current }));
-  app.get('/__sim/received', async () => log);
+  controlRoutes(app, { name: 'payment', modes, allowed: PAYMENT_MODES, received: () => log, reset });
   app.get('/__sim/transactions', async () => Object.fromEntries(transactions()));
   app.get('/__sim/callbacks', async () => sent);
   app.post('/__sim/confirm', async (req, reply) => {
@@ -288,16 +287,6 @@ export async function startPaymentSim(opts: PaymentSimOptions = {}): Promise<Pay
     if (b.signing !== undefined && !SIGNINGS.includes(b.signing as Signing)) return reply.code(400).send({ error: `signing must be one of ${SIGNINGS.join(', ')}` });
     if (!store.has(b.maThamChieu)) return reply.code(404).send({ error: 'no transaction with this maThamChieu: send INIT first' });
     return sendConfirm({ maThamChieu: b.maThamChieu, url: b.url as string | undefined, maLoi: b.maLoi as string | undefined, signing: b.signing as Signing | undefined });
-  });
-  app.post('/__sim/reset', async () => {
-    reset();
-    return { reset: true };
-  });
-  app.post('/__sim/mode', async (req, reply) => {
-    const parsed = parseModeBody(req.body, PAYMENT_MODES);
-    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed });
-    modes.set(parsed.mode, parsed.forMs);
-    return { mode: modes.current, until: modes.endsAt };
   });
 
   function transactions(): Map<string, PaymentTransaction> {

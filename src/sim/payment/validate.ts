@@ -1,4 +1,4 @@
-import { isPlainObject } from '../dvcqg/harness.js';
+import { isPlainObject } from '../harness.js';
 
 /**
  * Checks of the INIT message as the simulated platform applies them (VN-SYSTEMS §2 "Payment platform

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { sleeper } from '../dvcqg/harness.js';
+import { sleeper } from '../harness.js';
 import { lookup } from './lookup.js';
 import { RESERVED } from './people.js';
 import { collectionXml } from './congdan-xml.js';

@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * Plumbing shared by the JSON simulators (DVCQG, EMC): fault modes with an optional time limit,
- * idempotency-key replay, bounded logs. Imports nothing from the hub: the simulators are strangers on the network.
+ * Plumbing shared by the simulators (DVCQG, EMC, the payment platform, the one-stop system; the population
+ * database takes its sleeper): fault modes with an optional time limit, the control routes, idempotency-key replay,
+ * bounded logs. Imports nothing from the hub: the simulators are strangers on the network.
  */
 
 /** Failure modes every JSON simulator offers. */
@@ -202,4 +203,23 @@ export function requestErrorText(status: number): string {
   if (status === 413) return 'body too large (limit 1 MiB)';
   if (status === 415) return 'unsupported content type: send application/json';
   return 'invalid JSON body';
+}
+
+/**
+ * The routes every simulator answers besides its own API: `GET /health`, `GET /__sim/received` (what it was sent),
+ * `POST /__sim/reset` and `POST /__sim/mode` (`{mode, forMs?}`: fail, slow down or answer 5xx/429 for a while).
+ */
+export function controlRoutes<M extends string>(app: FastifyInstance, sim: { name: string; modes: ModeClock<M>; allowed: readonly M[]; received: () => unknown; reset: () => void }): void {
+  app.get('/health', async () => ({ status: 'ok', simulator: sim.name, mode: sim.modes.current }));
+  app.get('/__sim/received', async () => sim.received());
+  app.post('/__sim/reset', async () => {
+    sim.reset();
+    return { reset: true };
+  });
+  app.post('/__sim/mode', async (req, reply) => {
+    const parsed = parseModeBody(req.body, sim.allowed);
+    if (typeof parsed === 'string') return reply.code(400).send({ error: parsed });
+    sim.modes.set(parsed.mode, parsed.forMs);
+    return { mode: sim.modes.current, until: sim.modes.endsAt };
+  });
 }
