@@ -119,8 +119,8 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     return src.errors.length ? undefined : src;
   };
 
-  const resolveEnv = (src: SourceFile) => {
-    const { value, missing } = interpolate(src.value, env);
+  const resolveEnv = (src: SourceFile, options: { typed?: boolean } = {}) => {
+    const { value, missing } = interpolate(src.value, env, options);
     for (const m of missing) {
       const at = src.locate(m.path);
       error(src.file, `environment variable ${m.variable} is not set`, { field: m.path.join('.'), line: at.line, column: at.column, hint: `export ${m.variable}=… before starting, or write \${${m.variable}:-default}` });
@@ -146,12 +146,12 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
         else codeTables.set(table.name, { ...table, file: rel(file) });
       }
     } else if (/\.test\.ya?ml$/.test(file)) {
-      const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src) });
+      const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src, { typed: false }) });
       issues.push(...found.map((i) => ({ ...i, file: rel(i.file) })));
       if (suite) suites.push(suite);
     } else {
       const id = relative(mappingRoot, file).split(sep).join('/').replace(/\.ya?ml$/, '');
-      const { mapping, issues: found } = loadMapping({ ...src, value: resolveEnv(src) }, id);
+      const { mapping, issues: found } = loadMapping({ ...src, value: resolveEnv(src, { typed: false }) }, id);
       issues.push(...found);
       if (mapping) definitions.set(id, mapping);
     }
