@@ -23,7 +23,8 @@ export async function startCommand(options: { root?: string; port?: string; host
       log.info({ simulator: sim.name, env: sim.env }, 'simulator skipped: its connector points elsewhere');
       continue;
     }
-    const started = await simulators[sim.name]({ host: '127.0.0.1', port: sim.port ?? 0 });
+    const start = simulators[sim.name] as (options: Record<string, unknown>) => Promise<{ url: string; close(): Promise<void> }>;
+    const started = await start({ ...sim.options, host: '127.0.0.1', port: sim.port ?? 0 });
     running.push(started);
     if (sim.env) process.env[sim.env] = started.url;
     log.info({ simulator: sim.name, url: started.url }, 'simulator started (fictitious data)');

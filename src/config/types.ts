@@ -12,7 +12,8 @@ export interface HubConfig {
   federation: { hubs: FederatedHub[] };
   delivery: { concurrency: number; leaseMs: number; pollIntervalMs: number; idempotencyTtlMs: number; retry?: RetryPolicyConfig };
   store: { dataDir: string; payloadRetentionMs: number; metadataRetentionMs: number };
-  demo?: { simulators?: Array<{ name: 'population' | 'dvcqg' | 'emc' | 'payment' | 'onegate'; port?: number; env?: string }> };
+  /** `options`: the simulator's own settings (names checked per simulator by hub.schema.json). */
+  demo?: { simulators?: Array<{ name: 'population' | 'dvcqg' | 'emc' | 'payment' | 'onegate'; port?: number; env?: string; options?: Record<string, string | number | boolean> }> };
 }
 
 export interface ServerConfig {

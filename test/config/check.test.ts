@@ -80,6 +80,13 @@ describe('lienthong check', () => {
     expect(errors(issues)).toContainEqual(expect.objectContaining({ file: 'mappings/dvcqg-payment/INIT.out.yaml', line, message: 'environment variable LT_TEST_UNSET_PARTNER is not set' }));
   });
 
+  it("reports an option a demo simulator does not have, naming the ones it has", () => {
+    const dir = broken();
+    edit(dir, 'config/hub.yaml', 'options: { token: "${EMC_TOKEN:-emc-demo-token}" }', 'options: { tokn: "${EMC_TOKEN:-emc-demo-token}" }');
+    const found = errors(loadRegistry(dir, { env }).issues).filter((i) => i.file === 'config/hub.yaml');
+    expect(found.map((i) => i.message).join('\n')).toContain('token, slowMs, latencyMs, jitterMs');
+  });
+
   it('reports a target field that the target schema does not have', () => {
     const dir = broken();
     const line = edit(dir, 'mappings/csdldc/TraCuuThongTinCongDan.in.yaml', '  ethnicity: {', '  ethnicityy: {');

@@ -25,11 +25,14 @@ export interface ChildHubOptions {
   root?: string;
   /** https, with the CA to trust for the readiness probe. */
   tls?: { ca: string };
+  /** Also start the demo simulators config/hub.yaml names (default: --no-sim). */
+  simulators?: boolean;
 }
 
 export async function startChildHub(env: Record<string, string>, port?: number, options: ChildHubOptions = {}): Promise<ChildHub> {
   const listen = port ?? (await freePort());
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'lienthong.js'), '--root', options.root ?? REPO, 'start', '--no-sim', '--port', String(listen)], {
+  const args = [join(REPO, 'bin', 'lienthong.js'), '--root', options.root ?? REPO, 'start', ...(options.simulators ? [] : ['--no-sim']), '--port', String(listen)];
+  const child = spawn(process.execPath, args, {
     env: { ...hubEnv(env), LOG_LEVEL: env.LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
