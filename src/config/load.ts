@@ -103,9 +103,14 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     if (validate(value)) return true;
     for (const e of withoutBranchNoise(validate.errors ?? [])) {
       const path = pointerToPath(e.instancePath);
-      const field = e.keyword === 'required' ? [...path, String(e.params.missingProperty)] : e.keyword === 'additionalProperties' ? [...path, String(e.params.additionalProperty)] : path;
+      // A key refused by propertyNames (e.g. a simulator option it does not have) is reported as an unknown field.
+      const badKey = e.propertyName;
+      const field = e.keyword === 'required' ? [...path, String(e.params.missingProperty)] : e.keyword === 'additionalProperties' ? [...path, String(e.params.additionalProperty)] : badKey !== undefined ? [...path, badKey] : path;
       const at = src.locate(field);
-      error(src.file, `${e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')}: ` : ''}${e.keyword === 'additionalProperties' ? 'unknown field' : e.message}${e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}${e.keyword === 'additionalProperties' ? ` ("${e.params.additionalProperty}")` : ''}`, {
+      const what = badKey !== undefined && e.keyword === 'enum'
+        ? `unknown field ("${badKey}"): one of ${(e.params.allowedValues as unknown[]).join(', ')}`
+        : `${e.keyword === 'additionalProperties' ? 'unknown field' : e.message}${e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}${e.keyword === 'additionalProperties' ? ` ("${e.params.additionalProperty}")` : ''}`;
+      error(src.file, `${e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')}: ` : ''}${what}`, {
         field: field.join('.') || undefined, line: at.line, column: at.column,
         hint: e.keyword === 'additionalProperties' ? 'remove or rename the field; see the schema named in $schema for what is allowed' : `see schemas/config/${kind}.schema.json`,
       });
@@ -367,7 +372,8 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
 /** A failed oneOf reports every branch's complaint; keep the oneOf itself and drop the branches' noise. */
 function withoutBranchNoise(errors: NonNullable<ValidateFunction['errors']>): NonNullable<ValidateFunction['errors']> {
   const oneOfAt = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath.replace(/\/oneOf$/, '/oneOf/'));
-  return errors.filter((e) => e.keyword === 'oneOf' || !oneOfAt.some((prefix) => e.schemaPath.startsWith(prefix)));
+  // "must match then schema" and "property name must be valid" only wrap the error that says what is wrong.
+  return errors.filter((e) => e.keyword !== 'if' && e.keyword !== 'propertyNames' && (e.keyword === 'oneOf' || !oneOfAt.some((prefix) => e.schemaPath.startsWith(prefix))));
 }
 
 function normaliseConnector(value: Record<string, unknown>, file: string, root: string): ConnectorConfig {

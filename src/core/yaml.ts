@@ -38,8 +38,9 @@ export function parseSource<T = unknown>(file: string, text: string): SourceFile
         if (keyNode?.range) best = keyNode.range[0];
         node = pair.value as Node | null;
         if (node?.range && !isMap(node) && !isSeq(node)) best = keyNode?.range ? keyNode.range[0] : node.range[0];
-      } else if (isSeq(node) && typeof key === 'number') {
-        node = node.items[key] as Node | null;
+      } else if (isSeq(node) && (typeof key === 'number' || /^\d+$/.test(key))) {
+        // JSON pointers (schema errors) name list items by their index as text.
+        node = node.items[Number(key)] as Node | null;
         if (node?.range) best = node.range[0];
       } else break;
     }

@@ -83,8 +83,9 @@ describe('lienthong check', () => {
   it("reports an option a demo simulator does not have, naming the ones it has", () => {
     const dir = broken();
     edit(dir, 'config/hub.yaml', 'options: { token: "${EMC_TOKEN:-emc-demo-token}" }', 'options: { tokn: "${EMC_TOKEN:-emc-demo-token}" }');
+    const line = readFileSync(join(dir, 'config/hub.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('tokn')) + 1;
     const found = errors(loadRegistry(dir, { env }).issues).filter((i) => i.file === 'config/hub.yaml');
-    expect(found.map((i) => i.message).join('\n')).toContain('token, slowMs, latencyMs, jitterMs');
+    expect(found).toEqual([expect.objectContaining({ line, field: 'demo.simulators.2.options.tokn', message: 'demo.simulators.2.options: unknown field ("tokn"): one of token, slowMs, latencyMs, jitterMs' })]);
   });
 
   it('reports a target field that the target schema does not have', () => {
