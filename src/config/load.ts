@@ -107,9 +107,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       const badKey = e.propertyName;
       const field = e.keyword === 'required' ? [...path, String(e.params.missingProperty)] : e.keyword === 'additionalProperties' ? [...path, String(e.params.additionalProperty)] : badKey !== undefined ? [...path, badKey] : path;
       const at = src.locate(field);
-      const what = badKey !== undefined && e.keyword === 'enum'
-        ? `unknown field ("${badKey}"): one of ${(e.params.allowedValues as unknown[]).join(', ')}`
-        : `${e.keyword === 'additionalProperties' ? 'unknown field' : e.message}${e.keyword === 'enum' ? `: ${(e.params.allowedValues as unknown[]).join(', ')}` : ''}${e.keyword === 'additionalProperties' ? ` ("${e.params.additionalProperty}")` : ''}`;
+      const unknownKey = badKey ?? (e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined);
+      const allowed = e.keyword === 'enum' ? `${badKey !== undefined ? ': one of ' : ': '}${(e.params.allowedValues as unknown[]).join(', ')}` : '';
+      const what = `${unknownKey !== undefined ? `unknown field ("${unknownKey}")` : e.message}${allowed}`;
       error(src.file, `${e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')}: ` : ''}${what}`, {
         field: field.join('.') || undefined, line: at.line, column: at.column,
         hint: e.keyword === 'additionalProperties' ? 'remove or rename the field; see the schema named in $schema for what is allowed' : `see schemas/config/${kind}.schema.json`,

@@ -72,8 +72,9 @@ class Checker {
     if (!source) this.report(['source'], `source schema "${this.def.source}" does not exist`, `create schemas/${this.def.source}.json, or ${suggestion(this.def.source, names, 'schemas')}`);
     if (!target) this.report(['target'], `target schema "${this.def.target}" does not exist`, `create schemas/${this.def.target}.json, or ${suggestion(this.def.target, names, 'schemas')}`);
     const request = this.def.request === undefined ? undefined : this.walker.root(this.def.request);
-    if (this.def.request !== undefined && !request) this.report(['request'], `request schema "${this.def.request}" does not exist`, `create schemas/${this.def.request}.json, or ${suggestion(this.def.request, names, 'schemas')}`);
-    if (!source || !target || (this.def.request !== undefined && !request)) return this.issues;
+    const requestMissing = this.def.request !== undefined && !request;
+    if (requestMissing) this.report(['request'], `request schema "${this.def.request}" does not exist`, `create schemas/${this.def.request}.json, or ${suggestion(this.def.request!, names, 'schemas')}`);
+    if (!source || !target || requestMissing) return this.issues;
     this.checkObject(fields.tree, target, { scope: source, root: source, request, label: '', where: '' }, fields.at, '');
     return this.issues;
   }

@@ -42,34 +42,24 @@ export function forbiddenKeyReason(name: string): string {
 
 /** The prefix of paths into the request a response mapping answers. */
 export const REQUEST = '$request';
+/** Path prefixes other than the current scope, longest first (`$request` also starts with `$`). */
+const BASES: ReadonlyArray<readonly [string, SourcePath['base']]> = [[REQUEST, 'request'], ['$', 'root']];
 
 const SEGMENT = /^[^.[\]\s]+$/;
 const INDEX = /^\[(0|[1-9][0-9]{0,8})\]/;
 
 export type PathResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Parses a source path (`a.b[0].c`, `$.a`, `$`, `@`). */
+/** Parses a source path (`a.b[0].c`, `$.a`, `$`, `@`, `$request.a`). */
 export function parseSourcePath(text: string): PathResult<SourcePath> {
   if (typeof text !== 'string' || text.length === 0) return { ok: false, reason: 'a path must be a non-empty string' };
-  if (text === '$') return { ok: true, value: { base: 'root', segments: [], text } };
   if (text === '@') return { ok: true, value: { base: 'scope', segments: [], text } };
-  if (text === REQUEST) return { ok: true, value: { base: 'request', segments: [], text } };
-  let rest = text;
-  let base: SourcePath['base'] = 'scope';
-  const segments: PathSegment[] = [];
-  if (rest.startsWith(`${REQUEST}.`) || rest.startsWith(`${REQUEST}[`)) {
-    base = 'request';
-    rest = rest.slice(REQUEST.length);
-    if (rest.startsWith('.')) return parseRest(rest.slice(1), segments, base, text, false);
-    return parseRest(rest, segments, base, text, true);
+  for (const [prefix, base] of BASES) {
+    if (text === prefix) return { ok: true, value: { base, segments: [], text } };
+    if (text.startsWith(`${prefix}.`)) return parseRest(text.slice(prefix.length + 1), [], base, text, false);
+    if (text.startsWith(`${prefix}[`)) return parseRest(text.slice(prefix.length), [], base, text, true);
   }
-  if (rest.startsWith('$.') || rest.startsWith('$[')) {
-    base = 'root';
-    rest = rest.slice(1);
-    if (rest.startsWith('.')) rest = rest.slice(1);
-    else return parseRest(rest, segments, base, text, true);
-  }
-  return parseRest(rest, segments, base, text, false);
+  return parseRest(text, [], 'scope', text, false);
 }
 
 function parseRest(rest: string, segments: PathSegment[], base: SourcePath['base'], text: string, startsWithIndex: boolean): PathResult<SourcePath> {
