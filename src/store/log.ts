@@ -19,6 +19,7 @@ export const MAX_LIMIT = 500;
 /** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
 const MESSAGE_ROWS_PER_STATEMENT = 200;
 const EVENT_ROWS_PER_STATEMENT = 500;
+const STATE_ROWS_PER_STATEMENT = 500;
 
 export interface MessageLogSettings {
   sealer: Sealer;
@@ -229,6 +230,7 @@ export class KyselyMessageLog implements StoreMessageLog {
         else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : 'dead');
       }
       const writes: Array<Promise<void>> = [];
+      const at = Math.round(this.#settings.now());
       for (const message of messages) {
         const outcomes = ended.get(message.id);
         const total = Number(message.deliveries);
@@ -236,7 +238,7 @@ export class KyselyMessageLog implements StoreMessageLog {
         const dead = [...outcomes.values()].filter((o) => o === 'dead').length;
         const state: MessageState = dead === 0 ? 'delivered' : dead === outcomes.size ? 'dead-lettered' : 'partially-delivered';
         if (state !== message.state) {
-          writes.push(this.setState(message.id, state));
+          writes.push(this.#writer.write({ kind: 'state', id: message.id, state, reason: null, at }));
           changed++;
         }
       }
@@ -392,9 +394,17 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Pro
   while (i < ops.length) {
     const op = ops[i]!;
     if (op.kind === 'state') {
-      const changed = await trx.updateTable('messages').set({ state: op.state, reason: op.reason, updated_at: op.at }).where('id', '=', op.id).returning('id').execute();
-      if (changed.length > 0) entries.push({ kind: 'state', ref: op.id, facts: { ...stateFacts(op.id, op.state, op.reason, op.at) } });
-      i++;
+      // Settling a busy hub's messages sets the same state at the same millisecond for many of them: one
+      // statement for such a run (a repeated id starts a new one, so that each write states its own change).
+      const ids = new Set<string>();
+      for (; i < ops.length && ids.size < STATE_ROWS_PER_STATEMENT; i++) {
+        const next = ops[i]!;
+        if (next.kind !== 'state' || next.state !== op.state || next.reason !== op.reason || next.at !== op.at || ids.has(next.id)) break;
+        ids.add(next.id);
+      }
+      const changed = await trx.updateTable('messages').set({ state: op.state, reason: op.reason, updated_at: op.at }).where('id', 'in', [...ids]).returning('id').execute();
+      const found = new Set(changed.map((row) => row.id));
+      for (const id of ids) if (found.has(id)) entries.push({ kind: 'state', ref: id, facts: { ...stateFacts(id, op.state, op.reason, op.at) } });
     } else if (op.kind === 'events') {
       const rows: Insertable<EventsTable>[] = [];
       for (; i < ops.length; i++) {

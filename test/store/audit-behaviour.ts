@@ -170,6 +170,27 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       expect((await verify(store)).findings).toEqual([]);
     });
 
+    it('settles many messages with one statement per run of equal states, each still journaled as its own change', async () => {
+      const store = await fresh();
+      const log = await open(store, { batchWindowMs: 50 });
+      const messages = Array.from({ length: 230 }, () => message({ deliveries: 1 }));
+      await Promise.all(messages.map((m) => log.recordMessage(m)));
+      // The first 200 were delivered, the next 30 dead-lettered: two runs, of two states.
+      await log.recordEvents(messages.map((m, i) => ({ messageId: m.id, deliveryId: `dlv-${m.id}`, destination: 'dvcqg.capNhatTrangThai', at: T0 + 1000 + i, kind: i < 200 ? 'delivered' as const : 'dead-lettered' as const })));
+      expect(await log.settle([...messages.map((m) => m.id), 'no-such-message'])).toBe(230);
+      // The same message twice in one batch: two writes, two entries (the second changes nothing visible, but happened).
+      const again = messages[0]!;
+      await Promise.all([log.setState(again.id, 'discarded', 'operator'), log.setState(again.id, 'discarded', 'operator')]);
+      await log.close();
+      const states = await store.raw("select ref, facts from journal where kind = 'state' order by pos");
+      expect(states.map((e) => e.ref)).toEqual([...messages.map((m) => m.id), again.id, again.id]);
+      expect(states.slice(0, 200).every((e) => JSON.parse(String(e.facts)).state === 'delivered')).toBe(true);
+      expect(states.slice(200, 230).every((e) => JSON.parse(String(e.facts)).state === 'dead-lettered')).toBe(true);
+      const rows = await store.raw("select state, count(*) as n from messages group by state order by state");
+      expect(rows.map((r) => [r.state, Number(r.n)])).toEqual([['dead-lettered', 30], ['delivered', 199], ['discarded', 1]]);
+      expect((await verify(store)).findings).toEqual([]);
+    });
+
     it('replays a re-recorded message as the upsert does, and signs at the pace asked, not once per commit', async () => {
       const store = await fresh();
       const log = await open(store, { batchWindowMs: 0, audit: { checkpointEvery: 50 } });

@@ -195,7 +195,8 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
   function tienDo(body: Record<string, unknown>, at: string): Answer {
     const c = checkProgressList(body.data);
     if (!c.ok) return invalid(c.error);
-    for (const item of c.value) entry(item.MaHoSo).tienDo.push({ ...structuredClone(item), at });
+    // The parsed body is this call's own and is never written to; readers get copies (events()).
+    for (const item of c.value) entry(item.MaHoSo).tienDo.push({ ...item, at });
     return OK();
   }
 

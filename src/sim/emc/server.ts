@@ -131,7 +131,8 @@ export async function startEmcSim(opts: EmcSimOptions = {}): Promise<EmcSim> {
     const maHoSo = checked.value.MaHoSo;
     let events = store.get(maHoSo);
     if (!events) store.set(maHoSo, (events = []));
-    events.push({ ...structuredClone(checked.value), at });
+    // The parsed body is this call's own and is never written to; readers get copies (events()).
+    events.push({ ...checked.value, at });
     if (key) idem.put(key, hash, { status: 200, body: SUCCESS });
     done('ok');
     return SUCCESS;
