@@ -122,6 +122,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
+  // Every grouped write is a savepoint: its journal stays in memory instead of a temp file written page by page.
   db.pragma('temp_store = MEMORY');
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > 1) {

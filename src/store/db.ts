@@ -150,6 +150,7 @@ export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: str
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = FULL');
   database.pragma('busy_timeout = 5000');
+  // Statement journals of multi-row writes stay in memory instead of a temp file written page by page.
   database.pragma('temp_store = MEMORY');
   return { db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }), dialect: 'sqlite' };
 }
