@@ -16,7 +16,7 @@ import type { LogEvent, LogQuery, MessageLog, MessageRecord, MessageState, Messa
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 500;
 
-/** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+/** Rows (or ids) per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
 const MESSAGE_ROWS_PER_STATEMENT = 200;
 const EVENT_ROWS_PER_STATEMENT = 500;
 const STATE_ROWS_PER_STATEMENT = 500;
