@@ -148,6 +148,8 @@ async function rawBullmq(redisUrl: string, name: string, dvcqgUrl: string, emcUr
   const login = await request(`${dvcqgUrl}/dvcqg/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'lienthong', password: 'demo' }) });
   const { session } = (await login.body.json()) as { session: string };
   const pools = { dvcqg: new HttpPool(dvcqgUrl, { connections: 32 }), emc: new HttpPool(emcUrl, { connections: 32 }) };
+  // BullMQ does not close a connection it was given: this one is quit in close(), or the bench never exits.
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const worker = new Worker(name, async (job) => {
     const { to, payload } = job.data as { to: 'dvcqg' | 'emc'; payload: Record<string, string> };
     const res = to === 'dvcqg'
@@ -155,7 +157,7 @@ async function rawBullmq(redisUrl: string, name: string, dvcqgUrl: string, emcUr
       : await pools.emc.request({ path: '/TrackingMCDT', method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer emc-demo-token', 'idempotency-key': job.id! }, body: JSON.stringify({ CodeProfile: payload.maHoSo, SiteId: '56', CodeTTHC: '1.001234', NameTTHC: 'x', MaHoSo: payload.maHoSo, Status: '2', FormsReception: '1', FormsPayments: '0', Level: '4', IsFromDVCQG: '0', IsDVCBC: '0' }) });
     await res.body.dump();
     if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
-  }, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), concurrency: DELIVERY_SLOTS, removeOnComplete: { count: 100 } });
+  }, { connection: workerConnection, concurrency: DELIVERY_SLOTS, removeOnComplete: { count: 100 } });
   // Adds `count` payloads (new job ids each time) and waits until the simulators saw all of them; returns messages/s.
   let next = 0;
   const run = async (count: number): Promise<number> => {
@@ -179,7 +181,7 @@ async function rawBullmq(redisUrl: string, name: string, dvcqgUrl: string, emcUr
     await worker.close();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
-    await connection.quit();
+    await Promise.all([connection.quit(), workerConnection.quit()]);
     await Promise.all([pools.dvcqg.close(), pools.emc.close()]);
   };
   return { run, close };
