@@ -65,7 +65,7 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
       for (;;) {
         const answer = await send(peer, connector, operation, native, { messageId: delivery.messageId, correlationId: delivery.messageId, idempotencyKey: resent ? `${delivery.id}:resend` : delivery.id }, soap);
         result.httpStatus = answer.status;
-        result.requestBytes += JSON.stringify(native).length;
+        result.requestBytes += answer.requestBytes;
         result.responseBytes += answer.body.length;
         result.responseOutAt = Date.now();
         let body: unknown;

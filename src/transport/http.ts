@@ -10,6 +10,8 @@ export interface PeerResponse {
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
   durationMs: number;
+  /** Bytes of the request body as sent (after auth and encoding), for the operational record. */
+  requestBytes: number;
 }
 
 /** One HTTP exchange, fully specified; the single place where the hub touches the network. */
@@ -44,6 +46,7 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
  */
 export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<PeerResponse> {
   const started = performance.now();
+  const requestBytes = x.body === undefined ? 0 : typeof x.body === 'string' ? Buffer.byteLength(x.body) : x.body.length;
   return new Promise<PeerResponse>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -94,7 +97,7 @@ export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<PeerRespo
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve({ status, headers, body: Buffer.concat(chunks, size), durationMs: performance.now() - started });
+        resolve({ status, headers, body: Buffer.concat(chunks, size), durationMs: performance.now() - started, requestBytes });
       },
       onResponseError(_ctl, error) {
         fail(error);

@@ -47,6 +47,18 @@ describe('peer.send over MockAgent', () => {
     });
   });
 
+  it('counts the request bytes as sent, in UTF-8, after the body was encoded', async () => {
+    let sent = -1;
+    agent.get(ORIGIN).intercept({ path: '/x', method: 'POST' }).reply((opts) => {
+      sent = Buffer.byteLength(String(opts.body));
+      return { statusCode: 200, data: '{}' };
+    });
+    const peer = createPeer({ name: 'emc', baseUrl: ORIGIN }, agent);
+    const res = await peer.send({ path: '/x', json: { nguoiXuLy: 'Trần Văn Thử' } });
+    expect(res.requestBytes).toBe(sent);
+    expect(res.requestBytes).toBe(JSON.stringify({ nguoiXuLy: 'Trần Văn Thử' }).length + 5); // ầ, ă, ử take 3, 2 and 3 bytes
+  });
+
   it('defaults to GET without a body and keeps a caller content-type for raw bodies', async () => {
     const pool = agent.get(ORIGIN);
     pool.intercept({ path: '/health', method: 'GET' }).reply(200, 'ok');
