@@ -84,7 +84,7 @@ export function connectHubs(registry: Registry, trust: HubTrust | undefined, inj
           status: 502, detail: error instanceof HubError ? error.detail : [], cause: error,
         });
       });
-      return { status: answer.status, body: answer.body, durationMs: answer.durationMs, requestBytes: bytes.length };
+      return { status: answer.status, body: answer.body, durationMs: answer.durationMs, requestBytes: answer.requestBytes };
     },
     async close() {
       await Promise.allSettled(owned.map((d) => d.close()));

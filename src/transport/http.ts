@@ -41,8 +41,8 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
  * Throws only HubErrors of the `transport.` stage; never follows redirects.
  *
  * Uses undici's handler API rather than `request()`: the answer is collected straight from the socket's
- * chunks, without a Readable stream, an async iterator and an AbortSignal per exchange. On the hub's hot
- * paths that halves the client's CPU per exchange (~80 → ~45 µs measured on the CI machine).
+ * chunks, without a Readable stream, an async iterator and an AbortSignal per exchange: about half the
+ * client's CPU per exchange (~80 → ~45 µs in a local microbenchmark), on every outbound call of the hub.
  */
 export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<PeerResponse> {
   const started = performance.now();
@@ -68,7 +68,7 @@ export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<PeerRespo
     // One budget for connecting, headers and body together; undici's own timeouts cover each phase alone.
     const timer = setTimeout(() => {
       timedOut = true;
-      abort(Object.assign(new Error('request timed out'), { code: 'ABORT_ERR' }));
+      abort(timeoutError());
     }, x.requestMs);
     let url: URL;
     try {
@@ -80,7 +80,7 @@ export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<PeerRespo
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(ctl) {
         controller = ctl;
-        if (timedOut) ctl.abort(Object.assign(new Error('request timed out'), { code: 'ABORT_ERR' }));
+        if (timedOut) ctl.abort(timeoutError());
       },
       onResponseStart(ctl, statusCode, responseHeaders) {
         status = statusCode;
@@ -117,6 +117,11 @@ export function exchange(dispatcher: Dispatcher, x: Exchange): Promise<PeerRespo
       fail(error);
     }
   });
+}
+
+/** classify() reads the code as a timeout. */
+function timeoutError(): Error {
+  return Object.assign(new Error('request timed out'), { code: 'ABORT_ERR' });
 }
 
 function tooLarge(x: Exchange): HubError {
