@@ -3,7 +3,7 @@ import { openRedisQueue, type RedisQueueOptions } from './redis-queue.js';
 import { openSqliteQueue } from './sqlite-queue.js';
 import type { QueueDriver } from './types.js';
 
-export type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
+export type { Accepted, AcceptMessage, DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
 export { isLeaseLost } from './errors.js';
 
 export interface OpenQueueOptions {

@@ -42,6 +42,12 @@ import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery
  *   job: its stalled checker (every `stalledIntervalMs`, any process) moves the ticket back to wait, and
  *   the next claim re-leases it (attempts kept). Recovery therefore takes lease + up to two stalled
  *   intervals. `maxStalledCount` is effectively unbounded: giving up is our retry policy's business.
+ * - Leases at acceptance: an accept that asks for them leases the deliveries that may start at once to the
+ *   accepting process's worker instead of giving them tickets, so a fresh delivery costs no BullMQ job at all
+ *   (no add, fetch, gate or move to completed: the bulk of Redis's work per delivery). Nothing in BullMQ
+ *   knows about such a lease, so the sweeper also looks for expired leases without a ticket and adds one
+ *   (recovery: lease + up to one sweep interval); a retry of such a delivery adds its ticket through the
+ *   outbox, delayed until it is due.
  * - complete/retryLater/deadLetter check the lease in our hash (not only BullMQ's lock), so a worker
  *   whose lease expired and was re-claimed gets `server.lease-lost` and changes nothing. If its lease
  *   expired but nobody re-claimed it yet, it still settles the delivery (the ticket is then stale).
@@ -87,16 +93,18 @@ const PRELUDE = `
 local rcall = redis.call
 local function listKey(p, dest, okey) return p .. ':k:' .. string.len(dest) .. ':' .. dest .. ':' .. okey end
 local function unfinished(state) return state == 'ready' or state == 'delayed' or state == 'active' end
--- appends id to its key's line (or not, when unordered); true when it must get a ticket now
+-- appends id to its key's line (or not, when unordered); true when it may start now (head, or unordered)
 local function enqueue(p, id, dest, okey)
-  if okey == '' then rcall('SADD', p .. ':tojob', id) return true end
-  local lk = listKey(p, dest, okey)
-  if rcall('RPUSH', lk, id) == 1 then rcall('SADD', p .. ':tojob', id) return true end
-  return false
+  if okey == '' then return true end
+  return rcall('RPUSH', listKey(p, dest, okey), id) == 1
 end
 `;
 
-/** ARGV: prefix, now, idemKey ('' = none), idemTtlMs, messageId, n, then n × (id, messageId, routeId, destination, orderingKey, sealedPayload, acceptedAt). */
+/**
+ * ARGV: prefix, now, idemKey ('' = none), idemTtlMs, messageId, n, then n × (id, messageId, routeId, destination,
+ * orderingKey, sealedPayload, acceptedAt), then lease token, workerId, leaseUntil, most to lease (0 = none).
+ * Returns {1, first message id} for a repeated key, else {0, ids needing a ticket, ids leased}.
+ */
 const ACCEPT = `${PRELUDE}
 local p, now, idem = ARGV[1], ARGV[2], ARGV[3]
 if idem ~= '' then
@@ -110,18 +118,30 @@ for i = 0, n - 1 do
   end
 end
 if idem ~= '' then rcall('SET', p .. ':idem:' .. idem, ARGV[5], 'PX', ARGV[4]) end
-local out = {0}
+local l = 7 + n * 7
+local token, worker, leaseUntil, leaseLimit = ARGV[l], ARGV[l + 1], ARGV[l + 2], tonumber(ARGV[l + 3])
+local tickets, leased = {}, {}
 for i = 0, n - 1 do
   local b = 7 + i * 7
   local id, dest, okey = ARGV[b], ARGV[b + 3], ARGV[b + 4]
+  local h = p .. ':d:' .. id
   local seq = rcall('INCR', p .. ':seq')
-  rcall('HSET', p .. ':d:' .. id, 'id', id, 'messageId', ARGV[b + 1], 'routeId', ARGV[b + 2], 'destination', dest,
+  rcall('HSET', h, 'id', id, 'messageId', ARGV[b + 1], 'routeId', ARGV[b + 2], 'destination', dest,
     'orderingKey', okey, 'payload', ARGV[b + 5], 'acceptedAt', ARGV[b + 6], 'state', 'ready', 'attempts', 0,
     'availableAt', now, 'seq', seq)
   rcall('ZADD', p .. ':pending', seq, id)
-  if enqueue(p, id, dest, okey) then out[#out + 1] = id end
+  if enqueue(p, id, dest, okey) then
+    if #leased < leaseLimit then
+      rcall('HSET', h, 'state', 'active', 'lease', token, 'workerId', worker, 'leaseUntil', leaseUntil, 'firstAttemptAt', now)
+      rcall('ZADD', p .. ':active', leaseUntil, id)
+      leased[#leased + 1] = id
+    else
+      rcall('SADD', p .. ':tojob', id)
+      tickets[#tickets + 1] = id
+    end
+  end
 end
-return out
+return {0, tickets, leased}
 `;
 
 /** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, token, workerId, now, leaseUntil, leaseMs. */
@@ -172,11 +192,12 @@ end
 return {1, nxt}
 `;
 
-/** KEYS: hash. ARGV: prefix, id, lease, availableAt, error. */
+/** KEYS: hash. ARGV: prefix, id, lease, availableAt, error, ticketless ('1': a ticket must be added, via the outbox). */
 const RETRY = `${PRELUDE}
 local p, id = ARGV[1], ARGV[2]
 local f = rcall('HMGET', KEYS[1], 'state', 'lease')
 if f[1] ~= 'active' or f[2] ~= ARGV[3] then return 0 end
+if ARGV[6] == '1' then rcall('SADD', p .. ':tojob', id) end
 rcall('HSET', KEYS[1], 'state', 'delayed', 'availableAt', ARGV[4], 'lastError', ARGV[5])
 rcall('HINCRBY', KEYS[1], 'attempts', 1)
 rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil')
@@ -185,13 +206,14 @@ rcall('ZADD', p .. ':delayed', ARGV[4], id)
 return 1
 `;
 
-/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, lease, leaseUntil, leaseMs. */
+/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, lease, leaseUntil, leaseMs, ticketless ('1': no BullMQ lock to extend). */
 const EXTEND = `${PRELUDE}
 local p, id, lease = ARGV[1], ARGV[2], ARGV[3]
 local f = rcall('HMGET', KEYS[1], 'state', 'lease')
 if f[1] ~= 'active' or f[2] ~= lease then return 0 end
 rcall('HSET', KEYS[1], 'leaseUntil', ARGV[4])
 rcall('ZADD', p .. ':active', ARGV[4], id)
+if ARGV[6] == '1' then return 1 end
 local held = rcall('GET', KEYS[2])
 if not held or held == lease then
   rcall('SET', KEYS[2], lease, 'PX', ARGV[5])
@@ -214,7 +236,10 @@ for i = 3, #ARGV do
     rcall('ZREM', p .. ':dead', id)
     rcall('ZADD', p .. ':pending', seq, id)
     local f = rcall('HMGET', h, 'destination', 'orderingKey')
-    if enqueue(p, id, f[1], f[2]) then out[#out + 1] = id end
+    if enqueue(p, id, f[1], f[2]) then
+      rcall('SADD', p .. ':tojob', id)
+      out[#out + 1] = id
+    end
     out[1] = out[1] + 1
   end
 end
@@ -390,6 +415,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     hash: (id: string) => `${p}:d:${id}`,
     tojob: `${p}:tojob`,
     pending: `${p}:pending`,
+    active: `${p}:active`,
     dead: `${p}:dead`,
     lock: (id: string) => `${q.toKey(id)}:lock`,
     stalled: q.toKey('stalled'),
@@ -408,16 +434,23 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     return held ?? (await Job.fromId(w, id));
   };
 
-  const addTickets = async (ids: string[]): Promise<void> => {
+  /**
+   * Deliveries leased at acceptance to this instance's worker (id → lease): they have no ticket, so settling
+   * them moves none, and a retry adds one. Kept only while the lease is this instance's.
+   */
+  const ticketless = new Map<string, string>();
+  const isTicketless = (id: string, lease: string) => ticketless.get(id) === lease;
+
+  const addTickets = async (ids: string[], delayMs = 0): Promise<void> => {
     if (!ids.length) return;
-    await q.addBulk(ids.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id } })));
+    await q.addBulk(ids.map((id) => ({ name: TICKET, data: {}, opts: delayMs > 0 ? { ...TICKET_OPTS, jobId: id, delay: delayMs } : { ...TICKET_OPTS, jobId: id } })));
     // Done: out of the outbox. Not awaited by the caller's critical path beyond the write being queued.
     client.srem(key.tojob, ...ids).catch(report);
   };
   /** After our atomic step: add the tickets; a failure here is repaired by the sweeper, never lost. */
-  const addTicketsOrLeave = async (ids: string[]) => {
+  const addTicketsOrLeave = async (ids: string[], delayMs = 0) => {
     try {
-      await addTickets(ids);
+      await addTickets(ids, delayMs);
     } catch (error) {
       report(error);
       setTimeout(() => void sweep(false), 1_000).unref();
@@ -486,6 +519,15 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
           if (missing.length) await addTickets(missing);
           if (ids.length < 1000) break;
         }
+        // Leases given at acceptance have no ticket, so nothing in BullMQ notices when one expires (a crashed
+        // process): an expired lease without a ticket gets one here, and the gate hands the delivery out again.
+        for (let start = 0; ; start += 1000) {
+          const ids = await client.zrangebyscore(key.active, '-inf', now(), 'LIMIT', start, 1000);
+          if (!ids.length) break;
+          const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[];
+          if (missing.length) await q.addBulk(missing.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id } })));
+          if (ids.length < 1000) break;
+        }
         if (deep) {
           for (let start = 0; ; start += 1000) {
             const ids = await client.zrange(key.pending, start, start + 999);
@@ -515,12 +557,14 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
 
   const finish = async (id: string, lease: string, mode: 'complete' | 'dead', reason: string, attemptsAdded: number) => {
     const [ok, next] = (await scripts.finish.run(client, [key.hash(id)], [p, id, lease, mode, now(), reason, attemptsAdded])) as [number, string?];
+    const direct = isTicketless(id, lease);
+    if (direct) ticketless.delete(id);
     if (ok !== 1) {
       tickets.delete(id);
       throw leaseLost(id);
     }
     if (next) await addTicketsOrLeave([next]);
-    await dropTicket(id, lease);
+    if (!direct) await dropTicket(id, lease);
   };
 
   return {
@@ -529,13 +573,22 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
 
     async accept(message) {
       live();
-      const args: Array<string | number> = [p, now(), message.idempotencyKey ?? '', Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), message.messageId, message.deliveries.length];
+      const at = now();
+      const args: Array<string | number> = [p, at, message.idempotencyKey ?? '', Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), message.messageId, message.deliveries.length];
       const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload));
       message.deliveries.forEach((d: NewDelivery, i) => args.push(d.id, d.messageId, d.routeId, d.destination, d.orderingKey, sealed[i]!, d.acceptedAt));
-      const [duplicate, ...rest] = (await scripts.accept.run(client, [], args)) as [number, ...string[]];
-      if (duplicate === 1) return { messageId: rest[0]!, duplicate: true };
-      await addTicketsOrLeave(rest);
-      return { messageId: message.messageId, duplicate: false };
+      const { lease } = message;
+      const token = lease ? `${lease.workerId}:${randomUUID()}` : '';
+      args.push(token, lease?.workerId ?? '', lease ? at + lease.leaseMs : 0, lease ? Math.max(0, Math.floor(lease.limit)) : 0);
+      const answer = (await scripts.accept.run(client, [], args)) as [0, string[], string[]] | [1, string];
+      if (answer[0] === 1) return { messageId: answer[1], duplicate: true };
+      const [, needTickets, leasedIds] = answer;
+      for (const id of leasedIds) ticketless.set(id, token);
+      if (ticketless.size > 100_000) ticketless.delete(ticketless.keys().next().value!);
+      await addTicketsOrLeave(needTickets);
+      return leasedIds.length
+        ? { messageId: message.messageId, duplicate: false, leased: leasedIds.map((id) => ({ id, lease: token })) }
+        : { messageId: message.messageId, duplicate: false };
     },
 
     async claim(workerId, limit, leaseMs) {
@@ -590,7 +643,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     async extend(id, lease, leaseMs) {
       live();
       const at = now();
-      return (await scripts.extend.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, lease, at + leaseMs, leaseMs])) === 1;
+      return (await scripts.extend.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, lease, at + leaseMs, leaseMs, isTicketless(id, lease) ? 1 : 0])) === 1;
     },
 
     async complete(id, lease) {
@@ -600,12 +653,15 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
 
     async retryLater(id, lease, availableAt, error) {
       live();
-      const ok = await scripts.retry.run(client, [key.hash(id)], [p, id, lease, availableAt, error]);
+      const direct = isTicketless(id, lease);
+      if (direct) ticketless.delete(id);
+      const ok = await scripts.retry.run(client, [key.hash(id)], [p, id, lease, availableAt, error, direct ? 1 : 0]);
       if (ok !== 1) {
         tickets.delete(id);
         throw leaseLost(id);
       }
-      await parkTicket(id, lease, availableAt);
+      if (direct) await addTicketsOrLeave([id], availableAt - now());
+      else await parkTicket(id, lease, availableAt);
     },
 
     async deadLetter(id, lease, reason) {

@@ -66,11 +66,32 @@ export interface QueueCounts {
   dead: number;
 }
 
+export interface AcceptMessage {
+  messageId: string;
+  idempotencyKey?: string;
+  idempotencyTtlMs?: number;
+  deliveries: NewDelivery[];
+  lease?: { workerId: string; leaseMs: number; limit: number };
+}
+
+export interface Accepted {
+  messageId: string;
+  duplicate: boolean;
+  /** Present when the accept asked for a lease and leased at least one delivery. */
+  leased?: Array<{ id: string; lease: string }>;
+}
+
 export interface QueueDriver {
   readonly kind: 'embedded' | 'redis';
   /** Set when this setup can lose accepted messages in a crash (e.g. Redis without an fsynced append-only file), saying how to fix it. */
   readonly durabilityWarning?: string;
-  accept(message: { messageId: string; idempotencyKey?: string; idempotencyTtlMs?: number; deliveries: NewDelivery[] }): Promise<{ messageId: string; duplicate: boolean }>;
+  /**
+   * With `lease`, up to `lease.limit` of the new deliveries that may start at once (their key's head, or
+   * unordered) are leased to `lease.workerId` in the same atomic step, and come back in `leased` with their
+   * lease tokens: the accepting process delivers them without a claim. Such a lease ends like any other
+   * (complete, retryLater, deadLetter; back to the queue when it expires).
+   */
+  accept(message: AcceptMessage): Promise<Accepted>;
   /** Up to `limit` due deliveries, leased to `workerId` for `leaseMs`, honouring per-key FIFO. */
   claim(workerId: string, limit: number, leaseMs: number): Promise<Delivery[]>;
   /** Extends a lease (long deliveries); false when the lease was lost. */

@@ -31,6 +31,12 @@ export interface WorkerOptions {
 export interface Worker {
   /** Claims again at once (e.g. right after an accept) instead of waiting for the next poll. */
   nudge(): void;
+  /**
+   * `queue`, except that its accepts lease fresh deliveries straight to this worker while it has free slots,
+   * and the worker starts them at once: no claim, no second read of the payload. Such a delivery is leased
+   * like a claimed one (a crash brings it back when the lease expires), so nothing else changes.
+   */
+  handOff(queue: QueueDriver): QueueDriver;
   stop(): Promise<void>;
   inFlight(): number;
 }
@@ -38,6 +44,9 @@ export interface Worker {
 export function startWorker(options: WorkerOptions): Worker {
   const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
   const running = new Set<Promise<void>>();
+  /** Slots promised to accepts in flight (handOff), not yet running; and those accepts, which stop() waits for. */
+  let reserved = 0;
+  const handing = new Set<Promise<unknown>>();
   let stopping = false;
   // Messages whose deliveries may all have ended: settled in the background, once per message, so that
   // reading a message's history never holds a delivery slot.
@@ -80,7 +89,7 @@ export function startWorker(options: WorkerOptions): Worker {
     // free and claim for all of them at once, rather than one claim per finished delivery.
     const claimBatch = Math.max(1, Math.floor(concurrency / 4));
     while (!stopping) {
-      const free = concurrency - running.size;
+      const free = concurrency - running.size - reserved;
       if (free <= 0 || (free < claimBatch && running.size > 0)) {
         await Promise.race(running);
         continue;
@@ -93,17 +102,19 @@ export function startWorker(options: WorkerOptions): Worker {
         log.error({ err: error }, 'claiming deliveries failed; retrying');
         backoff = Math.min(backoff * 2, 5_000);
       }
-      for (const delivery of claimed) {
-        const task = handle(delivery).catch((error) => {
-          if (isLeaseLost(error)) log.warn({ deliveryId: delivery.id }, 'lease expired before the delivery was settled; another worker has it');
-          else log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back');
-        });
-        running.add(task);
-        void task.finally(() => running.delete(task));
-      }
+      for (const delivery of claimed) start(delivery);
       if (claimed.length === 0) await sleep(backoff);
     }
   })();
+
+  function start(delivery: Delivery): void {
+    const task = handle(delivery).catch((error) => {
+      if (isLeaseLost(error)) log.warn({ deliveryId: delivery.id }, 'lease expired before the delivery was settled; another worker has it');
+      else log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back');
+    });
+    running.add(task);
+    void task.finally(() => running.delete(task));
+  }
 
   async function handle(delivery: Delivery): Promise<void> {
     const claimedAt = now();
@@ -155,6 +166,29 @@ export function startWorker(options: WorkerOptions): Worker {
   }
 
   return {
+    handOff(queue: QueueDriver): QueueDriver {
+      return {
+        ...queue,
+        async accept(message) {
+          const slots = stopping ? 0 : Math.min(message.deliveries.length, concurrency - running.size - reserved);
+          if (slots <= 0) return queue.accept(message);
+          reserved += slots;
+          const accepting = queue.accept({ ...message, lease: { workerId, leaseMs, limit: slots } });
+          handing.add(accepting);
+          try {
+            const accepted = await accepting;
+            for (const { id, lease } of accepted.leased ?? []) {
+              const fresh = message.deliveries.find((d) => d.id === id)!;
+              start({ ...fresh, state: 'active', attempts: 0, availableAt: fresh.acceptedAt, lease });
+            }
+            return accepted;
+          } finally {
+            reserved -= slots;
+            handing.delete(accepting);
+          }
+        },
+      };
+    },
     nudge() {
       if (wake) wake();
       else nudged = true;
@@ -163,7 +197,9 @@ export function startWorker(options: WorkerOptions): Worker {
       stopping = true;
       wake?.();
       await loop;
-      await Promise.allSettled([...running]);
+      // Accepts in flight may still start deliveries they leased to this worker.
+      await Promise.allSettled([...handing]);
+      while (running.size) await Promise.allSettled([...running]);
       clearInterval(settleTimer);
       await sweep;
       await settleAll();

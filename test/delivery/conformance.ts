@@ -446,6 +446,76 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
       expect(await seed.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
     }, 25_000);
 
+    describe('leases given at acceptance', () => {
+      const lease = (limit: number, leaseMs = 30_000) => ({ workerId: 'w-accept', leaseMs, limit });
+
+      it('leases only deliveries that may start now, at most `limit`, and hands the rest to claims', async () => {
+        const q = await open();
+        await acceptOne(q, { orderingKey: 'busy' });
+        const message = randomUUID();
+        const behind = delivery({ messageId: message, orderingKey: 'busy' });
+        const [a, b, c] = [delivery({ messageId: message, orderingKey: 'K-a' }), delivery({ messageId: message }), delivery({ messageId: message, destination: 'emc.tracking', orderingKey: 'K-a' })];
+        const accepted = await q.accept({ messageId: message, deliveries: [behind, a!, b!, c!], lease: lease(2) });
+        expect(accepted.duplicate).toBe(false);
+        expect(accepted.leased?.map((l) => l.id)).toEqual([a!.id, b!.id]);
+        for (const l of accepted.leased!) expect(typeof l.lease).toBe('string');
+        expect(await q.counts()).toEqual({ ready: 3, delayed: 0, active: 2, dead: 0 });
+        // the leased ones are nobody else's; the unleased head and the first message's delivery are claimable
+        const claimed = await q.claim('w-other', 10, 30_000);
+        expect(new Set(ids(claimed))).toEqual(new Set([c!.id, claimed.find((d) => d.orderingKey === 'busy')!.id]));
+        expect(claimed.map((d) => d.id)).not.toContain(behind.id);
+        for (const l of accepted.leased!) await q.complete(l.id, l.lease);
+        await expect(q.complete(a!.id, accepted.leased![0]!.lease)).rejects.toSatisfy(isLeaseLost);
+        expect(await q.counts()).toEqual({ ready: 1, delayed: 0, active: 2, dead: 0 });
+      });
+
+      it('leases nothing on a repeated idempotency key, and nothing when asked for none', async () => {
+        const q = await open();
+        const first = delivery();
+        await q.accept({ messageId: first.messageId, idempotencyKey: 'H56-0009|4', deliveries: [first], lease: lease(5) });
+        const again = delivery();
+        expect(await q.accept({ messageId: again.messageId, idempotencyKey: 'H56-0009|4', deliveries: [again], lease: lease(5) })).toEqual({ messageId: first.messageId, duplicate: true });
+        const none = delivery();
+        expect(await q.accept({ messageId: none.messageId, deliveries: [none], lease: lease(0) })).toEqual({ messageId: none.messageId, duplicate: false });
+        expect(ids(await claimAll(q))).toEqual([none.id]);
+      });
+
+      it('ends such a lease like a claimed one: extend, retry when due, dead-letter, and the key moves on', async () => {
+        const q = await open();
+        const [d1, d2, d3] = [delivery({ orderingKey: 'R' }), delivery({ orderingKey: 'D' }), delivery({ orderingKey: 'D' })];
+        const l1 = (await q.accept({ messageId: d1!.messageId, deliveries: [d1!], lease: lease(1, 400) })).leased![0]!;
+        const l2 = (await q.accept({ messageId: d2!.messageId, deliveries: [d2!], lease: lease(1) })).leased![0]!;
+        await q.accept({ messageId: d3!.messageId, deliveries: [d3!], lease: lease(1) });
+        expect(await q.extend(d1!.id, l1.lease, 30_000)).toBe(true);
+        await clock.advance(600 + recoveryMs);
+        expect(await claimAll(q)).toEqual([]);
+
+        await q.retryLater(d1!.id, l1.lease, clock.now() + 500, 'transport.timeout');
+        await q.deadLetter(d2!.id, l2.lease, 'permanent error');
+        expect(ids(await claimAll(q))).toEqual([d3!.id]);
+        await clock.advance(600);
+        const [again] = await eventually(async () => { const c = await claimAll(q); return c.length ? c : undefined; }, 3_000 + recoveryMs, 'the retried delivery, when due');
+        expect(again).toMatchObject({ id: d1!.id, attempts: 1, lastError: 'transport.timeout' });
+        expect((await q.getDead(d2!.id))?.reason).toBe('permanent error');
+      });
+
+      it('brings an expired one back (a process that crashed after accepting), attempts kept', async () => {
+        const crashed = await open();
+        const survivor = await open();
+        const [d1, d2] = [delivery({ orderingKey: 'X' }), delivery({ orderingKey: 'X' })];
+        const accepted = await crashed.accept({ messageId: d1!.messageId, deliveries: [d1!], lease: lease(1, 400) });
+        await crashed.accept({ messageId: d2!.messageId, deliveries: [d2!], lease: lease(1, 400) });
+        expect(await survivor.claim('survivor', 5, 30_000)).toEqual([]);
+        await clock.advance(500);
+        const [back] = await eventually(async () => { const got = await survivor.claim('survivor', 5, 30_000); return got.length ? got : undefined; }, 3_000 + recoveryMs, 'the expired acceptance lease to come back');
+        expect(back).toMatchObject({ id: d1!.id, attempts: 0, payload: d1!.payload });
+        expect(back!.lease).not.toBe(accepted.leased![0]!.lease);
+        await expect(crashed.complete(d1!.id, accepted.leased![0]!.lease)).rejects.toSatisfy(isLeaseLost);
+        await survivor.complete(back!.id, back!.lease!);
+        expect(ids(await survivor.claim('survivor', 5, 30_000))).toEqual([d2!.id]);
+      });
+    });
+
     it('counts ready, delayed, active and dead deliveries', async () => {
       const q = await open();
       expect(await q.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });

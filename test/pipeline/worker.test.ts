@@ -1,0 +1,91 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Registry } from '../../src/config/registry.js';
+import { createSealer } from '../../src/core/seal.js';
+import { openSqliteQueue } from '../../src/delivery/sqlite-queue.js';
+import type { Delivery, NewDelivery, QueueDriver } from '../../src/delivery/types.js';
+import type { DeliveryResult } from '../../src/pipeline/deliver.js';
+import { startWorker, type Worker } from '../../src/pipeline/worker.js';
+
+/**
+ * The worker's hand-off (accepts that lease fresh deliveries straight to the worker), on the real embedded queue.
+ * The deliverer is a function the test holds open, standing in for the peer.
+ */
+describe('worker: deliveries handed off at acceptance', () => {
+  let queue: QueueDriver;
+  let worker: Worker | undefined;
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+    await queue.close();
+  });
+
+  function setUp(concurrency: number) {
+    queue = openSqliteQueue({ file: ':memory:', sealer: createSealer(randomBytes(32)) });
+    const claimedIds: string[] = [];
+    const counted: QueueDriver = { ...queue, claim: async (...args) => { const got = await queue.claim(...args); claimedIds.push(...got.map((d) => d.id)); return got; } };
+    const started: Delivery[] = [];
+    const release: Array<() => void> = [];
+    const deliver = (delivery: Delivery) => new Promise<DeliveryResult>((resolve) => {
+      started.push(delivery);
+      release.push(() => resolve({ ok: true, httpStatus: 200, requestBytes: 10, responseBytes: 2, durationMs: 1, requestInAt: Date.now() }));
+    });
+    worker = startWorker({
+      registry: {} as Registry, queue: counted, deliver, log: pino({ level: 'silent' }),
+      workerId: 'w-test', concurrency, leaseMs: 30_000, pollIntervalMs: 20,
+    });
+    return { intake: worker.handOff(counted), claimedIds, started, releaseAll: () => release.splice(0).forEach((r) => r()) };
+  }
+
+  const newDelivery = (over: Partial<NewDelivery> = {}): NewDelivery => ({
+    id: randomUUID(), messageId: randomUUID(), routeId: 'dossier-status', destination: 'dvcqg.capNhatTienDo', orderingKey: '',
+    payload: JSON.stringify({ maHoSo: '000.00.14.H56-250307-00001' }), acceptedAt: Date.now(), ...over,
+  });
+  const until = async (check: () => boolean, what: string) => {
+    const deadline = Date.now() + 3_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('starts accepted deliveries at once, without a claim, with the payload as accepted', async () => {
+    const { intake, claimedIds, started, releaseAll } = setUp(8);
+    const d = newDelivery();
+    const accepted = await intake.accept({ messageId: d.messageId, deliveries: [d] });
+    expect(accepted).toMatchObject({ messageId: d.messageId, duplicate: false });
+    expect(accepted.leased).toHaveLength(1);
+    await until(() => started.length === 1, 'the delivery to start');
+    expect(started[0]).toMatchObject({ id: d.id, payload: d.payload, state: 'active', attempts: 0, lease: accepted.leased![0]!.lease });
+    releaseAll();
+    await until(() => worker!.inFlight() === 0, 'the delivery to finish');
+    expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
+    expect(claimedIds).toEqual([]);
+  });
+
+  it('leases no more than the free slots; the rest wait in the queue and are claimed when slots free up', async () => {
+    const { intake, claimedIds, started, releaseAll } = setUp(2);
+    const ds = [newDelivery(), newDelivery(), newDelivery()];
+    for (const d of ds) await intake.accept({ messageId: d.messageId, deliveries: [d] });
+    await until(() => started.length === 2, 'two deliveries to start');
+    expect(await queue.counts()).toMatchObject({ active: 2, ready: 1 });
+    expect(worker!.inFlight()).toBe(2);
+    releaseAll();
+    await until(() => started.length === 3, 'the third delivery to be claimed');
+    expect(claimedIds).toEqual([ds[2]!.id]);
+    releaseAll();
+    await until(() => worker!.inFlight() === 0, 'all deliveries to finish');
+    expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
+  });
+
+  it('leases nothing once stopping: an accept during shutdown leaves its deliveries queued', async () => {
+    const { intake, started } = setUp(4);
+    await worker!.stop();
+    const d = newDelivery();
+    const accepted = await intake.accept({ messageId: d.messageId, deliveries: [d] });
+    expect(accepted.leased).toBeUndefined();
+    expect(started).toEqual([]);
+    expect(await queue.counts()).toMatchObject({ ready: 1, active: 0 });
+  });
+});
