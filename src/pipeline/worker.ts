@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { findOperation, type Registry } from '../config/registry.js';
 import { decide, DEFAULT_RETRY_POLICY } from '../delivery/retry.js';
-import { isLeaseLost } from '../delivery/errors.js';
+import { isLeaseLost, leaseLost } from '../delivery/errors.js';
 import type { Delivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
 import type { Deliverer } from './deliver.js';
@@ -32,9 +32,10 @@ export interface Worker {
   /** Claims again at once (e.g. right after an accept) instead of waiting for the next poll. */
   nudge(): void;
   /**
-   * `queue`, except that its accepts lease fresh deliveries straight to this worker while it has free slots,
-   * and the worker starts them at once: no claim, no second read of the payload. Such a delivery is leased
-   * like a claimed one (a crash brings it back when the lease expires), so nothing else changes.
+   * `queue`, except that its accepts lease fresh deliveries straight to this worker, which starts them
+   * without a claim or a second read of the payload: at once while it has free slots, else as slots free up
+   * (at most `concurrency` wait so, in acceptance order). Such a delivery is leased like a claimed one (a
+   * crash brings it back when the lease expires), so nothing else changes.
    */
   handOff(queue: QueueDriver): QueueDriver;
   stop(): Promise<void>;
@@ -44,7 +45,9 @@ export interface Worker {
 export function startWorker(options: WorkerOptions): Worker {
   const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
   const running = new Set<Promise<void>>();
-  /** Slots promised to accepts in flight (handOff), not yet running; and those accepts, which stop() waits for. */
+  /** Deliveries leased at acceptance that found every slot busy, in acceptance order, with when they were leased. */
+  const waiting: Array<{ delivery: Delivery; leasedAt: number }> = [];
+  /** Room promised to accepts in flight (handOff); and those accepts, which stop() waits for. */
   let reserved = 0;
   const handing = new Set<Promise<unknown>>();
   let stopping = false;
@@ -89,9 +92,10 @@ export function startWorker(options: WorkerOptions): Worker {
     // free and claim for all of them at once, rather than one claim per finished delivery.
     const claimBatch = Math.max(1, Math.floor(concurrency / 4));
     while (!stopping) {
-      const free = concurrency - running.size - reserved;
+      const free = concurrency - running.size - waiting.length - reserved;
       if (free <= 0 || (free < claimBatch && running.size > 0)) {
-        await Promise.race(running);
+        // Slots come back when a delivery ends, or when accepts in flight were promised more than they leased.
+        await (running.size ? Promise.race(running) : sleep(pollIntervalMs));
         continue;
       }
       let claimed: Delivery[] = [];
@@ -107,13 +111,24 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   })();
 
-  function start(delivery: Delivery): void {
-    const task = handle(delivery).catch((error) => {
+  function start(delivery: Delivery, leasedAt?: number): void {
+    const task = (leasedAt === undefined ? handle(delivery) : renewed(delivery, leasedAt).then(handle)).catch((error) => {
       if (isLeaseLost(error)) log.warn({ deliveryId: delivery.id }, 'lease expired before the delivery was settled; another worker has it');
       else log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back');
     });
     running.add(task);
-    void task.finally(() => running.delete(task));
+    void task.finally(() => {
+      running.delete(task);
+      const next = running.size < concurrency ? waiting.shift() : undefined;
+      if (next) start(next.delivery, next.leasedAt);
+    });
+  }
+
+  /** A delivery that waited for a slot gets its lease renewed first if half of it is gone. */
+  async function renewed(delivery: Delivery, leasedAt: number): Promise<Delivery> {
+    if (now() - leasedAt < leaseMs / 2) return delivery;
+    if (!(await queue.extend(delivery.id, delivery.lease!, leaseMs))) throw leaseLost(delivery.id);
+    return delivery;
   }
 
   async function handle(delivery: Delivery): Promise<void> {
@@ -170,20 +185,23 @@ export function startWorker(options: WorkerOptions): Worker {
       return {
         ...queue,
         async accept(message) {
-          const slots = stopping ? 0 : Math.min(message.deliveries.length, concurrency - running.size - reserved);
-          if (slots <= 0) return queue.accept(message);
-          reserved += slots;
-          const accepting = queue.accept({ ...message, lease: { workerId, leaseMs, limit: slots } });
+          const room = stopping ? 0 : Math.min(message.deliveries.length, 2 * concurrency - running.size - waiting.length - reserved);
+          if (room <= 0) return queue.accept(message);
+          reserved += room;
+          const leasedAt = now();
+          const accepting = queue.accept({ ...message, lease: { workerId, leaseMs, limit: room } });
           handing.add(accepting);
           try {
             const accepted = await accepting;
             for (const { id, lease } of accepted.leased ?? []) {
               const fresh = message.deliveries.find((d) => d.id === id)!;
-              start({ ...fresh, state: 'active', attempts: 0, availableAt: fresh.acceptedAt, lease });
+              const delivery: Delivery = { ...fresh, state: 'active', attempts: 0, availableAt: fresh.acceptedAt, lease };
+              if (running.size < concurrency && !waiting.length) start(delivery);
+              else waiting.push({ delivery, leasedAt });
             }
             return accepted;
           } finally {
-            reserved -= slots;
+            reserved -= room;
             handing.delete(accepting);
           }
         },
@@ -204,7 +222,7 @@ export function startWorker(options: WorkerOptions): Worker {
       await sweep;
       await settleAll();
     },
-    inFlight: () => running.size,
+    inFlight: () => running.size + waiting.length,
   };
 }
 

@@ -21,10 +21,15 @@ describe('worker: deliveries handed off at acceptance', () => {
     await queue.close();
   });
 
-  function setUp(concurrency: number) {
+  function setUp(concurrency: number, leaseMs = 30_000) {
     queue = openSqliteQueue({ file: ':memory:', sealer: createSealer(randomBytes(32)) });
     const claimedIds: string[] = [];
-    const counted: QueueDriver = { ...queue, claim: async (...args) => { const got = await queue.claim(...args); claimedIds.push(...got.map((d) => d.id)); return got; } };
+    const extended: string[] = [];
+    const counted: QueueDriver = {
+      ...queue,
+      claim: async (...args) => { const got = await queue.claim(...args); claimedIds.push(...got.map((d) => d.id)); return got; },
+      extend: async (id, lease, ms) => { extended.push(id); return queue.extend(id, lease, ms); },
+    };
     const started: Delivery[] = [];
     const release: Array<() => void> = [];
     const deliver = (delivery: Delivery) => new Promise<DeliveryResult>((resolve) => {
@@ -33,9 +38,9 @@ describe('worker: deliveries handed off at acceptance', () => {
     });
     worker = startWorker({
       registry: {} as Registry, queue: counted, deliver, log: pino({ level: 'silent' }),
-      workerId: 'w-test', concurrency, leaseMs: 30_000, pollIntervalMs: 20,
+      workerId: 'w-test', concurrency, leaseMs, pollIntervalMs: 20,
     });
-    return { intake: worker.handOff(counted), claimedIds, started, releaseAll: () => release.splice(0).forEach((r) => r()) };
+    return { intake: worker.handOff(counted), claimedIds, extended, started, releaseAll: () => release.splice(0).forEach((r) => r()) };
   }
 
   const newDelivery = (over: Partial<NewDelivery> = {}): NewDelivery => ({
@@ -64,18 +69,38 @@ describe('worker: deliveries handed off at acceptance', () => {
     expect(claimedIds).toEqual([]);
   });
 
-  it('leases no more than the free slots; the rest wait in the queue and are claimed when slots free up', async () => {
+  it('leases up to as many again as it has slots: those wait their turn in order, the rest are claimed later', async () => {
     const { intake, claimedIds, started, releaseAll } = setUp(2);
-    const ds = [newDelivery(), newDelivery(), newDelivery()];
+    const ds = [newDelivery(), newDelivery(), newDelivery(), newDelivery(), newDelivery()];
     for (const d of ds) await intake.accept({ messageId: d.messageId, deliveries: [d] });
     await until(() => started.length === 2, 'two deliveries to start');
-    expect(await queue.counts()).toMatchObject({ active: 2, ready: 1 });
-    expect(worker!.inFlight()).toBe(2);
+    expect(await queue.counts()).toMatchObject({ active: 4, ready: 1 });
+    expect(worker!.inFlight()).toBe(4);
     releaseAll();
-    await until(() => started.length === 3, 'the third delivery to be claimed');
-    expect(claimedIds).toEqual([ds[2]!.id]);
+    await until(() => started.length === 4, 'the waiting deliveries to start');
+    expect(started.slice(2).map((d) => d.id)).toEqual([ds[2]!.id, ds[3]!.id]);
+    expect(claimedIds).toEqual([]);
+    releaseAll();
+    await until(() => started.length === 5, 'the fifth delivery to be claimed');
+    expect(claimedIds).toEqual([ds[4]!.id]);
     releaseAll();
     await until(() => worker!.inFlight() === 0, 'all deliveries to finish');
+    expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
+  });
+
+  it('renews the lease of a delivery that waited for a slot through half of it, before delivering it', async () => {
+    const { intake, extended, started, releaseAll } = setUp(1, 200);
+    const [first, second] = [newDelivery(), newDelivery()];
+    await intake.accept({ messageId: first.messageId, deliveries: [first] });
+    await intake.accept({ messageId: second.messageId, deliveries: [second] });
+    await until(() => started.length === 1, 'the first delivery to start');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(extended).toEqual([]);
+    releaseAll();
+    await until(() => started.length === 2, 'the waiting delivery to start');
+    expect(extended).toEqual([second.id]);
+    releaseAll();
+    await until(() => worker!.inFlight() === 0, 'both deliveries to finish');
     expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
   });
 
