@@ -8,8 +8,9 @@ import type { Deliverer } from './deliver.js';
 import { noObserver, type Observer } from './observer.js';
 
 /**
- * The delivery loop of one hub process: claim due deliveries (the queue keeps per-dossier order and
- * leases them to this worker), deliver each, then complete it, schedule a retry per the destination's
+ * The delivery loop of one hub process: take the deliveries this process accepted (leased to it at
+ * acceptance, see `handOff`) or claim due ones (the queue keeps per-dossier order and leases them to this
+ * worker), deliver each, then complete it, schedule a retry per the destination's
  * policy, or dead-letter it with the reason. Every attempt is recorded with its operational facts.
  * `stop()` stops claiming and waits for deliveries in flight; a delivery cut off by a crash comes back
  * when its lease expires (at-least-once; peers get the delivery id as idempotency key).
@@ -32,12 +33,12 @@ export interface Worker {
   /** Claims again at once (e.g. right after an accept) instead of waiting for the next poll. */
   nudge(): void;
   /**
-   * `queue`, except that its accepts lease fresh deliveries straight to this worker, which starts them
+   * This worker's queue, except that its accepts lease fresh deliveries straight to the worker, which starts them
    * without a claim or a second read of the payload: at once while it has free slots, else as slots free up
    * (at most `concurrency` wait so, in acceptance order). Such a delivery is leased like a claimed one (a
    * crash brings it back when the lease expires), so nothing else changes.
    */
-  handOff(queue: QueueDriver): QueueDriver;
+  handOff(): QueueDriver;
   stop(): Promise<void>;
   inFlight(): number;
 }
@@ -181,7 +182,7 @@ export function startWorker(options: WorkerOptions): Worker {
   }
 
   return {
-    handOff(queue: QueueDriver): QueueDriver {
+    handOff(): QueueDriver {
       return {
         ...queue,
         async accept(message) {

@@ -108,8 +108,8 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
       workerId: `${hostname()}:${process.pid}`, concurrency: delivery.concurrency, leaseMs: delivery.leaseMs, pollIntervalMs: delivery.pollIntervalMs,
     })
     : undefined;
-  // Accepted deliveries go straight to this process's worker while it has free slots (see Worker.handOff).
-  const intake = queue && worker ? worker.handOff(queue) : queue;
+  // Accepted deliveries go straight to this process's worker, which starts them as it has slots (see Worker.handOff).
+  const intake = worker ? worker.handOff() : queue;
   const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue: intake, messageLog, access, hubs, soap, observer: metrics.observer });
   const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue: intake, messageLog, soap, observer: metrics.observer, log });
   const app = await buildApp({

@@ -40,7 +40,7 @@ describe('worker: deliveries handed off at acceptance', () => {
       registry: {} as Registry, queue: counted, deliver, log: pino({ level: 'silent' }),
       workerId: 'w-test', concurrency, leaseMs, pollIntervalMs: 20,
     });
-    return { intake: worker.handOff(counted), claimedIds, extended, started, releaseAll: () => release.splice(0).forEach((r) => r()) };
+    return { intake: worker.handOff(), claimedIds, extended, started, releaseAll: () => release.splice(0).forEach((r) => r()) };
   }
 
   const newDelivery = (over: Partial<NewDelivery> = {}): NewDelivery => ({
