@@ -32,5 +32,7 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.LIENTHONG_PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
-ENTRYPOINT ["node", "bin/lienthong.js"]
+# The node flags of `npm start` (package.json): a busy hub keeps hundreds of deliveries in flight, which V8's default
+# 16 MB young generation promotes; 64 MB cuts the main thread's garbage collection by more than half.
+ENTRYPOINT ["node", "--max-semi-space-size=64", "bin/lienthong.js"]
 CMD ["start"]

@@ -4,7 +4,7 @@
  * a table. Every load targets 127.0.0.1 only and stops by itself (fixed duration, bounded requests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -67,9 +67,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Hubs run as `npm start` runs one: with its node flags (package.json), then any BENCH_CHILD_ARGS. */
+const START_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!.split(/\s+/).filter((arg) => arg.startsWith('--'));
+
 function launch(args: string[], env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...START_FLAGS, ...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`timed out starting ${args.join(' ')}:\n${seen}`)), 30_000);
     const watch = (chunk: Buffer) => {
