@@ -113,6 +113,34 @@ if (available) {
       }
     });
 
+    it('leases at acceptance without a BullMQ job, and a second instance opening meanwhile neither takes nor repeats them', async () => {
+      const prefix = `${filePrefix}:hand-off`;
+      const options = { url: REDIS_URL, prefix, sealer, stalledIntervalMs: 200, sweepIntervalMs: 200 };
+      const a = await openRedisQueue(options);
+      let b: Awaited<ReturnType<typeof openRedisQueue>> | undefined;
+      try {
+        const base = { messageId: 'm', routeId: 'r', destination: 'x.y', payload: '{}', acceptedAt: Date.now() };
+        const accepted = await a.accept({ messageId: 'm', deliveries: [{ ...base, id: 'h1', orderingKey: 'K' }, { ...base, id: 'h2', orderingKey: '' }], lease: { workerId: 'a', leaseMs: 2_000, limit: 2 } });
+        expect(accepted.leased?.map((l) => l.id)).toEqual(['h1', 'h2']);
+        expect(await admin.exists(`${prefix}:bull:${REDIS_QUEUE_NAME}:h1`, `${prefix}:bull:${REDIS_QUEUE_NAME}:h2`)).toBe(0);
+        // b's open walks every pending delivery and gives these tickets, which its gate parks: they are a's
+        b = await openRedisQueue(options);
+        expect(await admin.exists(`${prefix}:bull:${REDIS_QUEUE_NAME}:h1`, `${prefix}:bull:${REDIS_QUEUE_NAME}:h2`)).toBe(2);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await b.claim('b', 10, 30_000)).toEqual([]);
+        for (const { id, lease } of accepted.leased!) await a.complete(id, lease);
+        expect(await a.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
+        // once the leases would have run out, the stale tickets are dropped, not handed out
+        await new Promise((r) => setTimeout(r, 2_200));
+        expect(await b.claim('b', 10, 30_000)).toEqual([]);
+        expect(await a.claim('a', 10, 30_000)).toEqual([]);
+      } finally {
+        await b?.close();
+        await a.close();
+        await removeKeys(admin, prefix);
+      }
+    });
+
     it('keeps payloads out of BullMQ: tickets carry no data', async () => {
       const prefix = `${filePrefix}:tickets`;
       const q = await openRedisQueue({ url: REDIS_URL, prefix, sealer });
