@@ -524,8 +524,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
         for (let start = 0; ; start += 1000) {
           const ids = await client.zrangebyscore(key.active, '-inf', now(), 'LIMIT', start, 1000);
           if (!ids.length) break;
-          const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[];
-          if (missing.length) await q.addBulk(missing.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id } })));
+          await addTickets((await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[]);
           if (ids.length < 1000) break;
         }
         if (deep) {
