@@ -443,7 +443,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
 
   const addTickets = async (ids: string[], delayMs = 0): Promise<void> => {
     if (!ids.length) return;
-    await q.addBulk(ids.map((id) => ({ name: TICKET, data: {}, opts: delayMs > 0 ? { ...TICKET_OPTS, jobId: id, delay: delayMs } : { ...TICKET_OPTS, jobId: id } })));
+    await q.addBulk(ids.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id, delay: Math.max(0, delayMs) } })));
     // Done: out of the outbox. Not awaited by the caller's critical path beyond the write being queued.
     client.srem(key.tojob, ...ids).catch(report);
   };
