@@ -303,10 +303,27 @@ export function createTrustStore(options: TrustStoreOptions): TrustStore {
     return problem ?? failure('untrusted', `untrusted issuer: ${nameOf(current)} was issued by "${current.issuer.split('\n').join(', ')}", which is neither a trust anchor nor a known intermediate`);
   }
 
+  /**
+   * A certificate that is itself an anchor (a pinned hub certificate, or a root) needs no path, but when the store knows
+   * the CA that issued it, that CA's CRL still revokes it: pinning a hub's certificate must not outlive its revocation.
+   */
+  function trustedAsGiven(leaf: X509Certificate, at: Date): (TrustResult & { ok: true; usedCrls: Crl[] }) | Failure {
+    const usedCrls: Crl[] = [];
+    const issuers = [...anchors, ...intermediates].filter((issuer) => issuer.fingerprint256 !== leaf.fingerprint256 && issuer.subject === leaf.issuer && !linkProblem(leaf, issuer, at, 'issuer'));
+    let unchecked = issuers.length > 0;
+    for (const issuer of issuers) {
+      const problem = revocationProblem(leaf, issuer, at, usedCrls);
+      if (problem === 'unchecked') continue;
+      if (problem) return problem;
+      unchecked = false;
+    }
+    return { ok: true, chain: [leaf], revocationUnchecked: unchecked ? [leaf] : [], usedCrls };
+  }
+
   function validateUncached(leaf: X509Certificate, presented: X509Certificate[], at: Date, purpose: TrustPurpose): (TrustResult & { ok: true; usedCrls: Crl[] }) | Failure {
     const leafProblem = certificateProblem(leaf, at, 'certificate') ?? purposeProblem(leaf, purpose);
     if (leafProblem) return leafProblem;
-    if (anchorFingerprints.has(leaf.fingerprint256)) return { ok: true, chain: [leaf], revocationUnchecked: [], usedCrls: [] };
+    if (anchorFingerprints.has(leaf.fingerprint256)) return trustedAsGiven(leaf, at);
     // anchors are tried as anchors only; a presented copy of one adds nothing
     const pool = uniqueByFingerprint([...presented, ...intermediates]).filter((cert) => cert.fingerprint256 !== leaf.fingerprint256 && !anchorFingerprints.has(cert.fingerprint256));
     return extend([leaf], { at, pool, linksTried: 0 });

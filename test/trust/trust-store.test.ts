@@ -275,6 +275,17 @@ describe('revocation', () => {
     expect(s.validate(cert(zeroLed), [], new Date(), 'signing')).toMatchObject({ ok: false, code: 'revoked', reason: expect.stringContaining('(serial 0A1B2C3D)') });
   });
 
+  it('still revokes a pinned certificate (an anchor itself) by the CRL of a CA it knows', () => {
+    const pinnedStore = (crls: string[]) => store({ anchors: [direct.certPem, root.certPem], crls });
+    expect(pinnedStore([crlOf(root, [revokedEntry(direct, 'keyCompromise')])]).validate(cert(direct), [], new Date(), 'signing')).toMatchObject({ ok: false, code: 'revoked', reason: expect.stringContaining('(keyCompromise)') });
+    const good = pinnedStore([crlOf(root, [])]).validate(cert(direct), [], new Date(), 'tls-client');
+    expect(good.ok && good.revocationUnchecked).toEqual([]);
+    // Without a CRL of its CA, or without that CA in the store, it is trusted as given (its revocation unchecked, when it could be).
+    const noCrl = pinnedStore([]).validate(cert(direct), [], new Date(), 'signing');
+    expect(noCrl.ok && subjects(noCrl.revocationUnchecked)).toEqual(['hub-direct']);
+    expect(store({ anchors: [direct.certPem], crls: [crlOf(root, [revokedEntry(direct)])] }).validate(cert(direct), [], new Date(), 'signing').ok).toBe(true);
+  });
+
   it('does not check the anchor against CRLs', () => {
     const selfRevoked = crlOf(root, [revokedEntry(root)]);
     expect(store({ crls: [selfRevoked] }).validate(cert(direct), [], new Date(), 'signing').ok).toBe(true);
