@@ -652,19 +652,36 @@ export function importPkcs12(buffer: Buffer | Uint8Array, password: string): { k
 // describing and checking certificates
 // ------------------------------------------------------------------------------------------------
 
-/** The participant named in a `urn:lienthong:participant:` URI SAN, if any and valid. */
+/**
+ * The participant named in the certificate's `urn:lienthong:participant:` URI SAN, if it names exactly one valid one.
+ * Read from the extension's DER, URI entries only: Node's printed subjectAltName would let text inside another entry
+ * (an email address, a directory name) pose as a URI. Two different participants in one certificate name none.
+ */
 export function participantOf(cert: X509Certificate): string | undefined {
-  const san = cert.subjectAltName ?? '';
-  for (const match of san.matchAll(/URI:"?urn:lienthong:participant:([^",\s]+)/g)) {
+  if (participants.has(cert)) return participants.get(cert);
+  const found = new Set<string>();
+  let names: Asn1[] = [];
+  try {
+    names = childrenOf(extensionValue(cert, OID.subjectAltName));
+  } catch {
+    // an undecodable SAN names no participant
+  }
+  for (const name of names) {
+    if (name.tagClass !== Class.CONTEXT_SPECIFIC || name.type !== 6 || typeof name.value !== 'string') continue; // [6] uniformResourceIdentifier
+    if (!name.value.startsWith(PARTICIPANT_URN_PREFIX)) continue;
+    const participant = name.value.slice(PARTICIPANT_URN_PREFIX.length);
     try {
-      parseParticipant(match[1]!);
-      return match[1];
+      parseParticipant(participant);
+      found.add(participant);
     } catch {
       // not a valid participant: ignore
     }
   }
-  return undefined;
+  const participant = found.size === 1 ? [...found][0] : undefined;
+  participants.set(cert, participant);
+  return participant;
 }
+const participants = new WeakMap<X509Certificate, string | undefined>();
 
 const oneLine = (name: string) => name.split('\n').filter(Boolean).join(', ');
 const dateOf = (text: string) => new Date(text);

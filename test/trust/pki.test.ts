@@ -20,6 +20,7 @@ import {
   loadCertificate,
   loadPrivateKey,
   nameText,
+  participantOf,
   subjectKeyIdOf,
   verifyChain,
   type PemPair,
@@ -256,6 +257,25 @@ describe('issueCertificate and describeCertificate', () => {
     expect(thrown(() => issueCertificate({ ca: leaf, commonName: 'x', participant: PARTICIPANT, usage: 'hub' })).type).toBe('trust.not-a-ca');
     expect(thrown(() => issueCertificate({ ca: { certPem: ca.certPem, keyPem: leaf.keyPem }, commonName: 'x', participant: PARTICIPANT, usage: 'hub' })).type).toBe('trust.bad-key');
     expect(thrown(() => issueCertificate({ ca, commonName: 'x', participant: PARTICIPANT, usage: 'hub', dnsNames: ['bad name'] })).type).toBe('trust.bad-request');
+  });
+});
+
+describe('participantOf', () => {
+  const VICTIM = 'VN/GOV/000.00.00.H56/MOTCUA';
+  const OWN = 'VN/GOV/000.00.00.G01/KHAC';
+  const withNames = (altNames: Array<{ type: number; value: string }>) => new X509Certificate(forgeCertificate({ issuer: ca, cn: 'san-test', ca: false, extraExtensions: [{ name: 'subjectAltName', altNames }] }).certPem);
+
+  it('reads the participant from a URI entry of the SAN only, never from text inside another entry', () => {
+    expect(participantOf(withNames([{ type: 6, value: `urn:lienthong:participant:${OWN}` }]))).toBe(OWN);
+    // An email address and a DNS name that read like the URI entry when Node prints the SAN as text.
+    expect(participantOf(withNames([{ type: 1, value: `URI:urn:lienthong:participant:${VICTIM}` }, { type: 6, value: `urn:lienthong:participant:${OWN}` }]))).toBe(OWN);
+    expect(participantOf(withNames([{ type: 2, value: `x, URI:urn:lienthong:participant:${VICTIM}` }]))).toBeUndefined();
+  });
+
+  it('names no participant when the certificate names two, or an invalid one', () => {
+    expect(participantOf(withNames([{ type: 6, value: `urn:lienthong:participant:${OWN}` }, { type: 6, value: `urn:lienthong:participant:${VICTIM}` }]))).toBeUndefined();
+    expect(participantOf(withNames([{ type: 6, value: 'urn:lienthong:participant:VN/GOV/H56/X' }]))).toBeUndefined();
+    expect(participantOf(withNames([{ type: 2, value: 'localhost' }]))).toBeUndefined();
   });
 });
 
