@@ -56,9 +56,13 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
   // a core however busy the hub is, for up to 4 ms of added latency per signed message (none for a lone one).
   const signer = batchSigner(localKeySigner(key, chainPems), { parallel: 1, minIntervalMs: 4 });
 
-  // The same few certificates sign every message: each x5c is parsed once (bounded, oldest forgotten first).
+  // The same few certificates sign every message: each x5c is parsed once (bounded, oldest forgotten first). The
+  // signature reader hands out the same x5c list for the same header, so that list finds its entry without a join.
   const parsed = new Map<string, { certificate: X509Certificate; chain: X509Certificate[] }>();
+  const byList = new WeakMap<string[], { certificate: X509Certificate; chain: X509Certificate[] }>();
   const certificatesOf = (x5c: string[]) => {
+    const known = byList.get(x5c);
+    if (known) return known;
     const key = x5c.join('.');
     let entry = parsed.get(key);
     if (!entry) {
@@ -67,6 +71,7 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
       if (parsed.size >= 256) parsed.delete(parsed.keys().next().value!);
       parsed.set(key, entry);
     }
+    byList.set(x5c, entry);
     return entry;
   };
   const verify = (headers: IncomingHeaders, body: Buffer, response?: { requestHash: string; signer: string }) => verifyMessage(headers, body, {

@@ -306,15 +306,31 @@ export function readBatchSignature(jws: string): ParsedSignature {
   const parts = jws.split('.');
   if (parts.length !== 3 || parts[1] !== '') throw malformed('expected a detached compact JWS "header..signature" (three parts, the middle one empty)', 'jws-form');
   const [protectedHeader, , signature] = parts as [string, string, string];
-  if (!BASE64URL.test(protectedHeader) || !BASE64URL.test(signature)) throw malformed('the JWS header and signature must be base64url', 'jws-base64url');
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString('utf8'));
-  } catch {
-    throw malformed('the JWS header is not base64url-encoded JSON', 'header-json');
+  if (!BASE64URL.test(signature)) throw malformed('the JWS header and signature must be base64url', 'jws-base64url');
+  let header = readHeaders.get(protectedHeader);
+  if (!header) {
+    if (!BASE64URL.test(protectedHeader)) throw malformed('the JWS header and signature must be base64url', 'jws-base64url');
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(protectedHeader, 'base64url').toString('utf8'));
+    } catch {
+      throw malformed('the JWS header is not base64url-encoded JSON', 'header-json');
+    }
+    header = headerOf(json);
+    if (header.x5c) Object.freeze(header.x5c);
+    Object.freeze(header);
+    if (readHeaders.size >= MAX_READ_HEADERS) readHeaders.delete(readHeaders.keys().next().value!);
+    readHeaders.set(protectedHeader, header);
   }
-  return { header: headerOf(json), protectedHeader, signature };
+  return { header, protectedHeader, signature };
 }
+
+/**
+ * A signer's protected header is the same in each of its messages (with x5c, ~2.7 KB of base64url), so each distinct
+ * one is decoded and checked once; only well-formed headers are kept (bounded, oldest forgotten first).
+ */
+const readHeaders = new Map<string, SignatureHeader>();
+const MAX_READ_HEADERS = 256;
 
 /**
  * Checks that `signature` signs the root that `proof` leads to from this message's `digest`, under `publicKey`. The
