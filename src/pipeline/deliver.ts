@@ -1,4 +1,5 @@
 import { HubError, toHubError } from '../core/errors.js';
+import { timeOrderedId } from '../core/ids.js';
 import { findOperation, type Registry } from '../config/registry.js';
 import type { OperationConfig } from '../config/types.js';
 import { parseRetryAfter, type FailureFacts } from '../delivery/retry.js';
@@ -112,7 +113,9 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
   async function toHub(delivery: Delivery, result: DeliveryResult): Promise<void> {
     const remote = registry.hub.routes.flatMap((r) => r.destinations).find((d) => d.to === delivery.destination)?.remote;
     if (!remote || !hubs) throw permanent(new HubError('server.unknown-destination', `destination ${delivery.destination} is no longer served by a configured hub`));
-    const answer = await hubs.send(remote, delivery.payload, { messageId: delivery.id, correlationId: delivery.messageId, idempotencyKey: delivery.id });
+    // Each attempt is a new signed message (the other hub refuses a message id it has seen, as a replay); the delivery
+    // id, the same in every attempt, is the idempotency key by which that hub answers a repeat without delivering again.
+    const answer = await hubs.send(remote, delivery.payload, { messageId: timeOrderedId(), correlationId: delivery.messageId, idempotencyKey: delivery.id });
     result.httpStatus = answer.status;
     result.requestBytes = answer.requestBytes;
     result.responseBytes = answer.body.length;

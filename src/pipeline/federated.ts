@@ -120,8 +120,8 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
         remember('delivered', 0).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));
       } else {
         if (!queue) throw new HubError('server.no-queue', 'this hub has no delivery queue configured', { status: 503 });
-        // The sending hub's delivery id is its idempotency key: a redelivery is answered, not delivered again.
-        const key = header(request.headers, 'idempotency-key');
+        // The sending hub's delivery id is its idempotency key, signed: a redelivery is answered, not delivered again.
+        const key = verified.idempotencyKey;
         const [result] = await Promise.all([
           queue.accept({
             messageId,
@@ -156,7 +156,7 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
     }
 
     async function signed(status: number, body: string, requestHash: string, forClient: string): Promise<FederatedReply> {
-      const headers = await trust!.sign(Buffer.from(body, 'utf8'), { messageId: timeOrderedId(), client: forClient, service: request.service, time: now(), requestHash });
+      const headers = await trust!.sign(Buffer.from(body, 'utf8'), { messageId: timeOrderedId(), client: forClient, service: request.service, time: now(), requestHash, status });
       const contentType = status >= 400 ? 'application/problem+json; charset=utf-8' : 'application/json; charset=utf-8';
       return { status, headers: { ...headers, 'content-type': contentType }, body, messageId };
     }

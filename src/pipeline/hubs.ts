@@ -62,7 +62,7 @@ export function connectHubs(registry: Registry, trust: HubTrust | undefined, inj
       if (!hub) throw new HubError('server.unknown-hub', `hub ${remote.hub} is not configured under federation.hubs`, { status: 500 });
       if (!trust) throw new HubError('server.no-trust', 'this hub has no trust: section, so it cannot sign messages to other hubs', { status: 500 });
       const bytes = Buffer.from(body, 'utf8');
-      const signed = await trust.sign(bytes, { messageId: ids.messageId, client: trust.participant, service: remote.service, time: new Date() });
+      const signed = await trust.sign(bytes, { messageId: ids.messageId, client: trust.participant, service: remote.service, time: new Date(), ...(ids.idempotencyKey ? { idempotencyKey: ids.idempotencyKey } : {}) });
       const answer = await exchange(dispatcherFor(hub), {
         peer: hub.id,
         url: `${hub.url}${FEDERATION_PATH}${remote.service}`,
@@ -71,14 +71,13 @@ export function connectHubs(registry: Registry, trust: HubTrust | undefined, inj
           ...signed,
           'content-type': 'application/json; charset=utf-8',
           'x-correlation-id': ids.correlationId,
-          ...(ids.idempotencyKey ? { 'idempotency-key': ids.idempotencyKey } : {}),
         },
         body: bytes,
         requestMs: hub.timeouts.requestMs,
         maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
       });
-      // Whatever it says (an answer, an error), it says it signed, about our request.
-      await trust.verify(answer.headers, answer.body, { requestHash: requestHashOf(signed), signer: hub.id }).catch((error: unknown) => {
+      // Whatever it says (an answer, an error, and with which status), it says it signed, about our request.
+      await trust.verify(answer.headers, answer.body, { requestHash: requestHashOf(signed), signer: hub.id, status: answer.status }).catch((error: unknown) => {
         const reason = error instanceof HubError ? `${error.type}: ${error.message}` : 'unverifiable answer';
         throw new HubError('transport.unverified-answer', `Câu trả lời của hub ${hub.id} không xác thực được / the answer of hub ${hub.id} cannot be trusted: ${reason}`, {
           status: 502, detail: error instanceof HubError ? error.detail : [], cause: error,

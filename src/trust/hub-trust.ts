@@ -37,7 +37,7 @@ export interface HubTrust {
   readonly replayWindowMs: number;
   sign(body: Buffer, fields: MessageFields): Promise<Record<string, string>>;
   /** A request signed by its client, or (with `response`) another hub's answer to our request, signed by that hub. */
-  verify(headers: IncomingHeaders, body: Buffer, response?: { requestHash: string; signer: string }): Promise<VerifiedMessage>;
+  verify(headers: IncomingHeaders, body: Buffer, response?: { requestHash: string; signer: string; status: number }): Promise<VerifiedMessage>;
   /** The participant a client certificate names, after checking it against the trust store for `purpose`. */
   identify(certificate: X509Certificate, presented: X509Certificate[], purpose: TrustPurpose): string;
   close(): Promise<void>;
@@ -74,7 +74,7 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
     byList.set(x5c, entry);
     return entry;
   };
-  const verify = (headers: IncomingHeaders, body: Buffer, response?: { requestHash: string; signer: string }) => verifyMessage(headers, body, {
+  const verify = (headers: IncomingHeaders, body: Buffer, response?: { requestHash: string; signer: string; status: number }) => verifyMessage(headers, body, {
     resolveCertificate: ({ kid, x5c }) => {
       if (x5c?.length) {
         const entry = certificatesOf(x5c);
@@ -91,6 +91,7 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
     maxSkewMs: files.replayWindowMs,
     expectRequestHash: response?.requestHash,
     expectSigner: response?.signer,
+    expectStatus: response?.status,
   });
 
   return {

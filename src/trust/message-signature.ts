@@ -19,10 +19,14 @@ import { kidOf, readBatchSignature, verifyBatchSignature, type Signer } from './
  *   x-lienthong-time:<ISO 8601 with offset>
  *   content-digest:sha-256=:<base64>:
  *   x-lienthong-request-hash:<base64url>      (responses only)
+ *   x-lienthong-status:<HTTP status>           (responses only)
+ *   x-lienthong-idempotency-key:<key>          (when the message has one)
  *
  * The order and names are fixed, and every value is checked against its own narrow syntax (printable ASCII, never CR,
  * LF, "," or a space), so one text has exactly one reading: no value can end its line early or pose as another header.
- * A response is told from a request by that last line, which is inside the signature, so neither can pass for the other.
+ * A response is told from a request by its request hash, which is inside the signature, so neither can pass for the other;
+ * its HTTP status is signed too, so that nobody on the way (a TLS-terminating proxy) can turn a refusal into an
+ * acceptance, and so is the idempotency key, by which the receiver answers a repeat without delivering it again.
  *
  * The signature travels in x-lienthong-signature (a detached JWS, signer.ts) and x-lienthong-signature-proof (the
  * message's Merkle proof inside a batch; absent for a lone message).
@@ -35,6 +39,8 @@ export const MESSAGE_HEADERS = {
   time: 'x-lienthong-time',
   contentDigest: 'content-digest',
   requestHash: 'x-lienthong-request-hash',
+  status: 'x-lienthong-status',
+  idempotencyKey: 'x-lienthong-idempotency-key',
   signature: 'x-lienthong-signature',
   proof: 'x-lienthong-signature-proof',
 } as const;
@@ -51,6 +57,10 @@ export interface MessageFields {
   time: Date | string;
   /** On a response only: requestHashOf(the request). */
   requestHash?: string;
+  /** On a response only: its HTTP status. */
+  status?: number;
+  /** The key by which the receiver tells a repeat of this message (e.g. a delivery's retry) from a new one. */
+  idempotencyKey?: string;
 }
 
 /** Header names may come in any case; Node gives lowercase names and joins repeated headers with ", ". */
@@ -82,6 +92,8 @@ export interface VerifyOptions {
    * hub answers with its own key for the participants it serves, so a response from another hub names that hub here.
    */
   expectSigner?: string;
+  /** With expectRequestHash: the HTTP status the response came with, which it must have signed. */
+  expectStatus?: number;
 }
 
 export interface VerifiedMessage {
@@ -94,6 +106,8 @@ export interface VerifiedMessage {
   participant: string;
   /** requestHashOf this message: what a response to it must carry. */
   requestHash: string;
+  /** The signed idempotency key, when the message has one. */
+  idempotencyKey?: string;
 }
 
 /** The signed header values, already checked. */
@@ -104,6 +118,8 @@ interface SignedFields {
   time: string;
   contentDigest: string;
   requestHash?: string;
+  status?: string;
+  idempotencyKey?: string;
 }
 
 const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
@@ -112,6 +128,7 @@ const MESSAGE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 const CONTENT_DIGEST = /^sha-256=:([A-Za-z0-9+/]{43}=):$/;
 const REQUEST_HASH = /^[A-Za-z0-9_-]{43}$/;
+const HTTP_STATUS = /^[1-5][0-9]{2}$/;
 
 // ------------------------------------------------------------------------------------------------
 // errors
@@ -180,10 +197,15 @@ function problemOf(name: keyof SignedFields, value: string): { reason: string; c
       return CONTENT_DIGEST.test(value) ? undefined : { reason: 'must be sha-256=:<base64 of 32 bytes>: (RFC 9530)', code: 'content-digest' };
     case 'requestHash':
       return REQUEST_HASH.test(value) ? undefined : { reason: 'must be 43 base64url characters (a SHA-256 hash)', code: 'request-hash' };
+    case 'status':
+      return HTTP_STATUS.test(value) ? undefined : { reason: 'must be an HTTP status, 100 to 599', code: 'status' };
+    case 'idempotencyKey':
+      return MESSAGE_ID.test(value) ? undefined : { reason: 'must be 1 to 128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit', code: 'idempotency-key' };
   }
 }
 
-const FIELD_ORDER: Array<keyof SignedFields> = ['messageId', 'client', 'service', 'time', 'contentDigest', 'requestHash'];
+const FIELD_ORDER: Array<keyof SignedFields> = ['messageId', 'client', 'service', 'time', 'contentDigest', 'requestHash', 'status', 'idempotencyKey'];
+const OPTIONAL_FIELDS = new Set<keyof SignedFields>(['requestHash', 'status', 'idempotencyKey']);
 
 /** The canonical bytes whose SHA-256 is the message's leaf digest. `fields` must already be checked. */
 function signingInputOf(fields: SignedFields): Buffer {
@@ -228,7 +250,7 @@ function readSignedFields(header: (name: string) => string | undefined): SignedF
   for (const name of FIELD_ORDER) {
     const value = header(MESSAGE_HEADERS[name]);
     if (value === undefined) {
-      if (name === 'requestHash') continue; // requests have none
+      if (OPTIONAL_FIELDS.has(name)) continue;
       throw failure('trust.signature-malformed', 'a signed header is missing', 'missing-header', MESSAGE_HEADERS[name]);
     }
     const problem = problemOf(name, value);
@@ -262,6 +284,8 @@ export async function signMessage(signer: Signer, body: Buffer, fields: MessageF
     time: fields.time instanceof Date ? fields.time.toISOString() : fields.time,
     contentDigest: contentDigestOf(body),
     ...(fields.requestHash === undefined ? {} : { requestHash: fields.requestHash }),
+    ...(fields.status === undefined ? {} : { status: String(fields.status) }),
+    ...(fields.idempotencyKey === undefined ? {} : { idempotencyKey: fields.idempotencyKey }),
   };
   for (const name of FIELD_ORDER) {
     const value = values[name];
@@ -319,6 +343,9 @@ export async function verifyMessage(headers: IncomingHeaders, body: Buffer, opti
   if (!expectResponse && fields.requestHash !== undefined) {
     throw failure('trust.signature-malformed', 'a request must not carry x-lienthong-request-hash: this is a signed response', 'unexpected-request-hash', MESSAGE_HEADERS.requestHash);
   }
+  if (!expectResponse && fields.status !== undefined) {
+    throw failure('trust.signature-malformed', 'a request must not carry x-lienthong-status: that is a signed response\'s', 'unexpected-status', MESSAGE_HEADERS.status);
+  }
   const signature = inHeader(MESSAGE_HEADERS.signature, () => readBatchSignature(jws));
   const proof = inHeader(MESSAGE_HEADERS.proof, () => decodeProof(header(MESSAGE_HEADERS.proof) ?? ''));
 
@@ -366,6 +393,9 @@ export async function verifyMessage(headers: IncomingHeaders, body: Buffer, opti
     if (fields.requestHash !== options.expectRequestHash) {
       throw failure('trust.request-hash-mismatch', 'the response answers another request', 'request-hash-mismatch', MESSAGE_HEADERS.requestHash);
     }
+    if (options.expectStatus !== undefined && fields.status !== String(options.expectStatus)) {
+      throw failure('trust.signature-invalid', fields.status === undefined ? 'the response does not sign its HTTP status (x-lienthong-status)' : 'the response came with another HTTP status than the one it signed', 'status-mismatch', MESSAGE_HEADERS.status);
+    }
   }
 
   return {
@@ -376,5 +406,6 @@ export async function verifyMessage(headers: IncomingHeaders, body: Buffer, opti
     certificate,
     participant,
     requestHash: digest.toString('base64url'),
+    ...(fields.idempotencyKey === undefined ? {} : { idempotencyKey: fields.idempotencyKey }),
   };
 }

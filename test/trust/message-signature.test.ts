@@ -395,6 +395,34 @@ describe('request hash: a response bound to its request', () => {
     expect(error.detail[0]).toMatchObject({ field: 'x-lienthong-request-hash', code: 'unexpected-request-hash' });
   });
 
+  it('the HTTP status is signed: a response that came with another status than it signed is refused', async () => {
+    const { request, served } = await exchange();
+    const refusal = await signMessage(g22.signer, answer, fields({ messageId: 'resp-4', requestHash: served.requestHash, status: 403 }));
+    expect(refusal['x-lienthong-status']).toBe('403');
+    const expectRequestHash = requestHashOf(request);
+    expect((await verifyMessage(refusal, answer, options({ expectRequestHash, expectStatus: 403 }))).participant).toBe(G22);
+    // A refusal passed on as an acceptance (by a proxy on the way), with or without its status header changed.
+    expect((await failureOf(refusal, answer, { expectRequestHash, expectStatus: 202 })).detail[0]).toMatchObject({ code: 'status-mismatch', field: 'x-lienthong-status' });
+    expect((await failureOf({ ...refusal, 'x-lienthong-status': '202' }, answer, { expectRequestHash, expectStatus: 202 })).type).toBe('trust.signature-invalid');
+    // A response that does not sign its status is refused when the caller knows the status.
+    const { response } = await exchange();
+    expect((await failureOf(response, answer, { expectRequestHash, expectStatus: 200 })).detail[0]!.code).toBe('status-mismatch');
+    // A request has no status.
+    const odd = await signMessage(h56.signer, body, fields({ messageId: 'req-status', status: 200 }));
+    expect((await failureOf(odd, body)).detail[0]).toMatchObject({ code: 'unexpected-status', field: 'x-lienthong-status' });
+  });
+
+  it('the idempotency key is signed: adding, changing or dropping it breaks the signature', async () => {
+    const keyed = await signMessage(h56.signer, body, fields({ messageId: 'req-keyed', idempotencyKey: 'delivery-0001' }));
+    expect(keyed['x-lienthong-idempotency-key']).toBe('delivery-0001');
+    expect((await verifyMessage(keyed, body, options())).idempotencyKey).toBe('delivery-0001');
+    expect((await failureOf({ ...keyed, 'x-lienthong-idempotency-key': 'delivery-0002' }, body)).type).toBe('trust.signature-invalid');
+    expect((await failureOf({ ...keyed, 'x-lienthong-idempotency-key': undefined }, body)).type).toBe('trust.signature-invalid');
+    const unkeyed = await signMessage(h56.signer, body, fields({ messageId: 'req-unkeyed' }));
+    expect((await verifyMessage(unkeyed, body, options())).idempotencyKey).toBeUndefined();
+    expect((await failureOf({ ...unkeyed, 'x-lienthong-idempotency-key': 'delivery-0001' }, body)).type).toBe('trust.signature-invalid');
+  });
+
   it('requestHashOf refuses headers it cannot read', () => {
     expect(() => requestHashOf({ 'x-lienthong-message-id': 'only' })).toThrow(HubError);
   });
@@ -408,6 +436,8 @@ it('exports the header names it documents', () => {
     'x-lienthong-time',
     'content-digest',
     'x-lienthong-request-hash',
+    'x-lienthong-status',
+    'x-lienthong-idempotency-key',
     'x-lienthong-signature',
     'x-lienthong-signature-proof',
   ]);
