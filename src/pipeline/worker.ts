@@ -80,6 +80,15 @@ export function startWorker(options: WorkerOptions): Worker {
   })().catch((error) => log.error({ err: error }, 'settling messages left from before the start failed'));
   let wake: (() => void) | undefined;
   let nudged = false;
+  /**
+   * Whether the queue may hold due deliveries that only a claim starts: retries, a dossier's next event, leases a
+   * crash left, accepts beyond the hand-off's room. While it may, accepts hand nothing off, so that fresh messages
+   * queue behind those instead of taking every slot that frees up (under steady load they would wait as long as the
+   * load lasts). A claim that gets fewer than it asked for says there are none; while the slots stay full, one
+   * delivery is claimed every poll interval to look again.
+   */
+  let claimable = true;
+  let lastClaimAt = -Infinity;
 
   const sleep = (ms: number) => new Promise<void>((resolve) => {
     if (nudged) { nudged = false; resolve(); return; }
@@ -94,23 +103,38 @@ export function startWorker(options: WorkerOptions): Worker {
     const claimBatch = Math.max(1, Math.floor(concurrency / 4));
     while (!stopping) {
       const free = concurrency - running.size - waiting.length - reserved;
-      if (free <= 0 || (free < claimBatch && running.size > 0)) {
+      const full = free <= 0 || (free < claimBatch && running.size > 0);
+      const look = !claimable && performance.now() - lastClaimAt >= pollIntervalMs;
+      if (full && !look) {
         // Slots come back when a delivery ends, or when accepts in flight were promised more than they leased.
-        await (running.size ? Promise.race(running) : sleep(pollIntervalMs));
+        await (running.size ? untilOneEnds(pollIntervalMs) : sleep(pollIntervalMs));
         continue;
       }
+      const wanted = full ? 1 : free;
       let claimed: Delivery[] = [];
       try {
-        claimed = await queue.claim(workerId, free, leaseMs);
+        claimed = await queue.claim(workerId, wanted, leaseMs);
+        lastClaimAt = performance.now();
+        claimable = claimed.length >= wanted;
         backoff = pollIntervalMs;
       } catch (error) {
         log.error({ err: error }, 'claiming deliveries failed; retrying');
         backoff = Math.min(backoff * 2, 5_000);
       }
-      for (const delivery of claimed) start(delivery);
+      const leasedAt = now();
+      for (const delivery of claimed) {
+        if (running.size < concurrency && !waiting.length) start(delivery);
+        else waiting.push({ delivery, leasedAt });
+      }
       if (claimed.length === 0) await sleep(backoff);
     }
   })();
+
+  /** Until a delivery in flight ends, or `ms` pass. */
+  function untilOneEnds(ms: number): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([...running, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
+  }
 
   function start(delivery: Delivery, leasedAt?: number): void {
     const task = (leasedAt === undefined ? handle(delivery) : renewed(delivery, leasedAt).then(handle)).catch((error) => {
@@ -186,7 +210,7 @@ export function startWorker(options: WorkerOptions): Worker {
       return {
         ...queue,
         async accept(message) {
-          const room = stopping ? 0 : Math.min(message.deliveries.length, 2 * concurrency - running.size - waiting.length - reserved);
+          const room = stopping || claimable ? 0 : Math.min(message.deliveries.length, 2 * concurrency - running.size - waiting.length - reserved);
           if (room <= 0) return queue.accept(message);
           reserved += room;
           const leasedAt = now();

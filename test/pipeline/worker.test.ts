@@ -21,13 +21,15 @@ describe('worker: deliveries handed off at acceptance', () => {
     await queue.close();
   });
 
-  function setUp(concurrency: number, leaseMs = 30_000) {
+  /** A worker on a fresh queue, once its first claim has found the queue empty (until then it hands nothing off). */
+  async function setUp(concurrency: number, leaseMs = 30_000) {
     queue = openSqliteQueue({ file: ':memory:', sealer: createSealer(randomBytes(32)) });
     const claimedIds: string[] = [];
     const extended: string[] = [];
+    let claims = 0;
     const counted: QueueDriver = {
       ...queue,
-      claim: async (...args) => { const got = await queue.claim(...args); claimedIds.push(...got.map((d) => d.id)); return got; },
+      claim: async (...args) => { const got = await queue.claim(...args); claimedIds.push(...got.map((d) => d.id)); claims++; return got; },
       extend: async (id, lease, ms) => { extended.push(id); return queue.extend(id, lease, ms); },
     };
     const started: Delivery[] = [];
@@ -40,6 +42,8 @@ describe('worker: deliveries handed off at acceptance', () => {
       registry: {} as Registry, queue: counted, deliver, log: pino({ level: 'silent' }),
       workerId: 'w-test', concurrency, leaseMs, pollIntervalMs: 20,
     });
+    await until(() => claims > 0, 'the first claim');
+    await new Promise((r) => setImmediate(r));
     return { intake: worker.handOff(), claimedIds, extended, started, releaseAll: () => release.splice(0).forEach((r) => r()) };
   }
 
@@ -56,7 +60,7 @@ describe('worker: deliveries handed off at acceptance', () => {
   };
 
   it('starts accepted deliveries at once, without a claim, with the payload as accepted', async () => {
-    const { intake, claimedIds, started, releaseAll } = setUp(8);
+    const { intake, claimedIds, started, releaseAll } = await setUp(8);
     const d = newDelivery();
     const accepted = await intake.accept({ messageId: d.messageId, deliveries: [d] });
     expect(accepted).toMatchObject({ messageId: d.messageId, duplicate: false });
@@ -69,27 +73,28 @@ describe('worker: deliveries handed off at acceptance', () => {
     expect(claimedIds).toEqual([]);
   });
 
-  it('leases up to as many again as it has slots: those wait their turn in order, the rest are claimed later', async () => {
-    const { intake, claimedIds, started, releaseAll } = setUp(2);
+  it('leases up to as many again as it has slots: those wait their turn in order, the rest are claimed behind them', async () => {
+    const { intake, claimedIds, started, releaseAll } = await setUp(2);
     const ds = [newDelivery(), newDelivery(), newDelivery(), newDelivery(), newDelivery()];
     for (const d of ds) await intake.accept({ messageId: d.messageId, deliveries: [d] });
     await until(() => started.length === 2, 'two deliveries to start');
-    expect(await queue.counts()).toMatchObject({ active: 4, ready: 1 });
-    expect(worker!.inFlight()).toBe(4);
+    expect(claimedIds).not.toContain(ds[3]!.id);
+    // The fifth was not leased at acceptance; with every slot busy, the worker still looks for it, and it waits its turn.
+    await until(() => claimedIds.length === 1, 'the fifth delivery to be claimed');
+    expect(claimedIds).toEqual([ds[4]!.id]);
+    expect(worker!.inFlight()).toBe(5);
     releaseAll();
     await until(() => started.length === 4, 'the waiting deliveries to start');
-    expect(started.slice(2).map((d) => d.id)).toEqual([ds[2]!.id, ds[3]!.id]);
-    expect(claimedIds).toEqual([]);
     releaseAll();
-    await until(() => started.length === 5, 'the fifth delivery to be claimed');
-    expect(claimedIds).toEqual([ds[4]!.id]);
+    await until(() => started.length === 5, 'the fifth delivery to start');
+    expect(started.map((d) => d.id)).toEqual(ds.map((d) => d.id));
     releaseAll();
     await until(() => worker!.inFlight() === 0, 'all deliveries to finish');
     expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
   });
 
   it('renews the lease of a delivery that waited for a slot through half of it, before delivering it', async () => {
-    const { intake, extended, started, releaseAll } = setUp(1, 200);
+    const { intake, extended, started, releaseAll } = await setUp(1, 200);
     const [first, second] = [newDelivery(), newDelivery()];
     await intake.accept({ messageId: first.messageId, deliveries: [first] });
     await intake.accept({ messageId: second.messageId, deliveries: [second] });
@@ -104,8 +109,30 @@ describe('worker: deliveries handed off at acceptance', () => {
     expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
   });
 
+  it('under steady load, a delivery only a claim can start (a dossier\'s next event) is not overtaken for as long as the load lasts', async () => {
+    const { intake, started, releaseAll } = await setUp(2);
+    const accept = (d: NewDelivery) => intake.accept({ messageId: d.messageId, deliveries: [d] });
+    const [first, next] = [newDelivery({ orderingKey: 'K' }), newDelivery({ orderingKey: 'K' })];
+    await accept(first);
+    await accept(next); // not its key's head: queued behind the first, for a claim to start once the first is done
+    for (let i = 0; i < 3; i++) await accept(newDelivery());
+    for (let round = 0; round < 40 && !started.some((d) => d.id === next.id); round++) {
+      releaseAll();
+      // Fresh messages keep every slot and the waiting line busy.
+      for (let i = 0; i < 2; i++) await accept(newDelivery());
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(started.map((d) => d.id)).toContain(next.id);
+    // It started within a few rounds of its turn (the first delivery's end), not after the whole load.
+    expect(started.findIndex((d) => d.id === next.id)).toBeLessThan(12);
+    while (worker!.inFlight() > 0) {
+      releaseAll();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  });
+
   it('leases nothing once stopping: an accept during shutdown leaves its deliveries queued', async () => {
-    const { intake, started } = setUp(4);
+    const { intake, started } = await setUp(4);
     await worker!.stop();
     const d = newDelivery();
     const accepted = await intake.accept({ messageId: d.messageId, deliveries: [d] });
