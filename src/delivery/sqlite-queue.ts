@@ -311,6 +311,8 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     flushing = false;
     const writes = pending;
     pending = [];
+    // close() flushes what is pending before it closes the database; the flush it pre-empted finds nothing to do.
+    if (writes.length === 0) return;
     const durable = writes.some((w) => w.durable);
     try {
       if (!durable) db.pragma('synchronous = NORMAL');

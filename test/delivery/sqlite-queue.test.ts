@@ -43,6 +43,28 @@ describe('embedded SQLite queue specifics', () => {
     }
   });
 
+  it('commits an accept still waiting for its batch when closed, and its pre-empted flush finds nothing to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-queue-'));
+    const file = join(dir, 'queue.db');
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const q = openSqliteQueue({ file, sealer });
+      const accepting = q.accept({ messageId: 'm', deliveries: [{ id: 'd1', messageId: 'm', routeId: 'r', destination: 'x.y', orderingKey: '', payload: '{}', acceptedAt: 1 }] });
+      await q.close();
+      await expect(accepting).resolves.toMatchObject({ messageId: 'm', duplicate: false });
+      await new Promise((r) => setTimeout(r, 20)); // the flush the accept had scheduled runs now
+      expect(uncaught).toEqual([]);
+      const again = openSqliteQueue({ file, sealer });
+      expect(await again.counts()).toMatchObject({ ready: 1 });
+      await again.close();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('dead-letters a payload it cannot open (data key changed) instead of failing every claim', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lienthong-queue-'));
     const file = join(dir, 'queue.db');
