@@ -69,7 +69,9 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
     const messageId = timeOrderedId();
     const receivedAt = now();
     const started = performance.now();
-    const facts: Record<string, unknown> = { messageId, service: request.service, requestBytes: request.body.length, via: 'federation' };
+    // The path names the service: only one this hub serves reaches the log (anything else in a path could be personal data).
+    const local = findService(registry, request.service);
+    const facts: Record<string, unknown> = { messageId, service: local ? request.service : '(not served here)', requestBytes: request.body.length, via: 'federation' };
     let client: string | undefined;
     let operationId: string | undefined;
     let canonicalType: string | undefined;
@@ -100,7 +102,6 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
         }
       }
       // 3. A service of this hub, which this client may use.
-      const local = findService(registry, request.service);
       if (!local) throw new HubError('client.unknown-service', `Hub này không có dịch vụ này / this hub serves no ${request.service}`, { status: 404, detail: [{ reason: 'no outbound connector operation of this hub is that service', code: 'unknown-service' }] });
       operationId = local.operation.id;
       canonicalType = local.operation.canonical.request;

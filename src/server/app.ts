@@ -38,7 +38,8 @@ export interface AppOptions {
   https?: { key: string; cert: string; ca: string[] };
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** A caller's request or correlation id, logged on every line: digits alone may be a CCCD, CMND or phone number, so the hub issues its own. */
+const REQUEST_ID = /^(?![0-9]+$)[A-Za-z0-9._:-]{1,64}$/;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -66,6 +67,14 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
       return logger.child({ ...bindings, correlationId }, options);
     },
     return503OnClosing: true,
+    // A path that does not decode, or a parameter too long for the router: the hub's problem answer and a log line,
+    // never fastify's default body, which echoes the whole URL (a query string may carry a CCCD).
+    frameworkErrors: (error, request, reply) => {
+      const hubError = fromFastifyError(error);
+      request.log.info({ errorType: hubError.type, status: hubError.status }, 'request rejected');
+      reply.header('x-request-id', request.id);
+      sendError(reply, request, hubError, undefined);
+    },
     // The pipeline writes one complete line per message (ids, route, outcome, timings); fastify's two extra lines per request add cost, not facts.
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -216,6 +225,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: In
     callerError = error;
   }
   if (body.length === 0) {
+    request.log.info({ errorType: 'client.bad-request', status: 400 }, 'request rejected');
     sendError(reply, request, new HubError('client.bad-request', 'Thiếu nội dung yêu cầu / the request has no body', { status: 400 }), undefined);
     return;
   }

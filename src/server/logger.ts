@@ -14,13 +14,22 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       serializers: {
         req: (req: { method?: string; url?: string; id?: string }) => ({ method: req.method, path: (req.url ?? '').split('?', 1)[0] }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-        err: pino.stdSerializers.err,
+        err: errorWithoutPacket,
       },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? bufferedStdout(),
   );
   return logger;
+}
+
+/**
+ * Node's HTTP parser errors carry the raw bytes of the bad request (`rawPacket`): body, CCCD and credentials included.
+ * Fastify logs them as they are for a client error, so the serializer leaves them out.
+ */
+function errorWithoutPacket(error: Error): Record<string, unknown> {
+  const { rawPacket: _packet, ...serialized } = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  return serialized;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { HubError, toHubError } from '../core/errors.js';
 import { encodeSoapFault } from '../codec/soap.js';
+import type { ErrorObject } from 'ajv';
+import { toErrorDetails } from '../schema/validation-errors.js';
 
 /**
  * How an error looks on the wire: problem+json for REST callers, a SOAP Fault for SOAP callers.
@@ -40,11 +42,15 @@ export function fromFastifyError(error: unknown): HubError {
       return new HubError('client.body-too-large', 'Nội dung quá lớn / request body exceeds the size limit', { status: 413 });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new HubError('client.unsupported-media-type', 'Kiểu nội dung không được hỗ trợ / unsupported Content-Type: send application/json (REST) or text/xml / application/soap+xml (SOAP)', { status: 415 });
+    case 'FST_ERR_BAD_URL':
+      return new HubError('client.bad-request', 'Địa chỉ không hợp lệ / the address is not valid URL encoding', { status: 400, detail: [{ reason: 'a %-escape in the path does not decode', code: 'bad-url' }] });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HubError('client.bad-request', 'Địa chỉ quá dài / a part of the address is too long', { status: 414, detail: [{ reason: 'a path parameter is longer than the router accepts', code: 'url-too-long' }] });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new HubError('client.bad-request', 'Thiếu nội dung hoặc Content-Length sai / empty body or wrong Content-Length', { status: 400 });
   }
-  if (e.validation) return new HubError('client.schema-violation', 'Yêu cầu không đúng lược đồ / request does not match its schema', { status: 400 });
+  if (e.validation) return new HubError('client.schema-violation', 'Yêu cầu không đúng lược đồ / request does not match its schema', { status: 400, detail: toErrorDetails(e.validation as ErrorObject[]) });
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new HubError('client.bad-request', `Yêu cầu không hợp lệ / bad request (${e.code ?? e.statusCode})`, { status: e.statusCode });
   return toHubError(error);
 }
