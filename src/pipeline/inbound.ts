@@ -153,14 +153,23 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       // The deliveries (with the idempotency key) and the message's log row are written at the same
       // time, each durably, so that a 202 waits for one storage round trip, not two. A repeated key is
       // found by the queue; the submission's row then says it was a duplicate, and of which message.
-      const [result] = await Promise.all([
+      const row = { state: deliveries.length ? 'accepted' as const : 'delivered' as const, deliveries: deliveries.length, payload };
+      const [accepted, logged] = await Promise.allSettled([
         queue.accept({
           messageId, deliveries,
           idempotencyKey: key === undefined ? undefined : `${from.id}.${op.id}:${key}`,
           idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs,
         }),
-        remember({ state: deliveries.length ? 'accepted' : 'delivered', deliveries: deliveries.length, payload }),
+        remember(row),
       ]);
+      if (accepted.status === 'rejected') throw accepted.reason;
+      const result = accepted.value;
+      if (logged.status === 'rejected') {
+        // The deliveries are durable, so the message is accepted (and may be on its way): refusing it now would invite a
+        // resubmission delivered twice. Its log row is written again in the background.
+        (request.log ?? log).error({ err: logged.reason, messageId }, 'message log write failed after the message was accepted; writing it again');
+        remember(row).catch((error) => (request.log ?? log).error({ err: error, messageId }, 'message log write failed again; the message is accepted and delivered without its log row'));
+      }
       if (result.duplicate) {
         facts.acceptedAs = result.messageId;
         facts.duplicate = true;

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createSealer } from '../../src/core/seal.js';
+import { openSqliteQueue } from '../../src/delivery/sqlite-queue.js';
+import { createInboundPipeline } from '../../src/pipeline/inbound.js';
+import type { MessageLog } from '../../src/store/types.js';
+import { createAccessRights } from '../../src/trust/access.js';
+import { loadShipped } from '../support/hub.js';
+
+/** The async acceptance of the shipped dossier-status route, on a real embedded queue, with a message log that fails. */
+describe('accepting an async message', () => {
+  const status = JSON.stringify({
+    maHoSo: '000.00.14.H56-250307-00001', trangThai: '2', thoiDiem: '07/03/2025 08:00', kenh: '2', nguoiXuLy: 'Trần Văn Thử', chucDanh: 'Chuyên viên',
+    phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '07/03/2025 08:00', hanXuLy: '21/03/2025 17:00', maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)',
+  });
+
+  it('answers 202 once the deliveries are durable even if the log row fails, and writes the row again', async () => {
+    const registry = loadShipped();
+    const queue = openSqliteQueue({ file: ':memory:', sealer: createSealer(randomBytes(32)) });
+    const rows: Array<{ id: string; state: string }> = [];
+    let failuresLeft = 1;
+    const messageLog = {
+      async recordMessage(row: { id: string; state: string }) {
+        if (failuresLeft-- > 0) throw new Error('the message log is unavailable');
+        rows.push(row);
+      },
+    } as unknown as MessageLog;
+    const errors: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => errors.push(JSON.parse(line).msg as string) });
+    const pipeline = createInboundPipeline({ registry, peers: new Map(), log, queue, messageLog, access: createAccessRights(registry.hub.access) });
+    try {
+      const outcome = await pipeline({ connectorId: 'onegate-h56', operationId: 'dossier-status', body: Buffer.from(status), requestId: 'req-1', correlationId: 'corr-1' });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.reply?.status).toBe(202);
+      expect((await queue.counts()).ready).toBe(2);
+      await expect.poll(() => rows).toEqual([expect.objectContaining({ id: outcome.messageId, state: 'accepted' })]);
+      expect(errors).toEqual(['message log write failed after the message was accepted; writing it again']);
+    } finally {
+      await queue.close();
+    }
+  });
+});
