@@ -226,6 +226,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       for (const c of connectors.values()) {
         if (c.wsSecurity?.sign && !hub.trust) error(c.file, 'wsSecurity.sign needs this hub\'s key: add a trust: section to config/hub.yaml (or set sign: false)', { field: 'wsSecurity.sign', hint: 'trust: { key, certificate, anchors } (see lienthong keys)' });
       }
+      const leaseMs = hub.delivery.leaseMs;
       hub.routes.forEach((route, index) => {
         const at = (...field: Array<string | number>) => ({ field: `routes[${index}].${field.join('.')}`, line: src.locate(['routes', index, ...field]).line });
         const ends = [route.from, ...route.destinations.map((d) => d.to)];
@@ -247,6 +248,16 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
             return;
           }
           if (to.operation.direction !== 'outbound') error(hubFile, `route ${route.id}: "${destination.to}" is an inbound operation; a route ends at outbound ones`, at(...where));
+          // A delivery may start with half its lease left (one that waited for a slot is renewed only past half): an
+          // attempt longer than that outlives its lease, and another worker delivers the same message again.
+          const attemptMs = to.connector.timeouts.connectMs + to.connector.timeouts.requestMs;
+          if (route.mode === 'async' && leaseMs < 2 * attemptMs) {
+            issues.push({
+              file: rel(hubFile), severity: 'warning', field: 'delivery.lease', line: src.locate(['delivery', 'lease']).line,
+              message: `delivery.lease (${leaseMs} ms) is shorter than twice the longest attempt to ${destination.to} (connect + request timeouts, ${attemptMs} ms): a slow delivery could outlive its lease and be delivered twice`,
+              hint: `set delivery.lease to ${Math.ceil((2 * attemptMs) / 1000)}s or more, or shorten that connector's timeouts`,
+            });
+          }
           if (from && from.operation.canonical.request !== to.operation.canonical.request) error(hubFile, `route ${route.id}: ${route.from} produces ${from.operation.canonical.request} but ${destination.to} expects ${to.operation.canonical.request}`, { ...at(...where), hint: 'both ends of a route must carry the same canonical type' });
           if (route.mode === 'sync' && from && from.operation.canonical.response !== to.operation.canonical.response) error(hubFile, `route ${route.id}: ${route.from} answers with ${from.operation.canonical.response ?? 'nothing'} but ${destination.to} returns ${to.operation.canonical.response ?? 'nothing'}`, { ...at(...where), hint: 'both ends of a sync route must carry the same canonical response type' });
           if (destination.when !== undefined && from) {

@@ -136,6 +136,16 @@ describe('lienthong check', () => {
     expect(issue?.hint).toContain('csdldc.TraCuuThongTinCongDan');
   });
 
+  it('warns when a delivery could outlive its lease (shorter than twice an attempt\'s timeouts), at the lease\'s line', () => {
+    const line = readFileSync(join(REPO, 'config/hub.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('lease: ${LIENTHONG_DELIVERY_LEASE')) + 1;
+    const short = loadRegistry(REPO, { env: { ...env, LIENTHONG_DELIVERY_LEASE: '5s' } });
+    expect(short.registry).toBeDefined(); // a warning: the hub still starts
+    const warning = short.issues.find((i) => i.field === 'delivery.lease');
+    expect(warning).toMatchObject({ severity: 'warning', file: 'config/hub.yaml', line });
+    expect(warning?.message).toMatch(/shorter than twice the longest attempt to \S+ \(connect \+ request timeouts, \d+ ms\)/);
+    expect(loadRegistry(REPO, { env: { ...env, LIENTHONG_DELIVERY_LEASE: '2m' } }).issues.filter((i) => i.field === 'delivery.lease')).toEqual([]);
+  });
+
   it('reports a connector field the schema does not allow, at its line', () => {
     const dir = broken();
     const line = edit(dir, 'connectors/csdldc.yaml', 'timeouts:\n', 'timeout:\n');
