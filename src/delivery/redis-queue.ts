@@ -503,7 +503,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     if (h.lease !== undefined) d.lease = h.lease;
     return d;
   };
-  const toDead = (h: Record<string, string>): DeadLetter => ({ ...toDelivery(h, sealer.open(h.payload ?? '')), deadAt: Number(h.deadAt), reason: h.reason ?? '' });
+  const toDead = (h: Record<string, string>): DeadLetter => ({ ...toDelivery(h, sealer.open(h.payload ?? '', h.messageId ?? '')), deadAt: Number(h.deadAt), reason: h.reason ?? '' });
 
   let sweeping: Promise<void> | undefined;
   /** Adds the tickets that are missing: the outbox always; every pending delivery when deep. */
@@ -574,7 +574,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
       live();
       const at = now();
       const args: Array<string | number> = [p, at, message.idempotencyKey ?? '', Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), message.messageId, message.deliveries.length];
-      const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload));
+      const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload), message.messageId);
       message.deliveries.forEach((d: NewDelivery, i) => args.push(d.id, d.messageId, d.routeId, d.destination, d.orderingKey, sealed[i]!, d.acceptedAt));
       const { lease } = message;
       const token = lease ? `${lease.workerId}:${randomUUID()}` : '';
@@ -609,7 +609,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
             holdTicket(id, job);
             let payload: string;
             try {
-              payload = sealer.open(h.payload ?? '');
+              payload = sealer.open(h.payload ?? '', h.messageId ?? '');
             } catch (error) {
               await finish(id, token, 'dead', unsealableReason(error), 0).catch(report);
               return 'stale';

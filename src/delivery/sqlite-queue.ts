@@ -196,7 +196,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     if (row.lease !== null) delivery.lease = row.lease;
     return delivery;
   };
-  const toDead = (row: Row): DeadLetter => ({ ...toDelivery(row, sealer.open(row.payload)), deadAt: row.dead_at ?? 0, reason: row.reason ?? '' });
+  const toDead = (row: Row): DeadLetter => ({ ...toDelivery(row, sealer.open(row.payload, row.message_id)), deadAt: row.dead_at ?? 0, reason: row.reason ?? '' });
 
   const headOf = (destination: string, orderingKey: string): number => (orderingKey === '' || !s.keyBusy.get(destination, orderingKey) ? 1 : 0);
   const passHead = (row: Row) => {
@@ -234,7 +234,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     for (const row of s.claimable.all(at, limit)) {
       let payload: string;
       try {
-        payload = sealer.open(row.payload);
+        payload = sealer.open(row.payload, row.message_id);
       } catch (error) {
         s.kill.run(0, at, unsealableReason(error), row.seq);
         passHead(row);
@@ -347,7 +347,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
 
     async accept(message) {
       live();
-      const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload));
+      const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload), message.messageId);
       return write(() => acceptTx(message, sealed, now()), true);
     },
 

@@ -100,7 +100,7 @@ export async function exportEvidence(
     if (row.payload !== null) {
       if (!options.sealer) throw new HubError('server.no-data-key', 'the payload is sealed: the data key (LIENTHONG_DATA_KEY) is needed to export it');
       try {
-        payload = options.sealer.open(row.payload);
+        payload = options.sealer.open(row.payload, messageId);
       } catch (error) {
         throw new HubError('server.payload-unreadable', `the payload of message ${messageId} cannot be opened with this data key (another key, or the stored payload was changed)`, { cause: error });
       }

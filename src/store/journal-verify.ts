@@ -471,7 +471,7 @@ function checkPayload(
     if (!sealer) return;
     let digest: string | undefined;
     try {
-      digest = payloadDigest(sealer.open(row.payload));
+      digest = payloadDigest(sealer.open(row.payload, where.id));
     } catch {
       digest = undefined;
     }

@@ -117,7 +117,7 @@ export class KyselyMessageLog implements StoreMessageLog {
     let row: Insertable<MessagesTable>;
     let facts: MessageFacts;
     try {
-      const sealed = message.payload === undefined ? null : this.#settings.sealer.seal(message.payload);
+      const sealed = message.payload === undefined ? null : this.#settings.sealer.seal(message.payload, message.id);
       row = messageRow(message, sealed, this.#settings.now());
       facts = messageFacts(row, message.payload === undefined ? undefined : payloadDigest(message.payload));
     } catch (error) {
@@ -249,7 +249,7 @@ export class KyselyMessageLog implements StoreMessageLog {
 
   async payload(messageId: string): Promise<string | undefined> {
     const row = await this.#db.selectFrom('messages').select('payload').where('id', '=', messageId).executeTakeFirst();
-    return row?.payload == null ? undefined : this.#settings.sealer.open(row.payload);
+    return row?.payload == null ? undefined : this.#settings.sealer.open(row.payload, messageId);
   }
 
   // ---- retention ----

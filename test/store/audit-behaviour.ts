@@ -263,7 +263,7 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
         const entry = await entryOf(store, 'message', a.id);
         const facts = JSON.parse(String(entry.facts)) as Record<string, unknown>;
         await store.exec('update journal set facts = ? where chain_id = ? and seq = ?', [canonicalJson({ ...facts, payloadSha256: '0'.repeat(64) }), entry.chain_id, entry.seq]);
-        await store.exec('update messages set payload = ? where id = ?', [sealer.seal('{"soHoSo":3}'), b.id]);
+        await store.exec('update messages set payload = ? where id = ?', [sealer.seal('{"soHoSo":3}', b.id), b.id]);
         const report = await verify(store);
         expect(report.findings).toContainEqual(finding({ code: 'edited', table: 'journal', id: a.id, seq: Number(entry.seq) }));
         expect(report.findings).toContainEqual(finding({ code: 'edited', table: 'messages', id: b.id, detail: expect.stringContaining('payload differs') }));

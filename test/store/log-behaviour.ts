@@ -275,7 +275,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
 
       const [row] = await store.raw('select payload from messages where id = ?', [m.id]);
       const atRest = String(row!.payload);
-      expect(atRest.startsWith('v1:')).toBe(true);
+      expect(atRest.startsWith('v2:')).toBe(true);
       for (const secret of [plain, '001203004567', 'Bình', 'Trần', 'soDinhDanh']) expect(atRest).not.toContain(secret);
       // Nothing else in the row holds the content either.
       const [whole] = await store.raw('select * from messages where id = ?', [m.id]);
