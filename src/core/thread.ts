@@ -151,16 +151,17 @@ export function serveThread(open: (data: never) => Promise<Opened>): void {
   const post = (message: FromThread) => port.postMessage(message);
   let answers: Answer[] = [];
   let flushing = false;
+  const flushAnswers = () => {
+    flushing = false;
+    const batch = answers;
+    answers = [];
+    if (batch.length) post({ answers: batch });
+  };
   const answer = (entry: Answer) => {
     answers.push(entry);
     if (!flushing) {
       flushing = true;
-      setImmediate(() => {
-        flushing = false;
-        const batch = answers;
-        answers = [];
-        post({ answers: batch });
-      });
+      setImmediate(flushAnswers);
     }
   };
 
@@ -168,7 +169,11 @@ export function serveThread(open: (data: never) => Promise<Opened>): void {
     (opened) => {
       port.on('message', (message: ToThread) => {
         if ('close' in message) {
-          void opened.close().catch(() => undefined).finally(() => post({ closed: true }));
+          // Answers still waiting for their batch go first: the caller fails whatever is unanswered once it hears "closed".
+          void opened.close().catch(() => undefined).finally(() => {
+            flushAnswers();
+            post({ closed: true });
+          });
           return;
         }
         for (const [id, service, method, args] of message.calls) {
