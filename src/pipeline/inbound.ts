@@ -166,9 +166,9 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       const result = accepted.value;
       if (logged.status === 'rejected') {
         // The deliveries are durable, so the message is accepted (and may be on its way): refusing it now would invite a
-        // resubmission delivered twice. Its log row is written again in the background.
+        // resubmission delivered twice. Its log row is written again in the background until the log takes it.
         (request.log ?? log).error({ err: logged.reason, messageId }, 'message log write failed after the message was accepted; writing it again');
-        remember(row).catch((error) => (request.log ?? log).error({ err: error, messageId }, 'message log write failed again; the message is accepted and delivered without its log row'));
+        void rememberUntilWritten(row, request.log ?? log);
       }
       if (result.duplicate) {
         facts.acceptedAs = result.messageId;
@@ -215,6 +215,20 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       const decision = access ? access.check(client, service, local?.operation.id) : { allowed: false as const, code: 'no-grant', reason: 'this hub has no access rights configured' };
       if (!decision.allowed) {
         throw new HubError('trust.access-denied', `Không có quyền sử dụng dịch vụ / ${client} may not use ${service}`, { status: 403, detail: [{ reason: decision.reason, code: decision.code }] });
+      }
+    }
+
+    /** Retries with a growing pause (up to a minute) for as long as this process runs; each failure is logged. */
+    async function rememberUntilWritten(row: Parameters<typeof remember>[0], logger: Logger): Promise<void> {
+      for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 60_000)) {
+        await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+        try {
+          await remember(row);
+          logger.info({ messageId }, 'message log row written after an earlier failure');
+          return;
+        } catch (error) {
+          logger.error({ err: error, messageId, retryInMs: Math.min(pauseMs * 2, 60_000) }, 'message log write failed again; the message is accepted, its log row will be written later');
+        }
       }
     }
 
