@@ -19,16 +19,34 @@ export async function dlqShow(id: string, options: { root?: string; url?: string
   return 0;
 }
 
+/** Dead letters listed per page while collecting a bulk replay's matches, and replayed per call. */
+const PAGE = 500;
+const CHUNK = 50;
+
 export async function dlqReplay(ids: string[], options: Filters & { root?: string; url?: string; all?: boolean }): Promise<number> {
   const client = adminClient(options);
+  // An empty value (an unset shell variable) would otherwise drop its filter and widen a bulk replay to everything.
+  const empty = (['destination', 'route', 'message', 'key', 'since', 'limit'] as const).find((name) => options[name] === '');
+  if (empty) {
+    console.error(`--${empty} is empty: give it a value, or leave the option out`);
+    return 2;
+  }
   let targets = ids;
   if (targets.length === 0) {
-    if (!options.all && !Object.values(filterQuery(options)).some((v) => v !== undefined)) {
-      console.error('name dead-letter ids, or use filters (--destination, --route, --key, --since) or --all');
+    const { limit, ...selecting } = filterQuery(options);
+    if (!options.all && !Object.values(selecting).some((v) => v !== undefined)) {
+      console.error('name dead-letter ids, or use filters (--destination, --route, --message, --key, --since) or --all');
       return 2;
     }
-    const { items } = (await client.get('/admin/dead-letters', { ...filterQuery(options), limit: options.limit ?? 1000 })) as { items: DeadRow[] };
-    targets = items.map((d) => d.id);
+    // Every match, page by page (not only the first page), unless --limit says how many.
+    const cap = limit === undefined ? Infinity : Number(limit);
+    targets = [];
+    for (let offset = 0; targets.length < cap; offset += PAGE) {
+      const asked = Math.min(PAGE, cap - targets.length);
+      const { items } = (await client.get('/admin/dead-letters', { ...selecting, limit: asked, offset: offset || undefined })) as { items: DeadRow[] };
+      targets.push(...items.map((d) => d.id));
+      if (items.length < asked) break;
+    }
   }
   let done = 0;
   let replayed = 0;
@@ -38,8 +56,8 @@ export async function dlqReplay(ids: string[], options: Filters & { root?: strin
     process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${n}/${targets.length}`);
   };
   bar(0);
-  for (let i = 0; i < targets.length; i += 50) {
-    const chunk = targets.slice(i, i + 50);
+  for (let i = 0; i < targets.length; i += CHUNK) {
+    const chunk = targets.slice(i, i + CHUNK);
     const result = (await client.post('/admin/dead-letters/replay', { ids: chunk })) as { replayed: number };
     replayed += result.replayed;
     done += chunk.length;

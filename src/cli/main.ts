@@ -37,7 +37,7 @@ program.command('send')
   .argument('<file>', 'message file, or - for standard input')
   .option('-u, --url <url>', 'hub base URL (default: http://127.0.0.1:<server.port>)')
   .option('-c, --correlation-id <id>', 'correlation id to send')
-  .action(async (target, file, options) => { process.exitCode = await sendCommand(target, file, { ...options, root: root() }); });
+  .action((target, file, options) => run(() => sendCommand(target, file, { ...options, root: root() })));
 
 const run = (action: () => Promise<number>) => action().then((code) => { process.exitCode = code; }, (error: Error) => { console.error(`lienthong: ${error.message}`); process.exitCode = 1; });
 const withFilters = (command: Command) => command
@@ -50,7 +50,7 @@ const withFilters = (command: Command) => command
   .option('-u, --url <url>', 'hub base URL');
 
 const dlq = program.command('dlq').description('dead letters of a running hub: list, show, replay, discard');
-withFilters(dlq.command('list').description('list dead letters, newest first').option('--json', 'JSON output'))
+withFilters(dlq.command('list').description('list dead letters, oldest first (the order a bulk replay takes)').option('--json', 'JSON output'))
   .action((options) => run(() => dlqList({ ...options, root: root() })));
 dlq.command('show').argument('<id>', 'dead-letter (delivery) id').option('-u, --url <url>', 'hub base URL').description('one dead letter with its message and last error')
   .action((id, options) => run(() => dlqShow(id, { ...options, root: root() })));

@@ -15,19 +15,23 @@ export interface AdminOptions {
   queue?: QueueDriver;
   messageLog?: MessageLog;
   adminToken?: string;
+  /** server.trustedProxy.addresses: what arrives from them came from elsewhere, even from 127.0.0.1. */
+  proxyAddresses?: readonly string[];
   /** Called after dead letters went back to the queue, so the worker claims them at once. */
   onReplay?: () => void;
   /** Access rights, changed at run time through the API; every change is recorded with who made it. */
   access?: AccessRights;
 }
 
+/** The filter members that select dead letters (limit and offset only page through them). */
+const SELECTING = ['destination', 'routeId', 'messageId', 'orderingKey', 'since'] as const;
 const deadFilter = {
   type: 'object',
   properties: {
-    destination: { type: 'string', maxLength: 200 },
-    routeId: { type: 'string', maxLength: 200 },
-    messageId: { type: 'string', maxLength: 64 },
-    orderingKey: { type: 'string', maxLength: 200 },
+    destination: { type: 'string', minLength: 1, maxLength: 200 },
+    routeId: { type: 'string', minLength: 1, maxLength: 200 },
+    messageId: { type: 'string', minLength: 1, maxLength: 64 },
+    orderingKey: { type: 'string', minLength: 1, maxLength: 200 },
     since: { type: 'string', pattern: '^\\d{1,15}$', description: 'epoch ms' },
     limit: { type: 'string', pattern: '^\\d{1,4}$' },
     offset: { type: 'string', pattern: '^\\d{1,7}$' },
@@ -36,8 +40,8 @@ const deadFilter = {
 } as const;
 
 export async function adminRoutes(app: FastifyInstance, options: AdminOptions): Promise<void> {
-  const { queue, messageLog, adminToken, onReplay, access } = options;
-  app.addHook('onRequest', async (request) => authorize(request, adminToken));
+  const { queue, messageLog, adminToken, onReplay, access, proxyAddresses = [] } = options;
+  app.addHook('onRequest', async (request) => authorize(request, adminToken, proxyAddresses));
 
   const needQueue = () => {
     if (!queue) throw new HubError('server.no-queue', 'this hub has no delivery queue', { status: 503 });
@@ -53,7 +57,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
   });
   const tags = ['admin'];
 
-  app.get('/admin/dead-letters', { schema: { summary: 'Dead letters, newest first, filtered', tags, querystring: deadFilter } }, async (request) => {
+  app.get('/admin/dead-letters', { schema: { summary: 'Dead letters, oldest first (the order a bulk replay takes), filtered; page with limit and offset', tags, querystring: deadFilter } }, async (request) => {
     const items = await needQueue().listDead(toFilter(request.query as Record<string, string>));
     return { items: items.map(withoutPayload) };
   });
@@ -69,12 +73,25 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     schema: {
       summary: 'Replay dead letters by id or by filter, through the same delivery path as the first attempt',
       tags,
-      body: { type: 'object', properties: { ids: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 }, filter: deadFilter }, additionalProperties: false },
+      description: 'Exactly one of: `ids`; a `filter` that selects (destination, routeId, messageId, orderingKey or since; limit and offset alone select nothing); or `"all": true`. At most `filter.limit` (default 1000) per call: call again for more.',
+      body: {
+        type: 'object',
+        properties: { ids: { type: 'array', items: { type: 'string', maxLength: 64 }, minItems: 1, maxItems: 1000 }, filter: deadFilter, all: { const: true } },
+        additionalProperties: false,
+      },
     },
   }, async (request) => {
-    const body = (request.body ?? {}) as { ids?: string[]; filter?: Record<string, string> };
+    const body = (request.body ?? {}) as { ids?: string[]; filter?: Record<string, string>; all?: true };
+    const given = [body.ids, body.filter, body.all].filter((part) => part !== undefined).length;
+    const selects = body.filter !== undefined && SELECTING.some((name) => body.filter![name] !== undefined);
+    if (given !== 1 || (body.filter !== undefined && !selects)) {
+      throw new HubError('client.bad-request', 'Cần đúng một trong: ids, filter có điều kiện, hoặc "all": true / give exactly one of: ids, a filter that selects (destination, routeId, messageId, orderingKey or since), or "all": true', {
+        status: 400, detail: [{ reason: 'an empty or missing filter would replay every dead letter', code: 'replay-selection' }],
+      });
+    }
     const q = needQueue();
-    const targets = body.ids ?? (await q.listDead({ ...toFilter(body.filter ?? {}), limit: Number(body.filter?.limit ?? 1000) })).map((d) => d.id);
+    const filter = body.filter ?? {};
+    const targets = body.ids ?? (await q.listDead({ ...toFilter(filter), limit: Number(filter.limit ?? 1000) })).map((d) => d.id);
     const found = (await Promise.all(targets.map((id) => q.getDead(id)))).filter((d) => d !== undefined);
     const replayed = await q.replay(found.map((d) => d.id));
     if (messageLog && found.length) {
@@ -212,11 +229,12 @@ function withoutPayload<T extends { payload: string; lease?: string }>(delivery:
   return rest;
 }
 
-function authorize(request: FastifyRequest, token: string | undefined): void {
+function authorize(request: FastifyRequest, token: string | undefined, proxyAddresses: readonly string[]): void {
   if (!token) {
-    const address = request.socket.remoteAddress ?? '';
-    if (['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(address)) return;
-    throw new HubError('trust.admin-remote', 'Admin API chỉ nhận từ máy cục bộ khi chưa đặt LIENTHONG_ADMIN_TOKEN / set LIENTHONG_ADMIN_TOKEN to use the admin API remotely', { status: 403 });
+    const address = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    // A TLS-terminating proxy on this machine forwards remote callers from 127.0.0.1: they are not local.
+    if (['127.0.0.1', '::1'].includes(address) && !proxyAddresses.includes(address)) return;
+    throw new HubError('trust.admin-remote', 'Admin API chỉ nhận từ máy cục bộ khi chưa đặt LIENTHONG_ADMIN_TOKEN / set LIENTHONG_ADMIN_TOKEN to use the admin API remotely (or through the trusted proxy)', { status: 403 });
   }
   const given = request.headers.authorization?.replace(/^Bearer\s+/i, '') ?? '';
   const a = Buffer.from(given);

@@ -114,7 +114,7 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue: intake, messageLog, soap, observer: metrics.observer, log });
   const app = await buildApp({
     registry, pipeline, log, metrics,
-    admin: { queue, messageLog, access, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, onReplay: () => worker?.nudge() },
+    admin: { queue, messageLog, access, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, proxyAddresses: registry.hub.server.trustedProxy?.addresses, onReplay: () => worker?.nudge() },
     onAccepted: () => worker?.nudge(),
     federated,
     identify: callerIdentity(registry, trust),

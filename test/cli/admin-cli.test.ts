@@ -65,6 +65,11 @@ describe('lienthong dlq and lienthong log', () => {
 
   it('refuses a bulk replay without ids or filters, then replays by filter with a progress bar', async () => {
     expect((await cli('dlq', 'replay', '--url', hub.url)).code).toBe(2);
+    // An empty value (an unset shell variable) is refused, not taken as no filter; --limit alone selects nothing.
+    const emptied = await cli('dlq', 'replay', '--url', hub.url, '--destination', '');
+    expect(emptied.code).toBe(2);
+    expect(emptied.stderr).toContain('--destination is empty');
+    expect((await cli('dlq', 'replay', '--url', hub.url, '--limit', '5')).code).toBe(2);
     dvcqg.setMode('normal');
     const out = await cli('dlq', 'replay', '--url', hub.url, '--destination', 'dvcqg.CapNhatTienDoHoSoMC');
     expect(out.code).toBe(0);
@@ -80,5 +85,13 @@ describe('lienthong dlq and lienthong log', () => {
     const down = await cli('dlq', 'list', '--url', 'http://127.0.0.1:9');
     expect(down.code).toBe(1);
     expect(down.stderr).toContain('cannot reach the hub');
+    // send too: one line, no stack trace
+    const unreachable = await cli('send', 'onegate-h56.citizen-lookup', 'package.json', '--url', 'http://127.0.0.1:9');
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^lienthong: cannot reach the hub at http:\/\/127\.0\.0\.1:9/);
+    expect(unreachable.stderr).not.toContain('    at ');
+    const unreadable = await cli('send', 'onegate-h56.citizen-lookup', 'no-such-file.json', '--url', hub.url);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr.trim()).toBe('lienthong: cannot read no-such-file.json: ENOENT');
   });
 });

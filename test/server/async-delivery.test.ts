@@ -125,6 +125,13 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     expect((await call(`${hub.url}/admin/dead-letters/replay`, 'POST', { ids: [dead.id] })).body).toMatchObject({ replayed: 1 });
     await waitFor(async () => (await call(`${hub.url}/admin/dead-letters/${dead.id}`, 'GET')).status === 200, 10_000, 'dead again');
 
+    // A bulk replay must say what it selects: nothing, an empty filter, paging alone, or two selections at once are refused.
+    for (const selection of [{}, { filter: {} }, { filter: { limit: '5' } }, { filter: { destination: '' } }, { ids: [dead.id], all: true }]) {
+      const refused = await call(`${hub.url}/admin/dead-letters/replay`, 'POST', selection);
+      expect(refused.status, JSON.stringify(selection)).toBe(400);
+    }
+    expect((await call(`${hub.url}/admin/dead-letters/${dead.id}`, 'GET')).status).toBe(200); // still dead: nothing was replayed
+
     dvcqg.setMode('normal');
     expect((await call(`${hub.url}/admin/dead-letters/replay`, 'POST', { filter: { orderingKey: code } })).body).toMatchObject({ replayed: 1 });
     await waitFor(() => okCalls(dvcqg, code).length === 1, 10_000, 'delivered after replay');

@@ -78,10 +78,17 @@ describe('behind a trusted TLS-terminating proxy', () => {
   it('keeps every refusal in its message log', async () => {
     // Refusals are logged without holding up the answer: wait for the write.
     const reasons = await waitFor(async () => {
-      const res = await request(`${trusted.url}/admin/messages?state=rejected`);
-      const found = ((await res.body.json()) as { items: Array<{ reason?: string }> }).items.map((m) => m.reason?.split(':', 1)[0]);
+      const found = (await trusted.messageLog.search({ state: 'rejected', limit: 50 })).items.map((m) => m.reason?.split(':', 1)[0]);
       return found.length >= 2 && found;
     }, 5_000, 'both refusals logged');
     expect(reasons).toEqual(expect.arrayContaining(['trust.wrong-participant', 'trust.client-unauthenticated']));
+  });
+
+  it('does not take the proxy on this machine for a local admin: without an admin token, its API is refused', async () => {
+    const res = await request(`${trusted.url}/admin/messages?state=rejected`);
+    expect(res.statusCode).toBe(403);
+    expect(((await res.body.json()) as { type: string }).type).toBe('trust.admin-remote');
+    // A hub whose proxy is elsewhere still serves its API to this machine.
+    expect((await request(`${elsewhere.url}/admin/messages`)).statusCode).toBe(200);
   });
 });
