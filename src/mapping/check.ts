@@ -57,6 +57,11 @@ export function checkMapping(def: MappingDefinition, env: MappingEnv): ConfigIss
   return new Checker(def, env).run(plan.fields);
 }
 
+/** The paths of a `when` outside a mapping (a route's), against the schema of the value it is tested on. */
+export function checkConditionPaths(def: MappingDefinition, condition: Condition, env: MappingEnv): ConfigIssue[] {
+  return new Checker(def, env).condition(condition);
+}
+
 class Checker {
   private readonly issues: ConfigIssue[] = [];
   private readonly walker: SchemaWalker;
@@ -76,6 +81,12 @@ class Checker {
     if (requestMissing) this.report(['request'], `request schema "${this.def.request}" does not exist`, `create schemas/${this.def.request}.json, or ${suggestion(this.def.request!, names, 'schemas')}`);
     if (!source || !target || requestMissing) return this.issues;
     this.checkObject(fields.tree, target, { scope: source, root: source, request, label: '', where: '' }, fields.at, '');
+    return this.issues;
+  }
+
+  condition(cond: Condition): ConfigIssue[] {
+    const source = this.walker.root(this.def.source);
+    if (source) this.checkCondition(cond, { scope: source, root: source, request: undefined, label: '', where: '' });
     return this.issues;
   }
 

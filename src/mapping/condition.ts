@@ -1,8 +1,10 @@
 import type { ConfigIssue } from '../core/issues.js';
 import type { SourceFile } from '../core/yaml.js';
+import type { SchemaSet } from '../schema/set.js';
+import { checkConditionPaths } from './check.js';
 import { compileMapping } from './compile.js';
 import type { CodeTable } from './codes.js';
-import { loadMapping } from './load.js';
+import { loadMapping, planOf } from './load.js';
 
 /**
  * A `when` condition outside a mapping (e.g. a route that sends to a destination only for some
@@ -13,6 +15,8 @@ export function compileCondition(
   when: unknown,
   where: { file: string; locate: SourceFile['locate']; path: Array<string | number>; source: string },
   codeTables: ReadonlyMap<string, CodeTable> = new Map(),
+  /** The schemas, to check the condition's paths against `where.source` (a misspelled path would never match). */
+  schemas?: SchemaSet,
 ): { test?: (value: unknown) => boolean; issues: ConfigIssue[] } {
   const at = where.locate(where.path);
   const synthetic: SourceFile = {
@@ -24,6 +28,12 @@ export function compileCondition(
   const { mapping, issues } = loadMapping(synthetic, `${where.file}#${where.path.join('.')}`);
   const located = issues.map((i) => ({ ...i, line: at.line, column: at.column, field: where.path.join('.') }));
   if (!mapping) return { issues: located };
+  const condition = planOf(mapping).fields.tree.find((node) => node.name === 'matched')?.rule?.when;
+  if (schemas && condition) {
+    const found = checkConditionPaths(mapping, condition, { schemas, codeTables });
+    located.push(...found.map((i) => ({ ...i, file: where.file, line: at.line, column: at.column, field: where.path.join('.') })));
+    if (found.some((i) => i.severity === 'error')) return { issues: located };
+  }
   const compiled = compileMapping(mapping, { codeTables });
   return { test: (value) => compiled.run(value).matched === true, issues: located };
 }

@@ -219,6 +219,13 @@ describe('lienthong check', () => {
     const issue = errors(loadRegistry(bad, { env }).issues).find((i) => i.file === 'config/hub.yaml' && i.field?.includes('when'));
     expect(issue, JSON.stringify(loadRegistry(bad, { env }).issues)).toBeDefined();
     expect(issue!.line).toBe(line);
+
+    // A path the canonical type does not have would never match (or, with notEquals, always): an error, with a suggestion.
+    const typo = broken();
+    const typoLine = edit(typo, 'config/hub.yaml', '      - emc.TrackingMCDT\n', '      - { to: emc.TrackingMCDT, when: { path: statuss, in: [PROCESSED] } }\n');
+    const unknown = errors(loadRegistry(typo, { env }).issues).find((i) => i.file === 'config/hub.yaml');
+    expect(unknown).toMatchObject({ line: typoLine, field: 'routes.2.to.1.when' });
+    expect(`${unknown!.message} ${unknown!.hint}`).toMatch(/statuss[\s\S]*status/);
   });
 
   it('exits non-zero from the command line and prints file:line', () => {
