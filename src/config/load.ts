@@ -341,6 +341,13 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
       return { field: ['operations', op.id, ...path].join('.'), line: where.line, column: where.column };
     };
     if (op.direction === 'outbound' && !connector.baseUrl) ctx.error(`operation ${op.id} is outbound but the connector has no baseUrl`, { ...at('direction'), hint: 'add baseUrl: ${SYSTEM_URL} to the connector' });
+    // Paths the hub reads from the peer's answer: misspelled, every lookup would be "not found", or every delivery judged a failure.
+    const answerSchema = op.response?.schema;
+    const answerPaths: Array<[string[], string | undefined]> = [[['notFound', 'missing'], op.notFound?.missing], [['result', 'codeField'], op.result?.codeField], [['result', 'messageField'], op.result?.messageField]];
+    for (const [field, path] of answerPaths) {
+      if (path === undefined || !answerSchema || !ctx.schemas.byName(answerSchema) || schemaHasPath(ctx.schemas, answerSchema, path)) continue;
+      ctx.error(`operation ${op.id}: ${field.join('.')} "${path}" is not a field of the answer (${answerSchema})`, { ...at(...field), hint: 'name a field of the response schema (a dotted path)' });
+    }
     if (op.canonical.response && !op.response) ctx.error(`operation ${op.id} declares a canonical response but no response: { schema, mapping }`, { ...at('canonical'), hint: 'add response: with the native schema and its mapping' });
     for (const kind of ['request', 'response'] as const) {
       const message = op[kind];

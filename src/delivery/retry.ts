@@ -7,6 +7,8 @@
  * overrides only the fields it sets (`retryOn.status` / `retryOn.errorTypes` replace the lists whole).
  * `checkPolicy` finds the nonsensical and the unbounded at load (`lienthong check`), never at the first message.
  */
+import { ERROR_TYPES } from '../core/error-types.js';
+import { closest } from '../core/suggest.js';
 
 export interface RetryPolicy {
   /** Total attempts including the first; 1 = no retry. */
@@ -163,7 +165,14 @@ export function checkPolicy(config: RetryPolicyConfig, base: RetryPolicy = DEFAU
   }
   if (retryOn?.errorTypes !== undefined) {
     if (!Array.isArray(retryOn.errorTypes)) problems.push('retryOn.errorTypes must be a list of error types (e.g. transport.timeout)');
-    else merged.retryOnErrorTypes = retryOn.errorTypes;
+    else {
+      merged.retryOnErrorTypes = retryOn.errorTypes;
+      for (const type of retryOn.errorTypes) {
+        if (ERROR_TYPES.has(type)) continue;
+        const near = closest(String(type), [...ERROR_TYPES]);
+        problems.push(`retryOn.errorTypes: "${String(type)}" is not an error type of the hub, so it would never match${near ? ` (did you mean ${near}?)` : ''}`);
+      }
+    }
   }
   // NaN marks a field already reported above; policyProblems skips those.
   problems.push(...policyProblems(merged));

@@ -146,6 +146,14 @@ describe('lienthong check', () => {
     expect(loadRegistry(REPO, { env: { ...env, LIENTHONG_DELIVERY_LEASE: '2m' } }).issues.filter((i) => i.field === 'delivery.lease')).toEqual([]);
   });
 
+  it("reports a notFound path that is not a field of the answer (every lookup would be 'not found')", () => {
+    const dir = broken();
+    const line = edit(dir, 'connectors/csdldc.yaml', 'notFound: { missing: CongdanCollection.CongDan }', 'notFound: { missing: CongdanColection.CongDan }');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file === 'connectors/csdldc.yaml');
+    expect(issue).toMatchObject({ line, field: 'operations.TraCuuThongTinCongDan.notFound.missing' });
+    expect(issue!.message).toContain('"CongdanColection.CongDan" is not a field of the answer');
+  });
+
   it('reports a connector field the schema does not allow, at its line', () => {
     const dir = broken();
     const line = edit(dir, 'connectors/csdldc.yaml', 'timeouts:\n', 'timeout:\n');
