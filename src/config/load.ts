@@ -46,7 +46,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     const name = relative(join(root, 'schemas'), file).split(sep).join('/').replace(/\.json$/, '');
     let doc: unknown;
     try {
-      doc = JSON.parse(readFileSync(file, 'utf8'));
+      doc = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')); // editors on Windows may save a BOM
     } catch (e) {
       error(file, `not valid JSON: ${(e as Error).message}`, { hint: 'fix the JSON syntax (a JSON linter shows the exact spot)' });
       continue;
@@ -143,7 +143,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   for (const file of yamlFiles) {
     const src = readYaml(file);
     if (!src) continue;
-    if (isCodeTableFile(file)) {
+    if (isCodeTableFile(relative(mappingRoot, file))) {
       const { table, issues: found } = loadCodeTable(src);
       issues.push(...found);
       if (table) {
@@ -203,7 +203,8 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       error(file, `connector id "${String(value.id)}" must equal the file name "${id}"`, { field: 'id', line: src.locate(['id']).line, hint: `rename the file to ${String(value.id)}.yaml or set id: ${id}` });
       continue;
     }
-    const connector = normaliseConnector(value, rel(file), root);
+    const connector = readValues(() => normaliseConnector(value, rel(file), root), (bad) => error(file, bad.message, bad.path && { field: bad.path.join('.'), line: src.locate(bad.path).line, hint: 'use e.g. 250ms, 2s, 5m, 1h, 1d, 1h30m' }));
+    if (!connector) continue;
     checkConnector(connector, src, { schemas, definitions, error: (m, extra) => error(file, m, extra) });
     checkConnectorWsSecurity(connector, undefined, src, (m, extra) => error(file, m, extra));
     checkConnectorChecksums(connector, src, { error: (m, extra) => error(file, m, extra), warn: (m, extra) => issues.push({ file: rel(file), message: m, severity: 'warning', ...extra }) });
@@ -220,7 +221,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     const src = readYaml(hubFile);
     const value = src && resolveEnv(src);
     if (src && validateConfig(src, 'hub', value)) {
-      hub = normaliseHub(value as Record<string, unknown>, root);
+      hub = readValues(() => normaliseHub(value as Record<string, unknown>, root), (bad) => error(hubFile, bad.message, bad.path && { field: bad.path.join('.'), line: src.locate(bad.path).line, hint: 'use e.g. 250ms, 2s, 5m, 1h, 1d, 1h30m' }));
+    }
+    if (src && hub) {
       const trustContext = { hub, connectors, src, error: (m: string, extra?: Partial<ConfigIssue>) => error(hubFile, m, extra), warn: (m: string, extra?: Partial<ConfigIssue>) => issues.push({ file: rel(hubFile), message: m, severity: 'warning', ...extra }) };
       checkTrustSections(trustContext);
       for (const c of connectors.values()) {
@@ -411,7 +414,7 @@ function normaliseConnector(value: Record<string, unknown>, file: string, root: 
       peerCertificateFile: isAbsolute(wsSecurity.peerCertificate as string) ? wsSecurity.peerCertificate as string : join(root, wsSecurity.peerCertificate as string),
       sign: (wsSecurity.sign as boolean | undefined) ?? true,
       requireSigned: (wsSecurity.requireSigned as boolean | undefined) ?? true,
-      timestampTtlSeconds: Math.round(parseDuration((wsSecurity.timestampTtl as string | number | undefined) ?? '5m') / 1000),
+      timestampTtlSeconds: Math.round(durationAt(['wsSecurity', 'timestampTtl'], wsSecurity.timestampTtl, '5m') / 1000),
     },
     baseUrl: (value.baseUrl as string | undefined)?.replace(/\/+$/, ''),
     auth: (value.auth as ConnectorConfig['auth']) ?? { scheme: 'none' },
@@ -421,12 +424,37 @@ function normaliseConnector(value: Record<string, unknown>, file: string, root: 
   };
 }
 
+/** A value the config schema lets through but that cannot be read (a duration such as "2 minutes"), and where it is. */
+class BadValue extends Error {
+  constructor(message: string, readonly path?: string[]) {
+    super(message);
+  }
+}
+
+function durationAt(path: string[], given: unknown, fallback: string): number {
+  try {
+    return parseDuration((given as string | number | undefined) ?? fallback);
+  } catch (error) {
+    throw new BadValue(`${path.join('.')}: ${(error as Error).message}`, path);
+  }
+}
+
+/** Runs a normaliser; a value it cannot read is reported as a config error (file, field, line), never thrown at start. */
+function readValues<T>(normalise: () => T, report: (bad: BadValue) => void): T | undefined {
+  try {
+    return normalise();
+  } catch (error) {
+    report(error instanceof BadValue ? error : new BadValue((error as Error).message));
+    return undefined;
+  }
+}
+
 function normaliseHub(value: Record<string, unknown>, root: string): HubConfig {
   const server = (value.server ?? {}) as Partial<HubConfig['server']>;
   const trusted = normaliseTrustSections(value, root);
   const delivery = (value.delivery ?? {}) as Record<string, unknown>;
   const store = (value.store ?? {}) as Record<string, unknown>;
-  const duration = (given: unknown, fallback: string) => parseDuration((given as string | number | undefined) ?? fallback);
+  const duration = (given: unknown, fallback: string, ...path: string[]) => durationAt(path, given, fallback);
   const routes = ((value.routes as Array<Record<string, unknown>>) ?? []).map((route): RouteConfig => {
     const to = route.to as string | Array<string | { to: string; when?: unknown }>;
     const destinations = (Array.isArray(to) ? to : [to]).map((d) => (typeof d === 'string' ? { to: d } : { to: d.to, when: d.when }));
@@ -444,15 +472,15 @@ function normaliseHub(value: Record<string, unknown>, root: string): HubConfig {
     federation: trusted.federation,
     delivery: {
       concurrency: (delivery.concurrency as number) ?? 8,
-      leaseMs: duration(delivery.lease, '2m'),
-      pollIntervalMs: duration(delivery.pollInterval, '200ms'),
-      idempotencyTtlMs: duration(delivery.idempotencyTtl, '7d'),
+      leaseMs: duration(delivery.lease, '2m', 'delivery', 'lease'),
+      pollIntervalMs: duration(delivery.pollInterval, '200ms', 'delivery', 'pollInterval'),
+      idempotencyTtlMs: duration(delivery.idempotencyTtl, '7d', 'delivery', 'idempotencyTtl'),
       retry: delivery.retry as RetryPolicyConfig | undefined,
     },
     store: {
       dataDir: (store.dataDir as string) ?? '.data',
-      payloadRetentionMs: duration(store.payloadRetention, '30d'),
-      metadataRetentionMs: duration(store.metadataRetention, '400d'),
+      payloadRetentionMs: duration(store.payloadRetention, '30d', 'store', 'payloadRetention'),
+      metadataRetentionMs: duration(store.metadataRetention, '400d', 'store', 'metadataRetention'),
     },
     demo: value.demo as HubConfig['demo'],
   };
@@ -487,6 +515,7 @@ function operationRefs(connectors: ReadonlyMap<string, ConnectorConfig>, directi
   return [...connectors.values()].flatMap((c) => Object.values(c.operations).filter((o) => o.direction === direction).map((o) => `${c.id}.${o.id}`));
 }
 
+/** A code table lives in a `codes` folder under mappings/ (`file` is relative to mappings/: the root's own path may hold one too). */
 function isCodeTableFile(file: string): boolean {
   return file.split(sep).includes('codes');
 }

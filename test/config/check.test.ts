@@ -146,6 +146,23 @@ describe('lienthong check', () => {
     expect(loadRegistry(REPO, { env: { ...env, LIENTHONG_DELIVERY_LEASE: '2m' } }).issues.filter((i) => i.field === 'delivery.lease')).toEqual([]);
   });
 
+  it('loads a root inside a folder named codes, and a schema saved with a BOM', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'lienthong-codes-'));
+    dirs.push(parent);
+    const dir = join(parent, 'codes', 'hub');
+    for (const part of ['config', 'connectors', 'schemas', 'mappings']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
+    const schema = join(dir, 'schemas', 'dvcqg-payment', 'CONFIRM.request.json');
+    writeFileSync(schema, `\uFEFF${readFileSync(schema, 'utf8')}`);
+    expect(errors(loadRegistry(dir, { env }).issues)).toEqual([]);
+  });
+
+  it('reports a duration it cannot read as a config error at its line, not a crash', () => {
+    const line = readFileSync(join(REPO, 'config/hub.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('lease: ${LIENTHONG_DELIVERY_LEASE')) + 1;
+    const { registry, issues } = loadRegistry(REPO, { env: { ...env, LIENTHONG_DELIVERY_LEASE: '2 minutes' } });
+    expect(registry).toBeUndefined();
+    expect(errors(issues)).toEqual([expect.objectContaining({ file: 'config/hub.yaml', field: 'delivery.lease', line, message: expect.stringContaining('bad duration "2 minutes"') })]);
+  });
+
   it("reports a notFound path that is not a field of the answer (every lookup would be 'not found')", () => {
     const dir = broken();
     const line = edit(dir, 'connectors/csdldc.yaml', 'notFound: { missing: CongdanCollection.CongDan }', 'notFound: { missing: CongdanColection.CongDan }');
