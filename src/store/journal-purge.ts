@@ -8,7 +8,8 @@ import type { PendingEntry } from './journal.js';
  * its entries up to that checkpoint are deleted, the checkpoint is kept as the chain's base (verification starts
  * from its hash), and older checkpoints go. A chain is left whole while any row its doomed entries state is still in
  * the log (a message received "in the future" of the hub's clock, say), so that no remaining row loses its entry.
- * Access-right rows are kept forever, so their entries are carried over into the current chain before the cut.
+ * Access-right rows are kept forever, so their entries are carried over into the current chain before the cut; so are
+ * the entries of purged messages that have entries after the cut (events recorded later, deleted with their message).
  */
 
 export interface PurgeCandidate {
@@ -71,15 +72,23 @@ export async function purgeJournalUpTo(
   carry: (entries: PendingEntry[]) => Promise<void>,
 ): Promise<number> {
   if (await stillStated(db, candidate)) return 0;
-  const access = await db
-    .selectFrom('journal')
-    .select(['ref', 'facts'])
-    .where('chain_id', '=', candidate.chainId)
-    .where('seq', '<=', candidate.seq)
-    .where('kind', '=', 'access')
-    .orderBy('seq', 'asc')
+  // Carried over: access entries (their rows are kept forever), and the entry of a purged message whose later entries
+  // stay (an event or state recorded after the cut): without it a verifier could not tell that retention deleted them.
+  const carried = await db
+    .selectFrom('journal as j')
+    .select(['j.kind', 'j.ref', 'j.facts'])
+    .where('j.chain_id', '=', candidate.chainId)
+    .where('j.seq', '<=', candidate.seq)
+    .where((eb) => eb.or([
+      eb('j.kind', '=', 'access'),
+      eb.and([
+        eb('j.kind', '=', 'message'),
+        eb.exists(eb.selectFrom('journal as k').select('k.pos').whereRef('k.ref', '=', 'j.ref').where((later) => later.or([later('k.chain_id', '!=', candidate.chainId), later('k.seq', '>', candidate.seq)]))),
+      ]),
+    ]))
+    .orderBy('j.seq', 'asc')
     .execute();
-  if (access.length > 0) await carry(access.map((entry) => ({ kind: 'access', ref: entry.ref, facts: JSON.parse(entry.facts) as Facts })));
+  if (carried.length > 0) await carry(carried.map((entry) => ({ kind: entry.kind as PendingEntry['kind'], ref: entry.ref, facts: JSON.parse(entry.facts) as Facts })));
   let deleted = 0;
   for (;;) {
     const result = await db

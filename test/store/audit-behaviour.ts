@@ -403,6 +403,24 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       expect(tampered.findings).toHaveLength(2);
     });
 
+    it('explains the later events of a message that retention purged, after the journal was cut before them', async () => {
+      const store = await fresh();
+      let clock = Date.now() + 1000;
+      const log = await open(store, { now: () => clock, metadataRetentionMs: 90 * 60_000, payloadRetentionMs: 60 * 60_000 });
+      const m = message({ receivedAt: clock, payload: '{"cu":true}' });
+      await log.recordMessage(m);
+      await log.recordEvents([{ messageId: m.id, at: clock + 10, kind: 'attempt' as const, attempt: 1 }]);
+      await log.checkpoint();
+      clock += 2 * 3_600_000; // a retry gets through two hours later, after the checkpoint
+      await log.recordEvents([{ messageId: m.id, at: clock, kind: 'delivered' as const, attempt: 5 }]);
+      await log.setState(m.id, 'delivered');
+      clock += 60_000;
+      expect(await log.purge(clock)).toMatchObject({ messagesDeleted: 1 });
+      await log.close();
+      expect(await store.raw('select id from events')).toHaveLength(0);
+      expect((await verify(store)).findings).toEqual([]);
+    });
+
     it('without a signer, retention still explains what it deleted (and keeps the journal)', async () => {
       const store = await fresh();
       const now = T0 + 50 * DAY;
