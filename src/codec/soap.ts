@@ -203,7 +203,10 @@ function childrenOf(node: unknown, scope: Scope, attributes = true): Obj {
       if (!attributes) continue;
       const attr = key.slice(2);
       if (attr === 'xmlns' || attr.startsWith('xmlns:')) continue;
-      add(out, `@_${resolveName(attr, scope, false).local}`, value);
+      const name = resolveName(attr, scope, false);
+      // xsi:type, xsi:schemaLocation… describe the document, not the data (legacy .NET and Java stacks add xsi:type).
+      if (name.ns === XSI_NS) continue;
+      add(out, `@_${name.local}`, value);
     } else if (key === '#text') {
       out['#text'] = value;
     } else {

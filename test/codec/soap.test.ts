@@ -94,6 +94,14 @@ describe('decodeSoap', () => {
     expect(m.body).toEqual({ List: { Item: ['1', '2'], Nil: null, NotNil: { '@_nil': 'true' } } });
   });
 
+  it('drops xsi attributes other than nil (xsi:type from .NET and Java stacks), keeping the value as text', () => {
+    const m = decodeSoap(
+      `<s:Envelope xmlns:s="${SOAP11_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:f="urn:fake">` +
+        `<s:Body><TraCuu xsi:schemaLocation="urn:x x.xsd"><ApplicantsId xsi:type="xsd:string">001199999902</ApplicantsId><Ma f:type="x">1</Ma></TraCuu></s:Body></s:Envelope>`,
+    );
+    expect(m.body).toEqual({ TraCuu: { ApplicantsId: '001199999902', Ma: { '#text': '1', '@_type': 'x' } } });
+  });
+
   it('decodes a SOAP 1.1 fault', () => {
     const m = decodeSoap(
       `<soap:Envelope xmlns:soap="${SOAP11_NS}"><soap:Body><soap:Fault>` +
