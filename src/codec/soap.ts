@@ -289,11 +289,19 @@ export interface EncodeSoapOptions {
   header?: Record<string, unknown>;
 }
 
+/** Why a connector's namespace prefix cannot be written (the envelope's own, reserved, or not a name), or undefined. */
+export function soapPrefixProblem(version: SoapVersion, prefix: string): string | undefined {
+  if (!NCNAME.test(prefix)) return `"${safeName(prefix)}" is not an XML name`;
+  if (prefix === ENV_PREFIX[version]) return `"${prefix}" is the SOAP ${version} envelope's own prefix`;
+  if (/^xml/i.test(prefix)) return `prefixes starting with "xml" are reserved`;
+  return undefined;
+}
+
 export function encodeSoap(opts: EncodeSoapOptions): string {
   const env = ENV_PREFIX[opts.version];
   const envNs = opts.version === '1.1' ? SOAP11_NS : SOAP12_NS;
   const prefix = opts.namespace ? (opts.prefix ?? 'm') : undefined;
-  if (prefix !== undefined && (!NCNAME.test(prefix) || prefix === env || /^xml/i.test(prefix))) {
+  if (prefix !== undefined && soapPrefixProblem(opts.version, prefix)) {
     throw encodeError(`invalid namespace prefix "${safeName(prefix)}"`);
   }
   const qualifyChildren = opts.qualifyChildren ?? true;

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { soapPrefixProblem } from '../codec/soap.js';
 import { ConfigError, type ConfigIssue } from '../core/issues.js';
 import { suggestion } from '../core/suggest.js';
 import { parseSource, type SourceFile } from '../core/yaml.js';
@@ -338,6 +339,8 @@ interface CheckContext {
 /** Every operation's schemas and mappings exist and point the right way (native ⇄ canonical). */
 function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckContext): void {
   if (connector.transport === 'soap' && !connector.soap) ctx.error('transport is soap but the soap: section (namespace, version) is missing', { field: 'soap', line: src.locate(['transport']).line, hint: 'add soap: { version: "1.1", namespace: "…" }' });
+  const prefixProblem = connector.soap?.prefix === undefined ? undefined : soapPrefixProblem(connector.soap.version, connector.soap.prefix);
+  if (prefixProblem) ctx.error(`soap.prefix cannot be used: ${prefixProblem}`, { field: 'soap.prefix', line: src.locate(['soap', 'prefix']).line, hint: 'pick another prefix, e.g. m or the system\'s own short name' });
   for (const op of Object.values(connector.operations)) {
     const at = (...path: string[]) => {
       const where = src.locate(['operations', op.id, ...path]);

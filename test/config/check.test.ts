@@ -163,6 +163,12 @@ describe('lienthong check', () => {
     expect(errors(issues)).toEqual([expect.objectContaining({ file: 'config/hub.yaml', field: 'delivery.lease', line, message: expect.stringContaining('bad duration "2 minutes"') })]);
   });
 
+  it("reports a SOAP namespace prefix that cannot be written (the envelope's own, or reserved)", () => {
+    const dir = broken();
+    const line = edit(dir, 'connectors/csdldc.yaml', 'prefix: qldc', 'prefix: soap');
+    expect(errors(loadRegistry(dir, { env }).issues).find((i) => i.file === 'connectors/csdldc.yaml')).toMatchObject({ line, field: 'soap.prefix', message: expect.stringContaining("envelope's own prefix") });
+  });
+
   it("reports a notFound path that is not a field of the answer (every lookup would be 'not found')", () => {
     const dir = broken();
     const line = edit(dir, 'connectors/csdldc.yaml', 'notFound: { missing: CongdanCollection.CongDan }', 'notFound: { missing: CongdanColection.CongDan }');
