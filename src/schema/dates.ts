@@ -109,7 +109,7 @@ function checkFields(f: VnDateTime, pattern: string): VnDateTime {
   return f;
 }
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
 /** Parses a value written in `pattern` into Asia/Ho_Chi_Minh wall-clock fields. */
 export function parseDate(value: string, pattern: DatePattern): VnDateTime {
@@ -127,7 +127,7 @@ export function parseDate(value: string, pattern: DatePattern): VnDateTime {
       if (n < 0) fail(`expected digits in the form "${pattern}"`);
       switch (s.token) {
         case 'yyyy': f.year = n; break;
-        case 'yy': f.year = 2000 + n; break;
+        case 'yy': f.year = n < 69 ? 2000 + n : 1900 + n; break; // POSIX's window: 69–99 are 1969–1999
         case 'MM': f.month = n; break;
         case 'dd': f.day = n; break;
         case 'HH': f.hour = n; break;
@@ -148,12 +148,15 @@ export function parseDate(value: string, pattern: DatePattern): VnDateTime {
   }, pattern);
   const zone = m[8];
   if (!zone || compiled.kind === 'iso-date') return f;
-  const offset = zone === 'Z' ? 0 : (zone[0] === '-' ? -1 : 1) * (+zone.slice(1, 3) * 60 + +zone.slice(-2));
+  const offset = zone === 'Z' || zone === 'z' ? 0 : (zone[0] === '-' ? -1 : 1) * (+zone.slice(1, 3) * 60 + +zone.slice(-2));
   return offset === VN_OFFSET_MINUTES ? f : shift(f, VN_OFFSET_MINUTES - offset);
 }
 
 function shift(f: VnDateTime, minutes: number): VnDateTime {
-  const d = new Date(Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute + minutes, f.second, f.millisecond));
+  const d = new Date(0);
+  // setUTCFullYear, not Date.UTC, which reads the years 0–99 as 1900–1999
+  d.setUTCFullYear(f.year, f.month - 1, f.day);
+  d.setUTCHours(f.hour, f.minute + minutes, f.second, f.millisecond);
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), millisecond: d.getUTCMilliseconds() };
 }
 
