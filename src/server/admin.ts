@@ -117,7 +117,10 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     const q = needQueue();
     const dead = await q.getDead(id);
     if (!dead || !(await q.discard(id, reason))) throw new HubError('client.not-found', `no dead letter ${id}`, { status: 404 });
-    if (messageLog) await messageLog.recordEvents([{ messageId: dead.messageId, deliveryId: id, destination: dead.destination, at: Date.now(), kind: 'discarded', reason }]);
+    if (messageLog) {
+      await messageLog.recordEvents([{ messageId: dead.messageId, deliveryId: id, destination: dead.destination, at: Date.now(), kind: 'discarded', reason }]);
+      await messageLog.settle([dead.messageId]);
+    }
     request.log.info({ deliveryId: id }, 'dead letter discarded');
     return { discarded: id };
   });

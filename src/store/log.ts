@@ -221,13 +221,14 @@ export class KyselyMessageLog implements StoreMessageLog {
         .orderBy('at', 'asc')
         .orderBy('id', 'asc')
         .execute();
-      const ended = new Map<string, Map<string, 'delivered' | 'dead'>>();
+      type Outcome = 'delivered' | 'dead' | 'discarded';
+      const ended = new Map<string, Map<string, Outcome>>();
       for (const event of events) {
         if (!event.delivery_id) continue;
-        const perMessage = ended.get(event.message_id) ?? new Map<string, 'delivered' | 'dead'>();
+        const perMessage = ended.get(event.message_id) ?? new Map<string, Outcome>();
         ended.set(event.message_id, perMessage);
         if (event.kind === 'replayed') perMessage.delete(event.delivery_id);
-        else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : 'dead');
+        else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : event.kind === 'discarded' ? 'discarded' : 'dead');
       }
       const writes: Array<Promise<void>> = [];
       const at = Math.round(this.#settings.now());
@@ -235,8 +236,14 @@ export class KyselyMessageLog implements StoreMessageLog {
         const outcomes = ended.get(message.id);
         const total = Number(message.deliveries);
         if (!outcomes || total === 0 || outcomes.size < total) continue;
-        const dead = [...outcomes.values()].filter((o) => o === 'dead').length;
-        const state: MessageState = dead === 0 ? 'delivered' : dead === outcomes.size ? 'dead-lettered' : 'partially-delivered';
+        const count = (outcome: Outcome) => [...outcomes.values()].filter((o) => o === outcome).length;
+        const [delivered, discarded] = [count('delivered'), count('discarded')];
+        // Discarded by an operator: the message's state says so once none of its deliveries is still dead.
+        const state: MessageState =
+          delivered === outcomes.size ? 'delivered'
+            : discarded === outcomes.size ? 'discarded'
+              : delivered === 0 && count('dead') + discarded === outcomes.size && count('dead') > 0 ? 'dead-lettered'
+                : 'partially-delivered';
         if (state !== message.state) {
           writes.push(this.#writer.write({ kind: 'state', id: message.id, state, reason: null, at }));
           changed++;

@@ -71,6 +71,23 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       return { store, log: await open(store, opts) };
     }
 
+    it('settles a message whose dead letters were all discarded as discarded, and one with a delivery too as partially delivered', async () => {
+      const { log } = await setup();
+      const [gone, half] = [message({ deliveries: 2 }), message({ deliveries: 2 })];
+      await Promise.all([log.recordMessage(gone), log.recordMessage(half)]);
+      const event = (m: MessageRecord, delivery: string, kind: 'delivered' | 'dead-lettered' | 'discarded', at: number) => ({ messageId: m.id, deliveryId: `${m.id}-${delivery}`, destination: `x.${delivery}`, at, kind });
+      await log.recordEvents([event(gone, 'a', 'dead-lettered', T0 + 1), event(gone, 'b', 'dead-lettered', T0 + 2), event(half, 'a', 'delivered', T0 + 1), event(half, 'b', 'dead-lettered', T0 + 2)]);
+      await log.settle([gone.id, half.id]);
+      expect((await log.history(gone.id))?.message.state).toBe('dead-lettered');
+      await log.recordEvents([event(gone, 'a', 'discarded', T0 + 3), event(half, 'b', 'discarded', T0 + 3)]);
+      await log.settle([gone.id, half.id]);
+      expect((await log.history(gone.id))?.message.state).toBe('dead-lettered'); // one is still dead
+      await log.recordEvents([event(gone, 'b', 'discarded', T0 + 4)]);
+      await log.settle([gone.id, half.id]);
+      expect((await log.history(gone.id))?.message.state).toBe('discarded');
+      expect((await log.history(half.id))?.message.state).toBe('partially-delivered');
+    });
+
     it('records messages and finds them by each search field', async () => {
       const { log } = await setup();
       expect(log.dialect).toBe(label.startsWith('PostgreSQL') ? 'postgres' : 'sqlite');
