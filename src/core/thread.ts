@@ -35,6 +35,8 @@ export interface Opened {
 export interface ThreadHandle {
   /** Facts the thread reported when it opened (e.g. which queue driver it chose). */
   readonly info: Record<string, unknown>;
+  /** Why the thread stopped when nobody closed it (a crash), or undefined while it runs. */
+  failure(): Error | undefined;
   /** A stand-in for the thread's `service`, forwarding the named methods. */
   remote<T>(service: string, methods: ReadonlyArray<keyof T & string>, properties?: Partial<T>): T;
   close(): Promise<void>;
@@ -54,6 +56,8 @@ export async function startThread(entry: URL, data: unknown, onEvent: (name: str
   let flushing = false;
   let stopped: Error | undefined;
   let onClosed: (() => void) | undefined;
+  let crashed: Error | undefined;
+  let closing: Promise<void> | undefined;
 
   const failAll = (error: Error) => {
     stopped ??= error;
@@ -76,12 +80,17 @@ export async function startThread(entry: URL, data: unknown, onEvent: (name: str
       else if ('closed' in message) onClosed?.();
     });
     worker.once('error', (error) => {
+      if (!closing) crashed ??= error;
       failAll(error);
       reject(error);
       onEvent('error', error);
     });
     worker.once('exit', (code) => {
       const error = new Error(`the ${entryName(source)} thread stopped (exit code ${code})`);
+      if (!closing && !crashed) {
+        crashed = error;
+        onEvent('error', error);
+      }
       failAll(error);
       reject(error);
       onClosed?.();
@@ -120,9 +129,9 @@ export async function startThread(entry: URL, data: unknown, onEvent: (name: str
     });
   };
 
-  let closing: Promise<void> | undefined;
   return {
     info,
+    failure: () => crashed,
     remote<T>(service: string, methods: ReadonlyArray<keyof T & string>, properties: Partial<T> = {}): T {
       const stub: Record<string, unknown> = { ...properties };
       for (const method of methods) stub[method] = (...args: unknown[]) => call(service, method, args);

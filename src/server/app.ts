@@ -36,6 +36,8 @@ export interface AppOptions {
   identify?: IdentifyCaller;
   /** Serve HTTPS: key, certificate chain, and (mTLS) ask for client certificates, checked by `identify`. */
   https?: { key: string; cert: string; ca: string[] };
+  /** Why the hub cannot take messages any more (a storage thread crashed), or undefined: /ready answers 503 then. */
+  unready?: () => string | undefined;
 }
 
 /** A caller's request or correlation id, logged on every line: digits alone may be a CCCD, CMND or phone number, so the hub issues its own. */
@@ -48,7 +50,7 @@ declare module 'fastify' {
   }
 }
 
-export async function buildApp({ registry, pipeline, log, admin, metrics, onAccepted, federated, identify = () => undefined, https }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ registry, pipeline, log, admin, metrics, onAccepted, federated, identify = () => undefined, https, unready = () => undefined }: AppOptions): Promise<FastifyInstance> {
   const { server } = registry.hub;
   const app = Fastify({
     // Client certificates are requested, and checked by `identify` against the trust store (CRLs included), so that a
@@ -118,9 +120,11 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
   if (server.docs) await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/health', { schema: { summary: 'Liveness: the process is up', tags: ['ops'] } }, async () => ({ status: 'ok' }));
-  app.get('/ready', { schema: { summary: 'Readiness: configuration loaded and routes served', tags: ['ops'] } }, async () => ({
-    status: 'ready', hub: registry.hub.hub.id, connectors: registry.connectors.size, routes: registry.routes.size,
-  }));
+  app.get('/ready', { schema: { summary: 'Readiness: configuration loaded, routes served, storage running (503 otherwise)', tags: ['ops'] } }, async () => {
+    const reason = unready();
+    if (reason) throw new HubError('server.unavailable', `Hub chưa sẵn sàng / the hub cannot take messages: ${reason}`, { status: 503 });
+    return { status: 'ready', hub: registry.hub.hub.id, connectors: registry.connectors.size, routes: registry.routes.size };
+  });
 
   if (metrics) {
     app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['ops'] } }, async (_request, reply) => {

@@ -27,6 +27,8 @@ export interface Storage {
   queue?: QueueDriver;
   messageLog: MessageLog;
   replay?: ReplayGuard;
+  /** A storage thread that stopped without being closed (a crash): the hub cannot take messages any more. */
+  failure(): Error | undefined;
   close(): Promise<void>;
 }
 
@@ -54,5 +56,9 @@ export async function openStorage(options: StorageOptions, onBackgroundError: (e
   const queue = q ? q.remote<QueueDriver>('queue', QUEUE_METHODS, { kind: q.info.kind as QueueDriver['kind'], durabilityWarning: q.info.durabilityWarning as string | undefined }) : undefined;
   const messageLog = l.remote<MessageLog>('log', LOG_METHODS, { dialect: l.info.dialect as MessageLog['dialect'] });
   const replay = options.replay ? l.remote<ReplayGuard>('replay', REPLAY_METHODS) : undefined;
-  return { queue, messageLog, replay, close: async () => { await Promise.all([q?.close(), l.close()]); } };
+  return {
+    queue, messageLog, replay,
+    failure: () => q?.failure() ?? l.failure(),
+    close: async () => { await Promise.all([q?.close(), l.close()]); },
+  };
 }
