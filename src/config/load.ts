@@ -85,7 +85,8 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     }
   }
   // Config files are checked with every error reported at once, so an integrator fixes them in one pass.
-  const configAjv = createAjv({ allErrors: true });
+  // Values from the environment stay text until the config schema says what they are ("8080" a port, "123456" a password).
+  const configAjv = createAjv({ allErrors: true, coerceTypes: true });
   for (const schema of schemaDocs) if (nameOf(schema).startsWith('config/')) configAjv.addSchema(schema);
   const configValidator = (kind: (typeof CONFIG_SCHEMAS)[number]) => {
     try {
@@ -125,11 +126,13 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     return src.errors.length ? undefined : src;
   };
 
-  const resolveEnv = (src: SourceFile, options: { typed?: boolean } = {}) => {
-    const { value, missing } = interpolate(src.value, env, options);
+  const resolveEnv = (src: SourceFile) => {
+    const { value, missing } = interpolate(src.value, env);
     for (const m of missing) {
       const at = src.locate(m.path);
-      error(src.file, `environment variable ${m.variable} is not set`, { field: m.path.join('.'), line: at.line, column: at.column, hint: `export ${m.variable}=… before starting, or write \${${m.variable}:-default}` });
+      const where = { field: m.path.join('.'), line: at.line, column: at.column };
+      if (m.malformed) error(src.file, `"${m.variable}" is not an environment expression`, { ...where, hint: 'write ${NAME} or ${NAME:-default}, NAME in capitals, digits and _' });
+      else error(src.file, `environment variable ${m.variable} is not set`, { ...where, hint: `export ${m.variable}=… before starting, or write \${${m.variable}:-default}` });
     }
     return value;
   };
@@ -152,12 +155,12 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
         else codeTables.set(table.name, { ...table, file: rel(file) });
       }
     } else if (/\.test\.ya?ml$/.test(file)) {
-      const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src, { typed: false }) });
+      const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src) });
       issues.push(...found.map((i) => ({ ...i, file: rel(i.file) })));
       if (suite) suites.push(suite);
     } else {
       const id = relative(mappingRoot, file).split(sep).join('/').replace(/\.ya?ml$/, '');
-      const { mapping, issues: found } = loadMapping({ ...src, value: resolveEnv(src, { typed: false }) }, id);
+      const { mapping, issues: found } = loadMapping({ ...src, value: resolveEnv(src) }, id);
       issues.push(...found);
       if (mapping) definitions.set(id, mapping);
     }

@@ -14,7 +14,7 @@ const addFormats = addFormatsImport as unknown as typeof addFormatsImport.defaul
 export const PII_LEVELS = ['basic', 'sensitive'] as const;
 export type PiiLevel = (typeof PII_LEVELS)[number];
 
-export function createAjv(options: { allErrors?: boolean } = {}): Ajv2020 {
+export function createAjv(options: { allErrors?: boolean; coerceTypes?: boolean } = {}): Ajv2020 {
   const ajv = new Ajv2020({
     strict: true,
     // `type: ["string", "null"]` is ordinary in integration schemas; strict mode would refuse it
@@ -22,7 +22,8 @@ export function createAjv(options: { allErrors?: boolean } = {}): Ajv2020 {
     // Public endpoints fail fast (allErrors is a DoS vector there); config checks want every problem at once.
     allErrors: options.allErrors ?? false,
     removeAdditional: false,
-    coerceTypes: false,
+    // Config only: a value from the environment is text, and becomes a number or flag where its schema wants one.
+    coerceTypes: options.coerceTypes ?? false,
     useDefaults: false,
     addUsedSchema: false,
     validateFormats: true,

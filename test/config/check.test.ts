@@ -156,6 +156,21 @@ describe('lienthong check', () => {
     expect(errors(loadRegistry(dir, { env }).issues)).toEqual([]);
   });
 
+  it('types environment values by the config schema: a numeric password stays text, a port and a decimal become numbers', () => {
+    const { registry, issues } = loadRegistry(REPO, { env: { ...env, DVCQG_PASSWORD: '123456', LIENTHONG_PORT: '9090', DVCQG_RETRY_MAX_ATTEMPTS: '5' } });
+    expect(errors(issues)).toEqual([]);
+    const dvcqg = registry!.connectors.get('dvcqg')!;
+    expect((dvcqg.auth as { password?: unknown }).password).toBe('123456');
+    expect(registry!.hub.server.port).toBe(9090);
+    expect(registry!.hub.delivery.concurrency).toBe(64);
+    const dir = broken();
+    edit(dir, 'connectors/dvcqg.yaml', 'jitter: 0.2', 'jitter: ${DVCQG_JITTER:-0.25}');
+    expect(errors(loadRegistry(dir, { env }).issues)).toEqual([]);
+    const typo = broken();
+    const line = edit(typo, 'connectors/dvcqg.yaml', 'password: ${DVCQG_PASSWORD:-demo}', 'password: ${dvcqg_password}');
+    expect(errors(loadRegistry(typo, { env }).issues)).toContainEqual(expect.objectContaining({ file: 'connectors/dvcqg.yaml', line, message: '"${dvcqg_password}" is not an environment expression' }));
+  });
+
   it('reports a duration it cannot read as a config error at its line, not a crash', () => {
     const line = readFileSync(join(REPO, 'config/hub.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('lease: ${LIENTHONG_DELIVERY_LEASE')) + 1;
     const { registry, issues } = loadRegistry(REPO, { env: { ...env, LIENTHONG_DELIVERY_LEASE: '2 minutes' } });
