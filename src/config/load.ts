@@ -267,7 +267,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
           }
           if (from && from.operation.canonical.request !== to.operation.canonical.request) error(hubFile, `route ${route.id}: ${route.from} produces ${from.operation.canonical.request} but ${destination.to} expects ${to.operation.canonical.request}`, { ...at(...where), hint: 'both ends of a route must carry the same canonical type' });
           if (route.mode === 'sync' && from && from.operation.canonical.response !== to.operation.canonical.response) error(hubFile, `route ${route.id}: ${route.from} answers with ${from.operation.canonical.response ?? 'nothing'} but ${destination.to} returns ${to.operation.canonical.response ?? 'nothing'}`, { ...at(...where), hint: 'both ends of a sync route must carry the same canonical response type' });
-          if (destination.when !== undefined && from) {
+          if (destination.when !== undefined && route.mode === 'sync') {
+            error(hubFile, `route ${route.id}: a sync route's destination cannot have a when: condition (a caller waiting for an answer would get none)`, { ...at(...where), hint: 'remove when:, or make the route async' });
+          } else if (destination.when !== undefined && from) {
             const { test, issues: found } = compileCondition(destination.when, { file: 'config/hub.yaml', locate: src.locate, path: ['routes', index, 'to', d, 'when'], source: `canonical/${from.operation.canonical.request}` }, codeTables, schemas);
             issues.push(...found);
             destination.test = test;

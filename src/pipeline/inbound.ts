@@ -126,9 +126,13 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       const destinations = route.destinations.filter((d) => !d.test || d.test(canonicalRequest));
       for (const destination of destinations) allow(client, destination);
 
+      if (route.mode === 'sync' && destinations.length !== 1) {
+        // lienthong check refuses a condition on a sync route; a destination that was not checked is never called.
+        throw new HubError('server.config', `sync route ${route.id} has no destination for this message`, { status: 500 });
+      }
       const reply = route.mode === 'async'
         ? await accept(route, destinations, source, operation, canonicalRequest)
-        : await relay(route.destinations[0]!, source, operation, canonicalRequest, native);
+        : await relay(destinations[0]!, source, operation, canonicalRequest, native);
       step('reply');
       logOutcome(request.log ?? log, { ...facts, outcome: route.mode === 'async' ? 'accepted' : 'delivered', status: reply.status, timings, totalMs: elapsed(started) });
       observer.message({ connector: source.id, operation: operation.id, outcome: route.mode === 'async' ? 'accepted' : 'delivered' });

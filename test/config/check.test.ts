@@ -266,6 +266,11 @@ describe('lienthong check', () => {
     expect(issue, JSON.stringify(loadRegistry(bad, { env }).issues)).toBeDefined();
     expect(issue!.line).toBe(line);
 
+    // A sync route cannot have one: its only destination would be skipped, unchecked, for some callers.
+    const sync = broken();
+    const syncLine = edit(sync, 'config/hub.yaml', '    to: csdldc.TraCuuThongTinCongDan\n  - id: citizen-lookup-legacy-soap', '    to: [{ to: csdldc.TraCuuThongTinCongDan, when: { path: purpose, equals: x } }]\n  - id: citizen-lookup-legacy-soap');
+    expect(errors(loadRegistry(sync, { env }).issues).find((i) => i.file === 'config/hub.yaml')).toMatchObject({ line: syncLine, message: expect.stringContaining("a sync route's destination cannot have a when: condition") });
+
     // A path the canonical type does not have would never match (or, with notEquals, always): an error, with a suggestion.
     const typo = broken();
     const typoLine = edit(typo, 'config/hub.yaml', '      - emc.TrackingMCDT\n', '      - { to: emc.TrackingMCDT, when: { path: statuss, in: [PROCESSED] } }\n');
