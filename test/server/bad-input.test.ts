@@ -45,14 +45,14 @@ describe('bad input', () => {
     ['a CCCD born in the future', () => send(REST, '{"soDinhDanh":"038295999901"}'), 400, /^client\.schema-violation$/],
     ['an impossible date', () => send(REST, '{"soDinhDanh":"038095999901","ngaySinh":"30/02/1995"}'), 400, /^client\.schema-violation$/],
     ['an empty body', () => send(REST, ''), 400, /^client\./],
-    ['malformed XML', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>1</m:TraCuuCongDan>'), 'text/xml'), 400, /^client\.bad-xml$/],
-    ['a DOCTYPE', () => send(SOAP, soap('<m:TraCuuCongDan/>', '<!DOCTYPE x [<!ELEMENT x ANY>]>'), 'text/xml'), 400, /^client\.xml-forbidden$/],
-    ['an external entity (XXE)', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>&xxe;</ApplicantsId></m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'), 'text/xml'), 400, /^client\.xml-forbidden$/],
-    ['an entity bomb', () => send(SOAP, soap('<m:TraCuuCongDan>&l3;</m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY l0 "ha"><!ENTITY l1 "&l0;&l0;&l0;&l0;"><!ENTITY l2 "&l1;&l1;&l1;&l1;"><!ENTITY l3 "&l2;&l2;&l2;&l2;">]>'), 'text/xml'), 400, /^client\.xml-forbidden$/],
-    ['10,000-deep XML nesting', () => send(SOAP, soap('<a>'.repeat(10_000) + '</a>'.repeat(10_000)), 'text/xml'), 400, /^client\.xml-too-deep$/],
-    ['a non-SOAP XML document', () => send(SOAP, '<hello>world</hello>', 'text/xml'), 400, /^client\.bad-soap$/],
-    ['an unknown SOAP operation', () => send(SOAP, soap('<m:XoaCongDan/>'), 'text/xml'), 404, /^client\.unknown-operation$/],
-    ['an invalid CCCD over SOAP', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>12345</ApplicantsId></m:TraCuuCongDan>'), 'text/xml'), 400, /^client\.schema-violation$/],
+    ['malformed XML', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>1</m:TraCuuCongDan>'), 'text/xml'), 500, /^client\.bad-xml$/],
+    ['a DOCTYPE', () => send(SOAP, soap('<m:TraCuuCongDan/>', '<!DOCTYPE x [<!ELEMENT x ANY>]>'), 'text/xml'), 500, /^client\.xml-forbidden$/],
+    ['an external entity (XXE)', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>&xxe;</ApplicantsId></m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'), 'text/xml'), 500, /^client\.xml-forbidden$/],
+    ['an entity bomb', () => send(SOAP, soap('<m:TraCuuCongDan>&l3;</m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY l0 "ha"><!ENTITY l1 "&l0;&l0;&l0;&l0;"><!ENTITY l2 "&l1;&l1;&l1;&l1;"><!ENTITY l3 "&l2;&l2;&l2;&l2;">]>'), 'text/xml'), 500, /^client\.xml-forbidden$/],
+    ['10,000-deep XML nesting', () => send(SOAP, soap('<a>'.repeat(10_000) + '</a>'.repeat(10_000)), 'text/xml'), 500, /^client\.xml-too-deep$/],
+    ['a non-SOAP XML document', () => send(SOAP, '<hello>world</hello>', 'text/xml'), 500, /^client\.bad-soap$/],
+    ['an unknown SOAP operation', () => send(SOAP, soap('<m:XoaCongDan/>'), 'text/xml'), 500, /^client\.unknown-operation$/],
+    ['an invalid CCCD over SOAP', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>12345</ApplicantsId></m:TraCuuCongDan>'), 'text/xml'), 500, /^client\.schema-violation$/],
     ['a path that does not decode, with a CCCD in the query', () => send('/v1/in/onegate-h56%zz?soDinhDanh=001099012345', '{}'), 400, /^client\.bad-request$/],
     ['a hub-to-hub path naming a person', () => send('/v1/x/VN/GOV/Nguyen-Van-Thu/001099012345', '{}'), 404, /^client\.unknown-operation$/],
   ];
@@ -68,7 +68,7 @@ describe('bad input', () => {
         expect(Array.isArray(body.detail)).toBe(true);
         expect(body.logId).toBe(res.headers['x-request-id']);
       } else {
-        // SOAP callers get a SOAP Fault carrying the same error type.
+        // SOAP callers get a SOAP Fault carrying the same error type (as HTTP 500, SOAP 1.1's rule).
         expect(res.body).toContain('Fault');
         expect(res.body).toMatch(new RegExp(type.source.replace(/^\^|\$$/g, '')));
       }

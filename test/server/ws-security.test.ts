@@ -128,10 +128,11 @@ describe('WS-Security with SOAP peers', () => {
     expect(() => verifySoapEnvelope(text, { certificates: [hubPair.certPem] })).not.toThrow();
   });
 
-  it('refuses an unsigned request from a system that must sign, with a SOAP Fault naming the reason (401)', async () => {
+  it('refuses an unsigned request from a system that must sign, with a SOAP Fault naming the reason and its 401 (HTTP 500, as SOAP 1.1 wants)', async () => {
     const res = await request(`${hub.url}/v1/soap/motcua-legacy`, { method: 'POST', headers: { 'content-type': 'text/xml; charset=utf-8' }, body: legacyRequest });
     const text = await res.body.text();
-    expect(res.statusCode).toBe(401);
+    expect(res.statusCode).toBe(500);
     expect(text).toContain('trust.signature-missing');
+    expect(text).toContain('<TrangThai>401</TrangThai>');
   });
 });
