@@ -68,6 +68,22 @@ export function createPeer(config: PeerConfig, dispatcher: Dispatcher, options: 
     return { res, ref };
   }
 
+  /**
+   * One call, within `requestMs` in all: a session login and a second try after refused credentials come out of the
+   * same budget (each exchange also has its own limit, so whatever is cut off here ends by itself).
+   */
+  function withinBudget(req: PeerRequest): Promise<PeerResponse> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new HubError('transport.timeout', `Hết thời gian chờ ${name} / ${name} did not answer in time`, {
+        status: 504, detail: [{ reason: 'timed out, login and retries included', code: 'call-timeout' }],
+      })), requestMs);
+    });
+    const call = send(req);
+    call.catch(() => undefined); // settled after the deadline: nobody waits for it any more
+    return Promise.race([call, expired]).finally(() => clearTimeout(timer));
+  }
+
   async function send(req: PeerRequest): Promise<PeerResponse> {
     let { res, ref } = await attempt(req);
     if (!auth.rejects(res)) return res;
@@ -85,7 +101,7 @@ export function createPeer(config: PeerConfig, dispatcher: Dispatcher, options: 
       if (closed) {
         return Promise.reject(new HubError('transport.closed', `Kết nối ${name} đã đóng / peer ${name} is closed`, { status: 503 }));
       }
-      const p = send(req);
+      const p = withinBudget(req);
       inFlight.add(p);
       void p.then(
         () => inFlight.delete(p),

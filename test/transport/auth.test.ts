@@ -218,6 +218,16 @@ describe('auth: session (DVCQG style)', () => {
     return bodies;
   }
 
+  it('keeps a call with its login within requestMs in all (504), not one budget for the login and another for the call', async () => {
+    agent.get(DVCQG).intercept({ path: '/adapter/auth', method: 'POST' }).reply(200, { session: 'sess-1', error_code: 0 }).delay(150);
+    agent.get(DVCQG).intercept({ path: '/adapter/service', method: 'POST' }).reply(200, { error_code: 0 }).delay(150);
+    const peer = createPeer({ ...base, timeouts: { requestMs: 200 } }, agent);
+    // Each step alone fits in 200 ms, both together do not.
+    const e = await rejection(peer.send({ path: '/service', json: { a: 1 } }));
+    expect(e).toMatchObject({ type: 'transport.timeout', status: 504 });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the call that was cut off ends by itself
+  });
+
   it('logs in once and puts the session into each JSON body, leaving the caller object untouched', async () => {
     const calls = login(1);
     const bodies = service(3);
