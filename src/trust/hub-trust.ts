@@ -56,22 +56,16 @@ export function loadHubTrust(files: HubTrustFiles): HubTrust {
   // a core however busy the hub is, for up to 4 ms of added latency per signed message (none for a lone one).
   const signer = batchSigner(localKeySigner(key, chainPems), { parallel: 1, minIntervalMs: 4 });
 
-  // The same few certificates sign every message: each x5c is parsed once (bounded, oldest forgotten first). The
-  // signature reader hands out the same x5c list for the same header, so that list finds its entry without a join.
-  const parsed = new Map<string, { certificate: X509Certificate; chain: X509Certificate[] }>();
-  const byList = new WeakMap<string[], { certificate: X509Certificate; chain: X509Certificate[] }>();
+  // The same few certificates sign every message, and the signature reader hands out one x5c list per distinct header
+  // (bounded): each list's certificates are parsed once, and forgotten with it.
+  const parsed = new WeakMap<string[], { certificate: X509Certificate; chain: X509Certificate[] }>();
   const certificatesOf = (x5c: string[]) => {
-    const known = byList.get(x5c);
-    if (known) return known;
-    const key = x5c.join('.');
-    let entry = parsed.get(key);
+    let entry = parsed.get(x5c);
     if (!entry) {
       const [leaf, ...rest] = x5c.map((der) => new X509Certificate(Buffer.from(der, 'base64')));
       entry = { certificate: leaf!, chain: rest };
-      if (parsed.size >= 256) parsed.delete(parsed.keys().next().value!);
-      parsed.set(key, entry);
+      parsed.set(x5c, entry);
     }
-    byList.set(x5c, entry);
     return entry;
   };
   const verify = (headers: IncomingHeaders, body: Buffer, response?: { requestHash: string; signer: string; status: number }) => verifyMessage(headers, body, {
