@@ -122,7 +122,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
 
   const readYaml = (file: string): SourceFile | undefined => {
     const src = parseSource(rel(file), readFileSync(file, 'utf8'));
-    for (const e of src.errors) error(file, `YAML: ${e.message}`, { line: e.line, column: e.column, hint: 'fix the YAML syntax (indentation, quotes, duplicate keys)' });
+    for (const e of src.errors) error(file, `YAML: ${e.message}`, { line: e.line, column: e.column, hint: e.hint ?? 'fix the YAML syntax (indentation, quotes, duplicate keys)' });
     return src.errors.length ? undefined : src;
   };
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, visit, type Node, type Scalar } from 'yaml';
 
 /** A parsed YAML (or JSON) file that can say on which line any of its fields sits. */
 export interface SourceFile<T = unknown> {
@@ -7,8 +7,8 @@ export interface SourceFile<T = unknown> {
   value: T;
   /** Line/column (1-based) of the node at this path, or of its nearest existing ancestor. */
   locate(path: ReadonlyArray<string | number>): { line: number; column: number };
-  /** Parse problems (syntax errors, duplicate keys); empty when the file is sound. */
-  errors: Array<{ message: string; line: number; column: number }>;
+  /** Parse problems (syntax errors, duplicate keys, codes YAML would change); empty when the file is sound. */
+  errors: Array<{ message: string; line: number; column: number; hint?: string }>;
 }
 
 /** Hostile or accidental YAML is bounded: alias bombs refused, no custom tags executed. */
@@ -21,6 +21,12 @@ export function parseSource<T = unknown>(file: string, text: string): SourceFile
     const pos = lineCounter.linePos(e.pos[0]);
     return { message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col };
   });
+  if (!errors.length) {
+    for (const scalar of alteredScalars(doc)) {
+      const pos = lineCounter.linePos(scalar.range![0]);
+      errors.push({ message: `${scalar.source} reads as ${JSON.stringify(scalar.value)}, not as written`, line: pos.line, column: pos.col, hint: `quote it ("${scalar.source}") to keep it as text` });
+    }
+  }
   let value: unknown;
   try {
     value = errors.length ? undefined : doc.toJS({ maxAliasCount: 100 });
@@ -52,4 +58,23 @@ export function parseSource<T = unknown>(file: string, text: string): SourceFile
 
 export function readSource<T = unknown>(file: string): SourceFile<T> {
   return parseSource<T>(file, readFileSync(file, 'utf8'));
+}
+
+/**
+ * Unquoted scalars YAML would silently change: a key that is not text and does not read back as written (`01:` is the
+ * key "1", `1.50:` is "1.5"), and a value with leading zeros (`01` is the number 1). Both are how codes are written
+ * ("01" a status, "000123" an account), and a code table or mapping constant would then match or send the wrong code.
+ */
+function alteredScalars(doc: ReturnType<typeof parseDocument>): Scalar[] {
+  const found: Scalar[] = [];
+  const plain = (node: unknown): node is Scalar & { source: string } => isScalar(node) && node.type === 'PLAIN' && typeof node.source === 'string' && node.range !== undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (plain(pair.key) && typeof pair.key.value !== 'string' && String(pair.key.value ?? '') !== pair.key.source) found.push(pair.key);
+    },
+    Scalar(key, node) {
+      if (key !== 'key' && plain(node) && typeof node.value === 'number' && /^[-+]?0\d/.test(node.source)) found.push(node);
+    },
+  });
+  return found;
 }

@@ -19,6 +19,18 @@ default: "0"
     expect(Object.getPrototypeOf(table!.entries)).toBeNull();
   });
 
+  it('refuses unquoted codes that YAML would change: keys that read back otherwise, values with leading zeros', () => {
+    const src = parseSource('mappings/codes/x.yaml', 'name: x\nentries: { 01: A, 1.50: B, 2: C, "03": D, E: 007, F: 10, G: 0.5 }\n');
+    expect(src.errors.map((e) => [e.line, e.column, e.message])).toEqual([
+      [2, 12, '01 reads as 1, not as written'],
+      [2, 19, '1.50 reads as 1.5, not as written'],
+      [2, 46, '007 reads as 7, not as written'],
+    ]);
+    expect(src.errors[0]!.hint).toBe('quote it ("01") to keep it as text');
+    expect(src.value).toBeUndefined();
+    expect(parseSource('mappings/codes/x.yaml', 'name: x\nentries: { "01": A, "2": "007", 3: C, yes: "true" }\n').errors).toEqual([]);
+  });
+
   it('without default: hasDefault is false', () => {
     const { table } = load('name: g\nentries: { "1": M }\n');
     expect(table!.hasDefault).toBe(false);
