@@ -359,6 +359,9 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
       if (path === undefined || !answerSchema || !ctx.schemas.byName(answerSchema) || schemaHasPath(ctx.schemas, answerSchema, path)) continue;
       ctx.error(`operation ${op.id}: ${field.join('.')} "${path}" is not a field of the answer (${answerSchema})`, { ...at(...field), hint: 'name a field of the response schema (a dotted path)' });
     }
+    op.result?.resendWith?.forEach((rule, i) => {
+      if (rule.messageContains !== undefined && !op.result!.messageField) ctx.error(`operation ${op.id}: resendWith[${i}].messageContains needs result.messageField, the answer's field to look in`, { ...at('result', 'resendWith', String(i), 'messageContains'), hint: 'add result.messageField (e.g. message), or remove messageContains' });
+    });
     if (op.canonical.response && !op.response) ctx.error(`operation ${op.id} declares a canonical response but no response: { schema, mapping }`, { ...at('canonical'), hint: 'add response: with the native schema and its mapping' });
     for (const kind of ['request', 'response'] as const) {
       const message = op[kind];

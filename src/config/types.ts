@@ -98,7 +98,7 @@ export interface OperationConfig {
   /** Message-level checksums (payment platforms): computed on what the hub sends, verified on what it receives. */
   checksum?: { request?: ChecksumSetting; response?: ChecksumSetting };
   headers?: Record<string, string>;
-  result?: { codeField: string; messageField?: string; success: Array<string | number>; retryable?: Array<string | number>; resendWith?: Array<{ codes: Array<string | number>; set: Record<string, string | number | boolean> }> };
+  result?: { codeField: string; messageField?: string; success: Array<string | number>; retryable?: Array<string | number>; resendWith?: Array<{ codes: Array<string | number>; messageContains?: string; set: Record<string, string | number | boolean> }> };
   retry?: RetryPolicyConfig;
   /** Resolved at load: defaults < hub delivery.retry < connector < operation. */
   retryPolicy?: RetryPolicy;

@@ -136,11 +136,16 @@ function judge(operation: OperationConfig, body: unknown): Verdict {
   const code = String(readPath(body, rule.codeField) ?? '');
   const matches = (codes: Array<string | number> | undefined) => (codes ?? []).some((c) => String(c) === code);
   if (matches(rule.success)) return { kind: 'ok' };
-  const resend = rule.resendWith?.find((r) => matches(r.codes));
+  const fullMessage = String(rule.messageField ? readPath(body, rule.messageField) ?? '' : '');
+  // A code alone may mean several things ("-3" is any refusal at some adapters): the message tells "đã tồn tại" apart.
+  const resend = rule.resendWith?.find((r) => matches(r.codes) && (r.messageContains === undefined || folded(fullMessage).includes(folded(r.messageContains))));
   if (resend) return { kind: 'resend', code, set: resend.set };
-  const message = String(rule.messageField ? readPath(body, rule.messageField) ?? '' : '').slice(0, 300);
+  const message = fullMessage.slice(0, 300);
   return { kind: matches(rule.retryable) ? 'retryable' : 'permanent', code: code || '(no code)', message };
 }
+
+/** Case and Unicode form do not matter: "Đã tồn tại" composed or decomposed is the same text. */
+const folded = (text: string) => text.normalize('NFC').toLocaleLowerCase('vi');
 
 function permanent(error: HubError): HubError {
   return Object.assign(error, { permanent: true });

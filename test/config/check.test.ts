@@ -192,6 +192,13 @@ describe('lienthong check', () => {
     expect(issue!.message).toContain('"CongdanColection.CongDan" is not a field of the answer');
   });
 
+  it('reports a resend condition on the message when the answer names no message field', () => {
+    const dir = broken();
+    edit(dir, 'connectors/dvcqg.yaml', /      messageField: message\n      success: \["0", "00"\]\n      retryable: \["500"\]\n      # "Hồ sơ/, '      success: ["0", "00"]\n      retryable: ["500"]\n      # "Hồ sơ');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.file === 'connectors/dvcqg.yaml');
+    expect(issue).toMatchObject({ field: 'operations.DongBoHoSoMC.result.resendWith.0.messageContains', message: expect.stringContaining('resendWith[0].messageContains needs result.messageField') });
+  });
+
   it('reports a connector field the schema does not allow, at its line', () => {
     const dir = broken();
     const line = edit(dir, 'connectors/csdldc.yaml', 'timeouts:\n', 'timeout:\n');
