@@ -17,7 +17,7 @@ const PARSE_OPTIONS = { uniqueKeys: true, prettyErrors: false, maxAliasCount: 10
 export function parseSource<T = unknown>(file: string, text: string): SourceFile<T> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { ...PARSE_OPTIONS, lineCounter });
-  const errors = doc.errors.map((e) => {
+  const errors: SourceFile['errors'] = doc.errors.map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
     return { message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col };
   });
