@@ -20,6 +20,9 @@ const cli = async (...args: string[]) => {
   }
 };
 
+/** Each test runs the CLI as child processes, each loading tsx: tens of seconds on a busy 2-core machine. */
+const CLI_TIMEOUT = 60_000;
+
 /** The operator's commands, against a running hub's admin API. */
 describe('lienthong dlq and lienthong log', () => {
   let dvcqg: DvcqgSim;
@@ -52,7 +55,7 @@ describe('lienthong dlq and lienthong log', () => {
     expect(out.stdout).toContain(`key=${code}`);
     expect(out.stdout).toContain('attempts=2');
     expect(out.stdout).toMatch(/gave up after 2 attempts/);
-  });
+  }, CLI_TIMEOUT);
 
   it('finds the message by dossier code and shows its history', async () => {
     const found = await cli('log', '--url', hub.url, '--dossier', code);
@@ -61,7 +64,7 @@ describe('lienthong dlq and lienthong log', () => {
     const shown = await cli('log', 'show', messageId, '--url', hub.url);
     expect(shown.stdout).toMatch(/dead-lettered/);
     expect(shown.stdout).toMatch(/attempt\s+destination=dvcqg\.CapNhatTienDoHoSoMC attempt=2 succeeded=false .*errorType=transport.auth-unavailable/);
-  });
+  }, CLI_TIMEOUT);
 
   it('refuses a bulk replay without ids or filters, then replays by filter with a progress bar', async () => {
     expect((await cli('dlq', 'replay', '--url', hub.url)).code).toBe(2);
@@ -76,7 +79,7 @@ describe('lienthong dlq and lienthong log', () => {
     expect(out.stdout).toContain('replayed 1 of 1');
     expect(out.stderr).toContain('[##############################] 1/1');
     await waitFor(() => dvcqg.received().some((r) => r.maHoSo === code && r.outcome === 'ok'), 10_000, 'delivered after replay');
-  });
+  }, CLI_TIMEOUT);
 
   it('says clearly when the hub cannot be reached or a dead letter does not exist', async () => {
     const missing = await cli('dlq', 'discard', 'no-such-id', '--reason', 'kiểm thử', '--url', hub.url);
@@ -93,5 +96,5 @@ describe('lienthong dlq and lienthong log', () => {
     const unreadable = await cli('send', 'onegate-h56.citizen-lookup', 'no-such-file.json', '--url', hub.url);
     expect(unreadable.code).toBe(1);
     expect(unreadable.stderr.trim()).toBe('lienthong: cannot read no-such-file.json: ENOENT');
-  });
+  }, CLI_TIMEOUT);
 });
