@@ -207,8 +207,9 @@ function isScalar(v: unknown): v is string | number | boolean {
 
 /** Plain JSON only: it is emitted into generated code through JSON.stringify. */
 function checkLiteral(value: unknown, at: Location, err: Err, what: string): boolean {
-  if (value === null || value === undefined || value === '') {
-    err(at, `${what} is ${value === '' ? '""' : 'null'}, which counts as absent and is never written`, what === 'default' ? 'remove default, or give a real value' : 'remove the field, or give a real value');
+  // "" is written when a rule says so (a peer that wants every field, empty or not); null never is.
+  if (value === null || value === undefined) {
+    err(at, `${what} is null, which counts as absent and is never written`, what === 'default' ? 'remove default, or give a real value' : 'remove the field, or give a real value');
     return false;
   }
   const bad = literalProblem(value, 0);

@@ -139,7 +139,8 @@ c: { from: x, defualt: 1 }
   });
 
   it('rejects const/default that are never written, and colliding targets', () => {
-    expect(errors(doc('a: { const: "" }'))[0]!.message).toMatch(/never written/);
+    expect(errors(doc('a: { const: null }'))[0]!.message).toMatch(/never written/);
+    expect(load(doc('a: { const: "" }\nb: { from: x, default: "" }')).issues).toEqual([]); // "" is written when a rule says so
     expect(errors(doc('a: { from: x, default: null }'))[0]!.message).toMatch(/never written/);
     const clash = errors(doc(`
 birthDate: { from: ngaySinh }
