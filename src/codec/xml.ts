@@ -4,7 +4,9 @@
  *
  *   1. reject `<!DOCTYPE` / `<!ENTITY` outright (SOAP forbids a DTD; this also shuts out
  *      external entities (XXE) and entity-expansion bombs before the parser sees them);
- *   2. a cheap linear nesting pre-scan, so a 10,000-deep document fails fast;
+ *   2. a cheap linear pre-scan of the shape, so a 10,000-deep document, an element with 80,000 attributes or a
+ *      flood of elements fails fast: the parser spends ~20 µs per attribute on this one thread, so one such body
+ *      under the size limit would stall every other request for seconds;
  *   3. `XMLValidator.validate()` for well-formedness (fast-xml-parser's `parse()` does not check it);
  *   4. the hardened `XMLParser` (limits on entity expansion, nesting, reserved names);
  *   5. exactly one root element.
@@ -17,6 +19,10 @@ import { HubError } from '../core/errors.js';
 
 /** Deepest element nesting accepted (root = depth 1). */
 export const XML_MAX_DEPTH = 64;
+/** Most attributes on one element (namespace declarations included); SOAP messages use a handful. */
+export const XML_MAX_ATTRIBUTES = 64;
+/** Most elements in one document. */
+export const XML_MAX_ELEMENTS = 50_000;
 /** Most entity / character references expanded in one document. */
 export const XML_MAX_ENTITY_EXPANSIONS = 10_000;
 /** Longest total text produced by entity expansion, in characters. */
@@ -81,14 +87,16 @@ export function parseXmlSafely(text: string, options: ParseXmlOptions = {}): Rec
     );
   }
 
-  const tooDeepAt = findExcessiveNesting(xml, maxDepth);
-  if (tooDeepAt >= 0) {
-    const { line, col } = lineCol(xml, tooDeepAt);
-    throw new HubError(
-      'client.xml-too-deep',
-      `XML lồng quá sâu / XML nesting exceeds ${maxDepth} levels (line ${line}, column ${col})`,
-      { detail: [{ reason: `element nesting deeper than ${maxDepth}`, code: 'xml-depth' }] },
-    );
+  const excess = findExcess(xml, maxDepth);
+  if (excess) {
+    const { line, col } = lineCol(xml, excess.at);
+    if (excess.limit === 'depth') {
+      throw new HubError('client.xml-too-deep', `XML lồng quá sâu / XML nesting exceeds ${maxDepth} levels (line ${line}, column ${col})`, {
+        detail: [{ reason: `element nesting deeper than ${maxDepth}`, code: 'xml-depth' }],
+      });
+    }
+    const [reason, code] = excess.limit === 'attributes' ? [`more than ${XML_MAX_ATTRIBUTES} attributes on one element`, 'xml-attributes'] : [`more than ${XML_MAX_ELEMENTS} elements`, 'xml-elements'];
+    throw new HubError('client.xml-too-large', `XML quá lớn / ${reason} (line ${line}, column ${col})`, { detail: [{ reason, code }] });
   }
 
   const valid = XMLValidator.validate(xml);
@@ -129,24 +137,30 @@ export function xmlBytesToText(raw: Buffer | Uint8Array | string): string {
 }
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/**
- * Linear scan that counts open elements, skipping comments, CDATA, processing instructions
- * and quoted attribute values. Returns the offset of the first element opened beyond
- * `maxDepth`, or -1. It is deliberately lenient with malformed input: the validator that runs
- * next reports those properly.
- */
+/** The offset of the first element beyond the nesting limit, or -1. */
 export function findExcessiveNesting(xml: string, maxDepth: number = XML_MAX_DEPTH): number {
+  const excess = findExcess(xml, maxDepth);
+  return excess?.limit === 'depth' ? excess.at : -1;
+}
+
+/**
+ * Linear scan that counts open elements, all elements and each start tag's attributes (its `=` signs), skipping
+ * comments, CDATA, processing instructions and quoted attribute values. Returns where the first limit is passed, or
+ * undefined. It is deliberately lenient with malformed input: the validator that runs next reports those properly.
+ */
+function findExcess(xml: string, maxDepth: number): { at: number; limit: 'depth' | 'attributes' | 'elements' } | undefined {
   let depth = 0;
+  let elements = 0;
   let i = 0;
   const n = xml.length;
   while (i < n) {
     const lt = xml.indexOf('<', i);
-    if (lt < 0) return -1;
+    if (lt < 0) return undefined;
     const c = xml.charCodeAt(lt + 1);
     if (c === 0x2f /* / */) {
       if (depth > 0) depth--;
       const gt = xml.indexOf('>', lt + 2);
-      if (gt < 0) return -1;
+      if (gt < 0) return undefined;
       i = gt + 1;
       continue;
     }
@@ -155,34 +169,38 @@ export function findExcessiveNesting(xml: string, maxDepth: number = XML_MAX_DEP
       if (xml.startsWith('<!--', lt)) end = endAfter(xml, '-->', lt + 4);
       else if (xml.startsWith('<![CDATA[', lt)) end = endAfter(xml, ']]>', lt + 9);
       else end = endAfter(xml, '>', lt + 2);
-      if (end < 0) return -1;
+      if (end < 0) return undefined;
       i = end;
       continue;
     }
     if (c === 0x3f /* ? */) {
       const end = endAfter(xml, '?>', lt + 2);
-      if (end < 0) return -1;
+      if (end < 0) return undefined;
       i = end;
       continue;
     }
+    if (++elements > XML_MAX_ELEMENTS) return { at: lt, limit: 'elements' };
     // start tag: find its '>' outside quoted attribute values
     let j = lt + 1;
     let quote = 0;
+    let attributes = 0;
     for (; j < n; j++) {
       const ch = xml.charCodeAt(j);
       if (quote !== 0) {
         if (ch === quote) quote = 0;
       } else if (ch === 0x22 || ch === 0x27) quote = ch;
-      else if (ch === 0x3e /* > */) break;
+      else if (ch === 0x3d /* = */) {
+        if (++attributes > XML_MAX_ATTRIBUTES) return { at: lt, limit: 'attributes' };
+      } else if (ch === 0x3e /* > */) break;
     }
-    if (j >= n) return -1;
+    if (j >= n) return undefined;
     if (xml.charCodeAt(j - 1) !== 0x2f /* self-closing */) {
       depth++;
-      if (depth > maxDepth) return lt;
+      if (depth > maxDepth) return { at: lt, limit: 'depth' };
     }
     i = j + 1;
   }
-  return -1;
+  return undefined;
 }
 
 function endAfter(xml: string, token: string, from: number): number {

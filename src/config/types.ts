@@ -20,6 +20,7 @@ export interface ServerConfig {
   host: string;
   port: number;
   bodyLimitBytes: number;
+  xmlBodyLimitBytes: number;
   docs: boolean;
   logLevel: string;
   /** HTTPS with mutual TLS; key and certificate default to trust's. Paths are absolute. */

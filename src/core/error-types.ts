@@ -20,6 +20,7 @@ export const ERROR_TYPES: ReadonlySet<string> = new Set([
   'client.unsupported-media-type',
   'client.xml-forbidden',
   'client.xml-too-deep',
+  'client.xml-too-large',
   'mapping.failed',
   'mapping.json-encode',
   'mapping.xml-encode',

@@ -136,7 +136,8 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
   await app.register(async (inbound) => {
     // Raw bytes in: the pipeline owns decoding, so REST and SOAP share one path and signatures see the original.
     inbound.removeAllContentTypeParsers();
-    inbound.addContentTypeParser(['application/json', 'text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    inbound.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    inbound.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: server.xmlBodyLimitBytes }, (_req, body, done) => done(null, body));
     for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline, identify, onAccepted);
     if (federated) registerFederation(inbound, federated, identify, onAccepted);
   });

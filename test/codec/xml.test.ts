@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
-import { findExcessiveNesting, parseXmlSafely, XML_MAX_DEPTH, XML_MAX_ENTITY_EXPANSIONS, xmlBytesToText } from '../../src/codec/xml.js';
+import { findExcessiveNesting, parseXmlSafely, XML_MAX_ATTRIBUTES, XML_MAX_DEPTH, XML_MAX_ELEMENTS, XML_MAX_ENTITY_EXPANSIONS, xmlBytesToText } from '../../src/codec/xml.js';
 
 function failure(fn: () => unknown): HubError {
   try {
@@ -92,6 +92,16 @@ describe('parseXmlSafely: hostile input', () => {
     const flat = `<a>${'<b/>'.repeat(500)}<!-- <c><c><c> --><![CDATA[<d><d><d>]]><e x="<f>>"/></a>`;
     expect(findExcessiveNesting(flat, 2)).toBe(-1);
     expect(findExcessiveNesting('<a><b><c/></b></a>', 1)).toBe(3);
+  });
+
+  it('refuses an element with more attributes than the limit, and a flood of elements, before parsing', () => {
+    const attrs = (k: number) => Array.from({ length: k }, (_, i) => ` a${i}="x=${i}"`).join('');
+    expect(() => parseXmlSafely(`<r${attrs(XML_MAX_ATTRIBUTES)}/>`)).not.toThrow(); // "=" inside a value does not count
+    const many = failure(() => parseXmlSafely(`<r><s${attrs(80_000)}/></r>`));
+    expect(many).toMatchObject({ type: 'client.xml-too-large', message: expect.stringContaining(`more than ${XML_MAX_ATTRIBUTES} attributes on one element (line 1, column 4)`) });
+    expect(many.detail).toEqual([{ reason: `more than ${XML_MAX_ATTRIBUTES} attributes on one element`, code: 'xml-attributes' }]);
+    expect(() => parseXmlSafely(`<r>${'<e/>'.repeat(XML_MAX_ELEMENTS - 1)}</r>`)).not.toThrow();
+    expect(failure(() => parseXmlSafely(`<r>${'<e/>'.repeat(XML_MAX_ELEMENTS)}</r>`)).detail[0]!.code).toBe('xml-elements');
   });
 
   it('refuses a <__proto__> element', () => {

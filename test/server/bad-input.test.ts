@@ -50,6 +50,8 @@ describe('bad input', () => {
     ['an external entity (XXE)', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>&xxe;</ApplicantsId></m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'), 'text/xml'), 500, /^client\.xml-forbidden$/],
     ['an entity bomb', () => send(SOAP, soap('<m:TraCuuCongDan>&l3;</m:TraCuuCongDan>', '<!DOCTYPE x [<!ENTITY l0 "ha"><!ENTITY l1 "&l0;&l0;&l0;&l0;"><!ENTITY l2 "&l1;&l1;&l1;&l1;"><!ENTITY l3 "&l2;&l2;&l2;&l2;">]>'), 'text/xml'), 500, /^client\.xml-forbidden$/],
     ['10,000-deep XML nesting', () => send(SOAP, soap('<a>'.repeat(10_000) + '</a>'.repeat(10_000)), 'text/xml'), 500, /^client\.xml-too-deep$/],
+    ['an XML body over the XML limit (256 KiB), though under the JSON one', () => send(SOAP, soap(`<m:TraCuuCongDan><ApplicantsId>038095999901</ApplicantsId><GhiChu>${'y'.repeat(300_000)}</GhiChu></m:TraCuuCongDan>`), 'text/xml'), 500, /^client\.body-too-large$/], // a SOAP Fault, as HTTP 500
+    ['an element with 100 attributes', () => send(SOAP, soap(`<m:TraCuuCongDan${Array.from({ length: 100 }, (_, i) => ` a${i}="1"`).join('')}/>`), 'text/xml'), 500, /^client\.xml-too-large$/],
     ['a non-SOAP XML document', () => send(SOAP, '<hello>world</hello>', 'text/xml'), 500, /^client\.bad-soap$/],
     ['an unknown SOAP operation', () => send(SOAP, soap('<m:XoaCongDan/>'), 'text/xml'), 500, /^client\.unknown-operation$/],
     ['an invalid CCCD over SOAP', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>12345</ApplicantsId></m:TraCuuCongDan>'), 'text/xml'), 500, /^client\.schema-violation$/],
