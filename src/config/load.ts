@@ -476,7 +476,7 @@ function normaliseHub(value: Record<string, unknown>, root: string): HubConfig {
   });
   return {
     hub: value.hub as HubConfig['hub'],
-    server: { host: server.host ?? '127.0.0.1', port: server.port ?? 8080, bodyLimitBytes: server.bodyLimitBytes ?? 1_048_576, xmlBodyLimitBytes: server.xmlBodyLimitBytes ?? 262_144, docs: server.docs ?? true, logLevel: server.logLevel ?? 'info', ...trusted.server },
+    server: { host: server.host ?? '127.0.0.1', port: server.port ?? 8080, bodyLimitBytes: server.bodyLimitBytes ?? 1_048_576, xmlBodyLimitBytes: server.xmlBodyLimitBytes ?? 262_144, requestTimeoutMs: server.requestTimeoutMs ?? 30_000, docs: server.docs ?? true, logLevel: server.logLevel ?? 'info', ...trusted.server },
     routes,
     trust: trusted.trust,
     access: trusted.access,

@@ -21,6 +21,7 @@ export interface ServerConfig {
   port: number;
   bodyLimitBytes: number;
   xmlBodyLimitBytes: number;
+  requestTimeoutMs: number;
   docs: boolean;
   logLevel: string;
   /** HTTPS with mutual TLS; key and certificate default to trust's. Paths are absolute. */

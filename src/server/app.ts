@@ -50,14 +50,22 @@ declare module 'fastify' {
   }
 }
 
+const TIMEOUT_CHECK_MS = 1000;
+
 export async function buildApp({ registry, pipeline, log, admin, metrics, onAccepted, federated, identify = () => undefined, https, unready = () => undefined }: AppOptions): Promise<FastifyInstance> {
   const { server } = registry.hub;
+  // A caller has requestTimeoutMs to send a whole request (Node answers 408 and closes): a body trickled a byte at a
+  // time would otherwise hold its socket and memory forever (fastify's default is no limit). Answers may take longer.
+  // Node only enforces it when given to the server's constructor with a headers timeout no longer than it, and looks
+  // for late requests every TIMEOUT_CHECK_MS (its own default, 30 s, would let a 1 s limit last 30 s).
+  const requestTimeouts = { requestTimeout: server.requestTimeoutMs, headersTimeout: Math.min(server.requestTimeoutMs, 60_000), connectionsCheckingInterval: TIMEOUT_CHECK_MS };
   const app = Fastify({
     // Client certificates are requested, and checked by `identify` against the trust store (CRLs included), so that a
     // bad one gets a structured 401 naming the reason rather than a bare handshake failure.
-    ...(https ? { https: { key: https.key, cert: https.cert, ca: https.ca, requestCert: true, rejectUnauthorized: false } } : {}),
+    ...(https ? { https: { key: https.key, cert: https.cert, ca: https.ca, requestCert: true, rejectUnauthorized: false, ...requestTimeouts } } : { http: requestTimeouts }),
     loggerInstance: log,
     bodyLimit: server.bodyLimitBytes,
+    requestTimeout: server.requestTimeoutMs,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
