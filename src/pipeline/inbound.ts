@@ -13,6 +13,7 @@ import { callOperation, onAnswerSide } from './call.js';
 import { remoteError, type OtherHubs } from './hubs.js';
 import { noObserver, type Observer } from './observer.js';
 import { readPath } from './paths.js';
+import { writeLater } from './write-later.js';
 import { checksums as compileChecksums, conformers, isoVn, mapWith, noSoapSecurity, stamp, validate, type SoapSecurity } from './steps.js';
 
 /**
@@ -172,7 +173,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
         // The deliveries are durable, so the message is accepted (and may be on its way): refusing it now would invite a
         // resubmission delivered twice. Its log row is written again in the background until the log takes it.
         (request.log ?? log).error({ err: logged.reason, messageId }, 'message log write failed after the message was accepted; writing it again');
-        void rememberUntilWritten(row, request.log ?? log);
+        void writeLater(() => remember(row), request.log ?? log, { messageId });
       }
       if (result.duplicate) {
         facts.acceptedAs = result.messageId;
@@ -223,19 +224,6 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
     }
 
     /** Retries with a growing pause (up to a minute) for as long as this process runs; each failure is logged. */
-    async function rememberUntilWritten(row: Parameters<typeof remember>[0], logger: Logger): Promise<void> {
-      for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 60_000)) {
-        await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
-        try {
-          await remember(row);
-          logger.info({ messageId }, 'message log row written after an earlier failure');
-          return;
-        } catch (error) {
-          logger.error({ err: error, messageId, retryInMs: Math.min(pauseMs * 2, 60_000) }, 'message log write failed again; the message is accepted, its log row will be written later');
-        }
-      }
-    }
-
     /** The message log's record of this message: awaited for async acceptance (durable before 202), best effort otherwise. */
     async function remember(record: { state: 'accepted' | 'delivered' | 'rejected' | 'duplicate'; deliveries: number; payload?: string; reason?: string }): Promise<void> {
       if (!messageLog) return;

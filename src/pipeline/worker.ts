@@ -6,6 +6,7 @@ import type { Delivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
 import type { Deliverer } from './deliver.js';
 import { noObserver, type Observer } from './observer.js';
+import { writeLater } from './write-later.js';
 
 /**
  * The delivery loop of one hub process: take the deliveries this process accepted (leased to it at
@@ -198,11 +199,22 @@ export function startWorker(options: WorkerOptions): Worker {
     log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus }, 'delivery dead-lettered');
   }
 
-  /** Records the attempt; a delivery that ended marks its message for settling. */
+  /**
+   * Records the attempt; a delivery that ended marks its message for settling. A log that refuses the write does not
+   * hold the delivery back: unsettled, its lease would expire and bring it back to be delivered again, every lease
+   * period for as long as the log is down. The queue is settled and the events follow when the log takes them.
+   */
   async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery, ending?: 'delivered' | 'dead'): Promise<void> {
     if (!messageLog) return;
-    await messageLog.recordEvents(events);
-    if (ending) unsettled.add(delivery.messageId);
+    const written = () => messageLog.recordEvents(events).then(() => {
+      if (ending) unsettled.add(delivery.messageId);
+    });
+    try {
+      await written();
+    } catch (error) {
+      log.error({ err: error, messageId: delivery.messageId, deliveryId: delivery.id }, 'message log write failed; the delivery is settled and its events will be written later');
+      void writeLater(written, log, { messageId: delivery.messageId, deliveryId: delivery.id });
+    }
   }
 
   return {

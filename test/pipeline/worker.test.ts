@@ -7,6 +7,8 @@ import { openSqliteQueue } from '../../src/delivery/sqlite-queue.js';
 import type { Delivery, NewDelivery, QueueDriver } from '../../src/delivery/types.js';
 import type { DeliveryResult } from '../../src/pipeline/deliver.js';
 import { startWorker, type Worker } from '../../src/pipeline/worker.js';
+import { openMessageLog } from '../../src/store/open.js';
+import type { MessageLog } from '../../src/store/types.js';
 
 /**
  * The worker's hand-off (accepts that lease fresh deliveries straight to the worker), on the real embedded queue.
@@ -139,5 +141,52 @@ describe('worker: deliveries handed off at acceptance', () => {
     expect(accepted.leased).toBeUndefined();
     expect(started).toEqual([]);
     expect(await queue.counts()).toMatchObject({ ready: 1, active: 0 });
+  });
+});
+
+/**
+ * A message log that refuses writes (a database outage) must not hold deliveries back: a delivery left unsettled would
+ * come back with every lease expiry and reach the peer again and again for as long as the outage lasts.
+ */
+describe('worker: the message log is down', () => {
+  it('settles each delivery once, and writes its events when the log takes them again', async () => {
+    const sealer = createSealer(randomBytes(32));
+    const queue = openSqliteQueue({ file: ':memory:', sealer });
+    const store = await openMessageLog({ sqliteFile: ':memory:', sealer });
+    let refusals = 2;
+    const recordEvents: MessageLog['recordEvents'] = async (events) => {
+      if (refusals > 0) {
+        refusals--;
+        throw new Error('database is unreachable');
+      }
+      return store.recordEvents(events);
+    };
+    // The real log, but for its first two event writes.
+    const messageLog = new Proxy(store, {
+      get: (target, name) => (name === 'recordEvents' ? recordEvents : (Reflect.get(target, name) as unknown)),
+    }) as MessageLog;
+    const sent: string[] = [];
+    const deliver = async (delivery: Delivery): Promise<DeliveryResult> => {
+      sent.push(delivery.id);
+      return { ok: true, httpStatus: 200, requestBytes: 10, responseBytes: 2, durationMs: 1, requestInAt: Date.now() };
+    };
+    const worker = startWorker({ registry: {} as Registry, queue, deliver, log: pino({ level: 'silent' }), messageLog, workerId: 'w-log-down', concurrency: 2, leaseMs: 200, pollIntervalMs: 20 });
+    try {
+      const messageId = randomUUID();
+      await store.recordMessage({ id: messageId, messageType: 'DossierStatusChanged', participant: 'VN/GOV/000.00.14.H56/MOTCUA', connector: 'onegate-h56', operation: 'dossier-status', correlationId: messageId, receivedAt: Date.now(), state: 'accepted', deliveries: 1 });
+      const delivery: NewDelivery = { id: randomUUID(), messageId, routeId: 'dossier-status', destination: 'dvcqg.CapNhatTienDoHoSoMC', orderingKey: '', payload: '{}', acceptedAt: Date.now() };
+      await queue.accept({ messageId, deliveries: [delivery] });
+      // The events reach the log after two refusals (retried 0.5 s, then 1 s later): by then many 200 ms leases passed.
+      const deadline = Date.now() + 15_000;
+      while (!(await store.history(messageId))?.events.some((e) => e.kind === 'delivered') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await store.history(messageId))!.events.map((e) => e.kind)).toContain('delivered');
+      expect(refusals).toBe(0);
+      expect(sent).toEqual([delivery.id]);
+      expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
+    } finally {
+      await worker.stop();
+      await queue.close();
+      await store.close();
+    }
   });
 });
