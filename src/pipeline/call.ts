@@ -2,13 +2,13 @@ import { HubError, toHubError } from '../core/errors.js';
 import type { OperationRef, Registry } from '../config/registry.js';
 import type { Peer } from '../transport/index.js';
 import { readPath } from './paths.js';
-import { decodeAnswer, isoVn, mapWith, send, stamp, validate, type Checksums, type SoapSecurity } from './steps.js';
+import { decodeAnswer, isoVn, judgeAnswer, mapWith, send, stamp, validate, type Checksums, type SoapSecurity } from './steps.js';
 
 /**
  * One synchronous call of a local destination operation, canonical in and canonical out:
  *   map to the destination's dialect → its checksum, if it has one → validate → encode (and sign, for a
  *   WS-Security peer) → call → verify and decode the answer (SOAP faults recognised) → its checksum
- *   verified → validate → not found? → map back to
+ *   verified → the peer's own verdict (result:) → validate → not found? → map back to
  *   canonical → stamp → validate.
  * The inbound path (a caller of this hub) and the federated path (another hub) both call through here.
  * A failure on the answer's side is the peer's (or the configuration's) fault, never the caller's (502).
@@ -43,6 +43,15 @@ export async function callOperation(ctx: CallContext, destination: OperationRef,
   if (!response || !canonicalType) throw new HubError('server.no-response-mapping', `${connector.id}.${operation.id} has no response mapping`, { status: 500 });
   const native = ctx.conform(response.schema, decodeAnswer(connector, answer, ctx.soap));
   onAnswerSide(() => ctx.checksums.check(connector, operation, 'response', native));
+  // The peer's own verdict in a 200 answer ({MaLoi, ThongBao}…): a refusal or "under maintenance" is not "not found".
+  const verdict = judgeAnswer(operation, native);
+  if (verdict.kind !== 'ok') {
+    const code = verdict.code;
+    const message = verdict.kind === 'resend' ? '' : verdict.message;
+    throw new HubError(verdict.kind === 'retryable' ? 'transport.peer-rejected-retryable' : 'transport.peer-rejected', `${connector.name} từ chối / rejected: ${code}${message ? ` ${message}` : ''}`, {
+      status: verdict.kind === 'retryable' ? 503 : 502, detail: [{ reason: message || `answer code ${code}`, code }],
+    });
+  }
   validate(registry, response.schema, native, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
   if (operation.notFound && isAbsent(readPath(native, operation.notFound.missing))) {
     throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${connector.name} / no matching record at ${connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });

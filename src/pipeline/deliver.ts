@@ -7,8 +7,7 @@ import type { Delivery } from '../delivery/types.js';
 import { isService } from '../trust/identity.js';
 import type { Peer } from '../transport/index.js';
 import { remoteError, type OtherHubs } from './hubs.js';
-import { readPath } from './paths.js';
-import { checksums as compileChecksums, decodeAnswer, mapWith, noSoapSecurity, send, validate, type SoapSecurity } from './steps.js';
+import { checksums as compileChecksums, decodeAnswer, judgeAnswer, mapWith, noSoapSecurity, send, validate, type SoapSecurity } from './steps.js';
 
 /**
  * One delivery of an accepted message to one destination, top to bottom:
@@ -78,7 +77,7 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
           result.faultCode = hubError.detail[0]?.code;
           throw Object.assign(hubError, { retryAfterMs: parseRetryAfter(answer.headers['retry-after'], Date.now()) });
         }
-        const verdict = judge(operation, body);
+        const verdict = judgeAnswer(operation, body);
         if (verdict.kind === 'ok') break;
         result.faultCode = verdict.code;
         if (verdict.kind === 'resend') {
@@ -126,26 +125,6 @@ export function createDeliverer(registry: Registry, peers: ReadonlyMap<string, P
     throw error;
   }
 }
-
-type Verdict = { kind: 'ok' } | { kind: 'resend'; code: string; set: Record<string, unknown> } | { kind: 'retryable' | 'permanent'; code: string; message: string };
-
-/** The peer's own verdict inside a 200 answer, when the operation declares one (e.g. {error_code, message}). */
-function judge(operation: OperationConfig, body: unknown): Verdict {
-  const rule = operation.result;
-  if (!rule) return { kind: 'ok' };
-  const code = String(readPath(body, rule.codeField) ?? '');
-  const matches = (codes: Array<string | number> | undefined) => (codes ?? []).some((c) => String(c) === code);
-  if (matches(rule.success)) return { kind: 'ok' };
-  const fullMessage = String(rule.messageField ? readPath(body, rule.messageField) ?? '' : '');
-  // A code alone may mean several things ("-3" is any refusal at some adapters): the message tells "đã tồn tại" apart.
-  const resend = rule.resendWith?.find((r) => matches(r.codes) && (r.messageContains === undefined || folded(fullMessage).includes(folded(r.messageContains))));
-  if (resend) return { kind: 'resend', code, set: resend.set };
-  const message = fullMessage.slice(0, 300);
-  return { kind: matches(rule.retryable) ? 'retryable' : 'permanent', code: code || '(no code)', message };
-}
-
-/** Case and Unicode form do not matter: "Đã tồn tại" composed or decomposed is the same text. */
-const folded = (text: string) => text.normalize('NFC').toLocaleLowerCase('vi');
 
 function permanent(error: HubError): HubError {
   return Object.assign(error, { permanent: true });

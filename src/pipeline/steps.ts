@@ -10,6 +10,7 @@ import { toErrorDetails } from '../schema/validation-errors.js';
 import { signSoapEnvelope, verifySoapEnvelope } from '../trust/xml-signature.js';
 import { checksumSettingConfig, compileChecksum, type ChecksumConfig, type CompiledChecksum } from '../trust/checksum.js';
 import type { Peer, PeerResponse } from '../transport/index.js';
+import { readPath } from './paths.js';
 
 /**
  * The steps a message takes, shared by the inbound path (inbound.ts) and the delivery path
@@ -114,8 +115,10 @@ export function decodeAnswer(connector: ConnectorConfig, answer: { status: numbe
       security.open(connector, answer.body);
       const message = decodeSoap(answer.body);
       if (message.fault) {
-        throw new HubError('transport.peer-fault', `${connector.name} trả lỗi SOAP Fault / the peer answered with a SOAP fault: ${message.fault.code}: ${message.fault.reason}`, {
-          status: 502, detail: [{ reason: message.fault.reason, code: message.fault.code }],
+        const code = peerText(message.fault.code, 64);
+        const reason = peerText(message.fault.reason);
+        throw new HubError('transport.peer-fault', `${connector.name} trả lỗi SOAP Fault / the peer answered with a SOAP fault: ${code}: ${reason}`, {
+          status: 502, detail: [{ reason, code }],
         });
       }
       if (answer.status >= 300) throw peerStatus(connector, answer.status);
@@ -177,4 +180,37 @@ export function checksums(registry: Registry): Checksums {
       }
     },
   };
+}
+
+export type Verdict = { kind: 'ok' } | { kind: 'resend'; code: string; set: Record<string, unknown> } | { kind: 'retryable' | 'permanent'; code: string; message: string };
+
+/** The peer's own verdict inside a 200 answer, when the operation declares one (e.g. {error_code, message}). */
+export function judgeAnswer(operation: OperationConfig, body: unknown): Verdict {
+  const rule = operation.result;
+  if (!rule) return { kind: 'ok' };
+  const found = readPath(body, rule.codeField);
+  const code = String(found ?? '');
+  const matches = (codes: Array<string | number> | undefined) => (codes ?? []).some((c) => String(c) === code);
+  if (matches(rule.success)) return { kind: 'ok' };
+  const fullMessage = String(rule.messageField ? readPath(body, rule.messageField) ?? '' : '');
+  // Most likely a misspelled codeField (check cannot see an answer without a schema): say so, not "rejected".
+  if (found === undefined || found === null) return { kind: 'permanent', code: '(no code)', message: `the answer has no ${rule.codeField} (result.codeField) to judge it by` };
+  // A code alone may mean several things ("-3" is any refusal at some adapters): the message tells "đã tồn tại" apart.
+  const resend = rule.resendWith?.find((r) => matches(r.codes) && (r.messageContains === undefined || folded(fullMessage).includes(folded(r.messageContains))));
+  if (resend) return { kind: 'resend', code, set: resend.set };
+  const message = peerText(fullMessage);
+  return { kind: matches(rule.retryable) ? 'retryable' : 'permanent', code: code || '(no code)', message };
+}
+
+/** Case and Unicode form do not matter: "Đã tồn tại" composed or decomposed is the same text. */
+const folded = (text: string) => text.normalize('NFC').toLocaleLowerCase('vi');
+
+/**
+ * A peer's own words (a fault reason, a refusal message) travel on to the caller, the message log and the dead-letter
+ * reason. They may quote what the peer was sent (a citizen's ID, phone) and be any size: kept to 200 characters, one
+ * line, with long digit runs (CCCD 12, CMND 9, phone 10) masked.
+ */
+export function peerText(text: string, max = 200): string {
+  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\d{9,}/g, (digits) => `${digits.slice(0, 2)}…(${digits.length} chữ số / digits)`);
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }
