@@ -17,6 +17,9 @@ export async function startCommand(options: { root?: string; port?: string; host
   if (!first.registry) return refuse(first.issues);
 
   const running: Array<{ close(): Promise<void> }> = [];
+  // The payment platform calls the hub back: at the port this hub will listen on, not the default 8080.
+  const hubPort = options.port ? Number(options.port) : first.registry.hub.server.port;
+  const callbacks: Record<string, Record<string, unknown>> = hubPort ? { payment: { callbackUrl: `http://127.0.0.1:${hubPort}/v1/in/dvcqg-payment/CONFIRM` } } : {};
   for (const sim of first.registry.hub.demo?.simulators ?? []) {
     if (options.sim === false) break;
     if (sim.env && process.env[sim.env]) {
@@ -24,7 +27,7 @@ export async function startCommand(options: { root?: string; port?: string; host
       continue;
     }
     const start = simulators[sim.name] as (options: Record<string, unknown>) => Promise<{ url: string; close(): Promise<void> }>;
-    const started = await start({ ...sim.options, host: '127.0.0.1', port: sim.port ?? 0 });
+    const started = await start({ ...callbacks[sim.name], ...sim.options, host: '127.0.0.1', port: sim.port ?? 0 });
     running.push(started);
     if (sim.env) process.env[sim.env] = started.url;
     log.info({ simulator: sim.name, url: started.url }, 'simulator started (fictitious data)');

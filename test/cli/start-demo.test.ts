@@ -44,5 +44,9 @@ describe('lienthong start with the demo simulators', () => {
     const body = (await res.body.json()) as Record<string, string>;
     // With the simulator's defaults the platform would answer 401 (token), 02 (partner) or 07 (checksum).
     expect(body, JSON.stringify(body)).toMatchObject({ ketQua: 'KHOI_TAO', maLoi: '00' });
+    // The payer pays: the platform calls this hub back, at the port it listens on (not the default 8080).
+    const paid = await request(`http://127.0.0.1:${ports.DVCQG_PAYMENT_SIM_PORT}/__sim/confirm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ maThamChieu: 'dvc00014H562503040021' }) });
+    const callback = (await paid.body.json()) as { url: string; status: number };
+    expect(callback).toMatchObject({ url: `${hub.url}/v1/in/dvcqg-payment/CONFIRM`, status: 200 });
   });
 });
