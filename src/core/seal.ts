@@ -58,17 +58,41 @@ export function sealEach(sealer: Sealer, plains: string[], messageId: string): s
   });
 }
 
-/** The data key from the environment, or a generated one kept in `keyFile` (single-node default). */
+/** 32 bytes in base64 (standard or URL-safe alphabet, padding optional): anything else is a mistake, not a key. */
+const KEY_TEXT = /^[A-Za-z0-9+/_-]{43}=?$/;
+
+/**
+ * The data key from the environment, or a generated one kept in `keyFile` (single-node default).
+ * A key file that exists is always used, never replaced: a new key would leave every payload sealed
+ * before unreadable. So a damaged key file is refused, and the file is created only if absent (another
+ * process starting at the same moment may have just written it: then its key is the one).
+ */
 export function dataKeyFromEnv(env: NodeJS.ProcessEnv, keyFile: string): { key: Buffer; generated: boolean } {
   const given = env.LIENTHONG_DATA_KEY;
   if (given) {
-    const key = Buffer.from(given, 'base64');
-    if (key.length !== 32) throw new Error('LIENTHONG_DATA_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
+    // Buffer.from(…, 'base64') skips characters outside the alphabet: check the text itself.
+    const text = given.trim();
+    const key = Buffer.from(text, 'base64');
+    if (!KEY_TEXT.test(text) || key.length !== 32) throw new Error('LIENTHONG_DATA_KEY must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)');
     return { key, generated: false };
   }
-  if (existsSync(keyFile)) return { key: Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64'), generated: false };
+  if (existsSync(keyFile)) return { key: readKeyFile(keyFile), generated: false };
   mkdirSync(dirname(keyFile), { recursive: true });
   const key = randomBytes(32);
-  writeFileSync(keyFile, key.toString('base64'), { mode: 0o600 });
+  try {
+    writeFileSync(keyFile, key.toString('base64'), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { key: readKeyFile(keyFile), generated: false };
+    throw error;
+  }
   return { key, generated: true };
+}
+
+function readKeyFile(keyFile: string): Buffer {
+  const text = readFileSync(keyFile, 'utf8').trim();
+  const key = Buffer.from(text, 'base64');
+  if (!KEY_TEXT.test(text) || key.length !== 32) {
+    throw new Error(`the data key file ${keyFile} does not hold 32 bytes in base64: restore it from a backup (payloads sealed with it cannot be opened with another key), or set LIENTHONG_DATA_KEY`);
+  }
+  return key;
 }

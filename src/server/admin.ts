@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HubError } from '../core/errors.js';
 import type { DeadLetterFilter, QueueDriver } from '../delivery/types.js';
@@ -239,8 +239,9 @@ function authorize(request: FastifyRequest, token: string | undefined, proxyAddr
     if (['127.0.0.1', '::1'].includes(address) && !proxyAddresses.includes(address)) return;
     throw new HubError('trust.admin-remote', 'Admin API chỉ nhận từ máy cục bộ khi chưa đặt LIENTHONG_ADMIN_TOKEN / set LIENTHONG_ADMIN_TOKEN to use the admin API remotely (or through the trusted proxy)', { status: 403 });
   }
-  const given = request.headers.authorization?.replace(/^Bearer\s+/i, '') ?? '';
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HubError('trust.admin-unauthorized', 'Thiếu hoặc sai mã quản trị / missing or wrong admin token', { status: 401 });
+  // Only `Bearer <token>`: a bare token, or any other scheme, is refused.
+  const given = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  // Digests have one length whatever was sent, so the comparison takes the same time and tells nothing of the token's length.
+  const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+  if (given === undefined || !timingSafeEqual(digest(given), digest(token))) throw new HubError('trust.admin-unauthorized', 'Thiếu hoặc sai mã quản trị / missing or wrong admin token', { status: 401 });
 }
