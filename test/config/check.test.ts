@@ -265,7 +265,9 @@ describe('lienthong check', () => {
     const emc = route.destinations.find((d) => d.to === 'emc.TrackingMCDT')!;
     expect(emc.test!({ status: 'PROCESSING' })).toBe(true);
     expect(emc.test!({ status: 'WITHDRAWN' })).toBe(false);
-    expect(route.destinations.find((d) => d.to === 'dvcqg.CapNhatTienDoHoSoMC')!.test).toBeUndefined();
+    const progress = route.destinations.find((d) => d.to === 'dvcqg.CapNhatTienDoHoSoMC')!;
+    expect(progress.test!({ fromNationalPortal: true })).toBe(false);
+    expect(progress.test!({ status: 'PROCESSING' })).toBe(true);
 
     const bad = broken();
     const line = edit(bad, 'config/hub.yaml', '      - emc.TrackingMCDT\n', '      - { to: emc.TrackingMCDT, when: { path: status, resembles: WITHDRAWN } }\n');

@@ -75,6 +75,30 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     expect(found.body.items.map((m: { id: string }) => m.id)).toEqual([messageId]);
   });
 
+  it('sends a DVCQG-originated dossier\'s status as DongBoTrangThaiHoSo (type "2", collapsed status), any other as CapNhatTienDoHoSoMC', async () => {
+    const fromPortal = dossier();
+    const local = dossier();
+    // 9 "Đã xử lý xong" of a dossier submitted on DVCQG; the one-stop sends seconds, the procedure's level and the payment mode.
+    const res = await post({ ...status(fromPortal, '9', 30), thoiDiem: '04/03/2025 09:30:11', tuDVCQG: true, mucDo: '3', hinhThucThanhToan: '1' });
+    expect(res.status).toBe(202);
+    expect(res.body.deliveries).toEqual(['emc.TrackingMCDT', 'dvcqg.DongBoTrangThaiHoSo']);
+    const res2 = await post({ ...status(local, '9', 31), tuDVCQG: false });
+    expect(res2.status).toBe(202);
+    expect(res2.body.deliveries).toEqual(['dvcqg.CapNhatTienDoHoSoMC', 'emc.TrackingMCDT']);
+    const ok = (code: string) => dvcqg.received().filter((r) => r.maHoSo === code && r.outcome === 'ok');
+    await waitFor(() => ok(fromPortal).length === 1 && ok(local).length === 1 && emcOk(emc, fromPortal).length === 1, 10_000, 'both dossiers delivered');
+    // The simulator answers 302 to DongBoTrangThaiHoSo without type "2": "ok" means the hub sent it.
+    expect(ok(fromPortal).map((c) => [c.service, c.trangThai])).toEqual([['DongBoTrangThaiHoSo', '2']]);
+    const stored = dvcqg.dossiers().get(fromPortal)!;
+    expect(stored).toMatchObject({ TrangThaiHoSo: '2', DaDongBo: false, TienDo: [] });
+    expect(stored.LichSuTrangThai).toEqual([expect.objectContaining({ TrangThaiHoSo: '2', service: 'DongBoTrangThaiHoSo', NgayXuLy: '20250304093011' })]);
+    expect(ok(local).map((c) => [c.service, c.trangThai])).toEqual([['CapNhatTienDoHoSoMC', '9']]);
+    expect(dvcqg.dossiers().get(local)?.TienDo).toEqual([expect.objectContaining({ TrangThai: '9', ThoiDiemXuLy: '20250304093100' })]);
+    expect(emc.events().get(fromPortal)).toEqual([expect.objectContaining({ Status: '3', IsFromDVCQG: '1', Level: '3', FormsPayments: '1' })]);
+    await waitFor(() => emcOk(emc, local).length === 1, 10_000, 'EMC event of the other dossier');
+    expect(emc.events().get(local)).toEqual([expect.objectContaining({ IsFromDVCQG: '0', Level: '4', FormsPayments: '0' })]);
+  });
+
   it('answers a repeated event with the first message id and delivers nothing new', async () => {
     const code = dossier();
     const first = await post(status(code, '2', 1));
@@ -239,6 +263,25 @@ describe('dossier snapshots to DVCQG (DongBoHoSoMC)', () => {
     expect(upserts(code).map((r) => `${r.outcome}:${r.errorCode ?? '0'}`)).toEqual(['ok:0', 'error:-3', 'ok:0']);
     const stored = dvcqg.dossiers().get(code)!;
     expect(stored).toMatchObject({ TrangThaiHoSo: '4', NgayHenTra: '20250320170000', DaDongBo: true, MaTTHC: '1.001234', DinhDanhCHS: [{ LoaiDinhDanh: '1', SoDinhDanh: '038095999901' }] });
+  });
+
+  it('takes an enterprise owner\'s tax code, a phone written in groups, a short agency code and seconds', async () => {
+    const code = dossier();
+    const body = {
+      ...snapshot(code, '2', '18/03/2025 17:00:00'), ngayTiepNhan: '04/03/2025 08:02:11',
+      chuHoSo: { loai: '2', soDinhDanh: '0109999901-001', hoTen: 'Công ty TNHH Mẫu Thử', soDienThoai: '0912 999 901' },
+      donViXuLy: { ma: 'H56.14', ten: 'UBND huyện Mẫu' },
+    };
+    const res = await call(`${hub.url}/v1/in/onegate-h56/dossier-sync`, 'POST', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await waitFor(() => upserts(code).some((r) => r.outcome === 'ok'), 10_000, 'insert');
+    const stored = dvcqg.dossiers().get(code)!;
+    expect(stored).toMatchObject({ LoaiDoiTuong: '2', SoGiayToChuHoSo: '0109999901-001', SoDienThoai: '0912999901', NgayTiepNhan: '20250304080211', NgayHenTra: '20250318170000', DonViXuLy: 'UBND huyện Mẫu' });
+    expect(stored).not.toHaveProperty('DinhDanhCHS');
+    // A citizen still needs a CCCD/CMND: a tax code there is the caller's error, named.
+    const bad = await call(`${hub.url}/v1/in/onegate-h56/dossier-sync`, 'POST', { ...body, maHoSo: dossier(), chuHoSo: { loai: '1', soDinhDanh: '0109999901', hoTen: 'Trần Văn Thử' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail.map((d: { field: string }) => d.field)).toContain('chuHoSo.soDinhDanh');
   });
 
   it('rides out a portal that drops connections for a while, and a session the portal forgot', async () => {
