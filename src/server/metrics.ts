@@ -10,7 +10,8 @@ export interface Metrics {
 
 export function createMetrics(queue: QueueDriver | undefined): Metrics {
   const registry = new MetricsRegistry();
-  collectDefaultMetrics({ register: registry, prefix: 'lienthong_process_' });
+  // Default metrics are named process_… and nodejs_… already: the prefix makes lienthong_process_cpu_…, lienthong_nodejs_….
+  collectDefaultMetrics({ register: registry, prefix: 'lienthong_' });
   const messages = new Counter({ name: 'lienthong_messages_total', help: 'Inbound messages by connector, operation and outcome (accepted, delivered, rejected).', labelNames: ['connector', 'operation', 'outcome'], registers: [registry] });
   const attempts = new Counter({ name: 'lienthong_delivery_attempts_total', help: 'Delivery attempts by destination and outcome (delivered, retry, dead-lettered).', labelNames: ['destination', 'outcome'], registers: [registry] });
   const latency = new Histogram({ name: 'lienthong_delivery_duration_seconds', help: 'Time to deliver to a destination, per attempt.', labelNames: ['destination'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] });

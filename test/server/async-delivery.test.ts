@@ -193,6 +193,7 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     const res = await request(`${hub.url}/metrics`);
     const text = await res.body.text();
     expect(text).toMatch(/lienthong_messages_total\{connector="onegate-h56",operation="dossier-status",outcome="accepted"\} \d+/);
+    expect(text).toMatch(/^lienthong_process_cpu_seconds_total \d/m); // default metrics: lienthong_ once, not lienthong_process_process_
     expect(text).toMatch(/lienthong_delivery_attempts_total\{destination="dvcqg.CapNhatTienDoHoSoMC",outcome="retry"\} \d+/);
     expect(text).toMatch(/lienthong_delivery_duration_seconds_bucket/);
     expect(text).toMatch(/lienthong_queue_depth\{state="ready"\} \d+/);
