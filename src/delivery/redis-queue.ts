@@ -3,7 +3,7 @@ import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sealEach, type Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
-import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
+import { UNSEALABLE_PAYLOAD, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type NewDelivery, type QueueCounts, type QueueDriver } from './types.js';
 
 /**
  * The Redis queue: several hub processes share one Redis, each delivery leased to one worker at a time.
@@ -15,7 +15,10 @@ import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery
  *    idempotency key (checked and written in the same script as the deliveries), sorted sets of pending
  *    (by sequence), active (by lease expiry), delayed (by availableAt) and dead (by deadAt) ids.
  * 2. **BullMQ jobs are tickets**: only the head of each key's list (and every unordered delivery) has
- *    a job, jobId = delivery id, no payload (so nothing personal sits in BullMQ). `claim` fetches tickets
+ *    a job, no payload (so nothing personal sits in BullMQ). Its jobId is `<delivery id>.<n>`, n counting the
+ *    times the delivery needed a ticket: a new need always gets a new job, which BullMQ cannot dedupe against
+ *    an old ticket of the same delivery that another process is dropping at that moment (a replay racing the
+ *    dead-lettering it follows, say), so a ticket cannot be swallowed that way. `claim` fetches tickets
  *    with BullMQ's manual API (`worker.getNextJob(token)`; the token is the lease), then passes each
  *    through the **gate** script, which checks it against the source of truth and leases it atomically.
  *    A ticket may be stale (delivery finished, replayed behind others, not due yet, or still leased
@@ -51,6 +54,14 @@ import type { DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery
  * - complete/retryLater/deadLetter check the lease in our hash (not only BullMQ's lock), so a worker
  *   whose lease expired and was re-claimed gets `server.lease-lost` and changes nothing. If its lease
  *   expired but nobody re-claimed it yet, it still settles the delivery (the ticket is then stale).
+ * - Lost replies: ioredis sends a command again when the connection dropped before its reply came
+ *   (autoResendUnfulfilledCommands), so a script may run twice for one call. ACCEPT and GATE recognise
+ *   their own earlier run and answer as it did (a "duplicate" or "already exists" would make the client
+ *   resubmit what is stored; a gate finding its own lease would say "busy" and strand the delivery for a
+ *   lease). The others are safe to repeat: the second run of FINISH, RETRY, REPLAY or DISCARD changes
+ *   nothing and reports so (lease lost, 0), and the outbox or the stalled checker brings back any ticket
+ *   the first run's lost reply left unhandled. A re-sent fetch (BullMQ's moveToActive) leaves the first
+ *   fetched ticket locked by nobody until its initial lock expires; BullMQ's stalled checker then hands it out.
  * - Clock: our timestamps and due checks use `now()`; BullMQ's delays use real time, converted as
  *   `Date.now() + (availableAt - now())`.
  *
@@ -98,29 +109,47 @@ local function enqueue(p, id, dest, okey)
   if okey == '' then return true end
   return rcall('RPUSH', listKey(p, dest, okey), id) == 1
 end
+-- the job id of the delivery's latest ticket, and a new one (via the outbox) for each time it needs one
+local function ticketOf(p, id) return id .. '.' .. (rcall('HGET', p .. ':d:' .. id, 'ticket') or '0') end
+local function newTicket(p, id)
+  rcall('SADD', p .. ':tojob', id)
+  return id .. '.' .. rcall('HINCRBY', p .. ':d:' .. id, 'ticket', 1)
+end
 `;
 
 /**
  * ARGV: prefix, now, idemKey ('' = none), idemTtlMs, messageId, n, then n × (id, messageId, routeId, destination,
  * orderingKey, sealedPayload, acceptedAt), then lease token, workerId, leaseUntil, most to lease (0 = none).
- * Returns {1, first message id} for a repeated key, else {0, ids needing a ticket, ids leased}.
+ * Returns {1, first message id} for a repeated key, else {0, ticket job ids to add, ids leased}.
  */
 const ACCEPT = `${PRELUDE}
-local p, now, idem = ARGV[1], ARGV[2], ARGV[3]
-if idem ~= '' then
-  local seen = rcall('GET', p .. ':idem:' .. idem)
-  if seen then return {1, seen} end
-end
+local p, now, idem, mid = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 local n = tonumber(ARGV[6])
-for i = 0, n - 1 do
-  if rcall('EXISTS', p .. ':d:' .. ARGV[7 + i * 7]) == 1 then
-    return redis.error_reply('delivery ' .. ARGV[7 + i * 7] .. ' already exists')
-  end
-end
-if idem ~= '' then rcall('SET', p .. ':idem:' .. idem, ARGV[5], 'PX', ARGV[4]) end
 local l = 7 + n * 7
 local token, worker, leaseUntil, leaseLimit = ARGV[l], ARGV[l + 1], ARGV[l + 2], tonumber(ARGV[l + 3])
+-- This very call run again (ioredis re-sent it after the reply was lost): its key, or its deliveries, are there
+-- under its own message id. It answers as the first run did, from what that run stored.
+local again = false
+if idem ~= '' then
+  local seen = rcall('GET', p .. ':idem:' .. idem)
+  if seen == mid then again = true elseif seen then return {1, seen} end
+end
+for i = 0, n - 1 do
+  local owner = rcall('HGET', p .. ':d:' .. ARGV[7 + i * 7], 'messageId')
+  if owner == mid then again = true
+  elseif owner then return redis.error_reply('delivery ' .. ARGV[7 + i * 7] .. ' already exists') end
+end
 local tickets, leased = {}, {}
+if again then
+  for i = 0, n - 1 do
+    local id = ARGV[7 + i * 7]
+    local f = rcall('HMGET', p .. ':d:' .. id, 'state', 'lease')
+    if token ~= '' and f[1] == 'active' and f[2] == token then leased[#leased + 1] = id
+    elseif rcall('SISMEMBER', p .. ':tojob', id) == 1 then tickets[#tickets + 1] = ticketOf(p, id) end
+  end
+  return {0, tickets, leased}
+end
+if idem ~= '' then rcall('SET', p .. ':idem:' .. idem, mid, 'PX', ARGV[4]) end
 for i = 0, n - 1 do
   local b = 7 + i * 7
   local id, dest, okey = ARGV[b], ARGV[b + 3], ARGV[b + 4]
@@ -136,24 +165,30 @@ for i = 0, n - 1 do
       rcall('ZADD', p .. ':active', leaseUntil, id)
       leased[#leased + 1] = id
     else
-      rcall('SADD', p .. ':tojob', id)
-      tickets[#tickets + 1] = id
+      tickets[#tickets + 1] = newTicket(p, id)
     end
   end
 end
 return {0, tickets, leased}
 `;
 
-/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, token, workerId, now, leaseUntil, leaseMs. */
+/**
+ * KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, token, workerId, now, leaseUntil, leaseMs, call (unique
+ * per gate call: tokens are shared along a fetch-next chain, so the token alone does not tell this call's lease).
+ */
 const GATE = `${PRELUDE}
 local p, id, token = ARGV[1], ARGV[2], ARGV[3]
-local f = rcall('HMGET', KEYS[1], 'state', 'orderingKey', 'destination', 'availableAt', 'leaseUntil')
+local f = rcall('HMGET', KEYS[1], 'state', 'orderingKey', 'destination', 'availableAt', 'leaseUntil', 'lease', 'gate')
 if not f[1] or not unfinished(f[1]) then return {'gone'} end
 if f[2] ~= '' and rcall('LINDEX', listKey(p, f[3], f[2]), 0) ~= id then return {'not-head'} end
 local now = tonumber(ARGV[5])
-if f[1] == 'active' and tonumber(f[5] or 0) > now then return {'busy', f[5]} end
-if tonumber(f[4]) > now then return {'early', f[4]} end
-rcall('HSET', KEYS[1], 'state', 'active', 'lease', token, 'workerId', ARGV[4], 'leaseUntil', ARGV[6])
+-- this call run again (a lost reply re-sent): the lease is its own, so it answers 'ok' again
+local again = f[1] == 'active' and f[6] == token and f[7] == ARGV[8]
+if not again then
+  if f[1] == 'active' and tonumber(f[5] or 0) > now then return {'busy', f[5]} end
+  if tonumber(f[4]) > now then return {'early', f[4]} end
+end
+rcall('HSET', KEYS[1], 'state', 'active', 'lease', token, 'workerId', ARGV[4], 'leaseUntil', ARGV[6], 'gate', ARGV[8])
 rcall('HSETNX', KEYS[1], 'firstAttemptAt', ARGV[5])
 rcall('ZADD', p .. ':active', ARGV[6], id)
 rcall('ZREM', p .. ':delayed', id)
@@ -164,7 +199,7 @@ end
 return {'ok', rcall('HGETALL', KEYS[1])}
 `;
 
-/** KEYS: hash. ARGV: prefix, id, lease, mode ('complete' | 'dead'), now, reason, attemptsAdded. Returns {1, nextHead or ''} or {0}. */
+/** KEYS: hash. ARGV: prefix, id, lease, mode ('complete' | 'dead'), now, reason, attemptsAdded. Returns {1, next head's ticket or ''} or {0}. */
 const FINISH = `${PRELUDE}
 local p, id = ARGV[1], ARGV[2]
 local f = rcall('HMGET', KEYS[1], 'state', 'lease', 'orderingKey', 'destination')
@@ -176,37 +211,38 @@ if f[3] ~= '' then
   local lk = listKey(p, f[4], f[3])
   if rcall('LINDEX', lk, 0) == id then rcall('LPOP', lk) else rcall('LREM', lk, 1, id) end
   local head = rcall('LINDEX', lk, 0)
-  if head then
-    nxt = head
-    rcall('SADD', p .. ':tojob', head)
-  end
+  if head then nxt = newTicket(p, head) end
 end
 if ARGV[4] == 'complete' then
   rcall('DEL', KEYS[1])
 else
   rcall('HSET', KEYS[1], 'state', 'dead', 'deadAt', ARGV[5], 'reason', ARGV[6])
   rcall('HINCRBY', KEYS[1], 'attempts', ARGV[7])
-  rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil')
+  rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil', 'gate')
   rcall('ZADD', p .. ':dead', ARGV[5], id)
 end
 return {1, nxt}
 `;
 
-/** KEYS: hash. ARGV: prefix, id, lease, availableAt, error, ticketless ('1': a ticket must be added, via the outbox). */
+/**
+ * KEYS: hash. ARGV: prefix, id, lease, availableAt, error, ticketless ('1': a ticket must be added, via the outbox).
+ * Returns {1, the new ticket or ''} or {0}.
+ */
 const RETRY = `${PRELUDE}
 local p, id = ARGV[1], ARGV[2]
 local f = rcall('HMGET', KEYS[1], 'state', 'lease')
-if f[1] ~= 'active' or f[2] ~= ARGV[3] then return 0 end
-if ARGV[6] == '1' then rcall('SADD', p .. ':tojob', id) end
+if f[1] ~= 'active' or f[2] ~= ARGV[3] then return {0} end
+local ticket = ''
+if ARGV[6] == '1' then ticket = newTicket(p, id) end
 rcall('HSET', KEYS[1], 'state', 'delayed', 'availableAt', ARGV[4], 'lastError', ARGV[5])
 rcall('HINCRBY', KEYS[1], 'attempts', 1)
-rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil')
+rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil', 'gate')
 rcall('ZREM', p .. ':active', id)
 rcall('ZADD', p .. ':delayed', ARGV[4], id)
-return 1
+return {1, ticket}
 `;
 
-/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, lease, leaseUntil, leaseMs, ticketless ('1': no BullMQ lock to extend). */
+/** KEYS: hash, BullMQ lock, BullMQ stalled set. ARGV: prefix, id, lease, leaseUntil, leaseMs, unlocked ('1': no BullMQ lock of ours to extend). */
 const EXTEND = `${PRELUDE}
 local p, id, lease = ARGV[1], ARGV[2], ARGV[3]
 local f = rcall('HMGET', KEYS[1], 'state', 'lease')
@@ -222,7 +258,7 @@ end
 return 1
 `;
 
-/** ARGV: prefix, now, ids… Returns {moved, ids needing a ticket…}. */
+/** ARGV: prefix, now, ids… Returns {moved, ticket job ids to add…}. */
 const REPLAY = `${PRELUDE}
 local p, now = ARGV[1], ARGV[2]
 local out = {0}
@@ -236,10 +272,7 @@ for i = 3, #ARGV do
     rcall('ZREM', p .. ':dead', id)
     rcall('ZADD', p .. ':pending', seq, id)
     local f = rcall('HMGET', h, 'destination', 'orderingKey')
-    if enqueue(p, id, f[1], f[2]) then
-      rcall('SADD', p .. ':tojob', id)
-      out[#out + 1] = id
-    end
+    if enqueue(p, id, f[1], f[2]) then out[#out + 1] = newTicket(p, id) end
     out[1] = out[1] + 1
   end
 end
@@ -257,8 +290,9 @@ return 1
 `;
 
 /**
- * Which of these ids lack the ticket they need (unfinished, head of their key or unordered, no BullMQ
- * job). ARGV: prefix, BullMQ job key prefix, forget (1: drop the others from tojob), ids…
+ * Which of these ids lack the ticket they need (unfinished, head of their key or unordered, no BullMQ job for
+ * their latest ticket), as the job ids to add. ARGV: prefix, BullMQ job key prefix, forget (1: drop the others
+ * from tojob), ids…
  */
 const CHECK = `${PRELUDE}
 local p, jobPrefix, forget = ARGV[1], ARGV[2], ARGV[3] == '1'
@@ -266,11 +300,12 @@ local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local f = rcall('HMGET', p .. ':d:' .. id, 'state', 'orderingKey', 'destination')
-  local need = false
+  local missing
   if f[1] and unfinished(f[1]) and (f[2] == '' or rcall('LINDEX', listKey(p, f[3], f[2]), 0) == id) then
-    need = rcall('EXISTS', jobPrefix .. id) == 0
+    local ticket = ticketOf(p, id)
+    if rcall('EXISTS', jobPrefix .. ticket) == 0 then missing = ticket end
   end
-  if need then out[#out + 1] = id elseif forget then rcall('SREM', p .. ':tojob', id) end
+  if missing then out[#out + 1] = missing elseif forget then rcall('SREM', p .. ':tojob', id) end
 end
 return out
 `;
@@ -319,6 +354,12 @@ class TicketWorker extends Worker {
     if (!Array.isArray(next) || !next[0]) return undefined;
     return (await this.nextJobFromJobData(next[0], next[1] as string, token)) ?? undefined;
   }
+}
+
+/** The delivery a ticket stands for: its job id is `<delivery id>.<n>` (before that scheme: the delivery id). */
+function deliveryOfTicket(jobId: string): string {
+  const dot = jobId.lastIndexOf('.');
+  return dot > 0 && /^\d+$/.test(jobId.slice(dot + 1)) ? jobId.slice(0, dot) : jobId;
 }
 
 /** The URL without its password, for messages. */
@@ -422,16 +463,21 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     jobPrefix: q.toKey(''),
   };
 
-  /** Tickets held by this instance's claims, so settling them needs no extra read. */
+  /**
+   * Tickets held by this instance's leases (delivery id → ticket), to move when the lease ends. One not held here
+   * (forgotten beyond the bound) is left locked: BullMQ's stalled checker frees it and the gate drops or parks it.
+   */
   const tickets = new Map<string, Job>();
   const holdTicket = (id: string, job: Job) => {
     tickets.set(id, job);
     if (tickets.size > 100_000) tickets.delete(tickets.keys().next().value!);
   };
-  const ticketOf = async (id: string): Promise<Job | undefined> => {
+  /** Numbers each gate call, which tells the gate its own re-sent run from another call with the same token. */
+  let gateCalls = 0;
+  const releaseTicket = (id: string): Job | undefined => {
     const held = tickets.get(id);
     tickets.delete(id);
-    return held ?? (await Job.fromId(w, id));
+    return held;
   };
 
   /**
@@ -441,16 +487,19 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   const ticketless = new Map<string, string>();
   const isTicketless = (id: string, lease: string) => ticketless.get(id) === lease;
 
-  const addTickets = async (ids: string[], delayMs = 0): Promise<void> => {
-    if (!ids.length) return;
-    await q.addBulk(ids.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id, delay: Math.max(0, delayMs) } })));
-    // Done: out of the outbox. Not awaited by the caller's critical path beyond the write being queued.
-    client.srem(key.tojob, ...ids).catch(report);
+  const addJobs = (jobIds: string[], delayMs = 0) =>
+    q.addBulk(jobIds.map((jobId) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId, delay: Math.max(0, delayMs) } })));
+  /** The tickets our scripts asked for (job ids), then out of the outbox. */
+  const addTickets = async (jobIds: string[], delayMs = 0): Promise<void> => {
+    if (!jobIds.length) return;
+    await addJobs(jobIds, delayMs);
+    // Not awaited by the caller's critical path beyond the write being queued.
+    client.srem(key.tojob, ...jobIds.map(deliveryOfTicket)).catch(report);
   };
   /** After our atomic step: add the tickets; a failure here is repaired by the sweeper, never lost. */
-  const addTicketsOrLeave = async (ids: string[], delayMs = 0) => {
+  const addTicketsOrLeave = async (jobIds: string[], delayMs = 0) => {
     try {
-      await addTickets(ids, delayMs);
+      await addTickets(jobIds, delayMs);
     } catch (error) {
       report(error);
       setTimeout(() => void sweep(false), 1_000).unref();
@@ -467,7 +516,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   // lost meanwhile; the ticket is then stale and the gate will drop or park it, so failures are ignored.
   const dropTicket = async (id: string, token: string, job?: Job) => {
     try {
-      const ticket = job ?? (await ticketOf(id));
+      const ticket = job ?? releaseTicket(id);
       const fetchNext = !closed && prefetched.length < MAX_PREFETCHED;
       const next = await ticket?.moveToCompleted(null, token, fetchNext);
       const adopted = fetchNext ? await w.adopt(next, token) : undefined;
@@ -478,7 +527,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   };
   const parkTicket = async (id: string, token: string, until: number, job?: Job) => {
     try {
-      const ticket = job ?? (await ticketOf(id));
+      const ticket = job ?? releaseTicket(id);
       await ticket?.moveToDelayed(Date.now() + Math.max(0, until - now()), token);
     } catch {
       /* stale ticket: handled by the gate */
@@ -503,7 +552,15 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     if (h.lease !== undefined) d.lease = h.lease;
     return d;
   };
-  const toDead = (h: Record<string, string>): DeadLetter => ({ ...toDelivery(h, sealer.open(h.payload ?? '', h.messageId ?? '')), deadAt: Number(h.deadAt), reason: h.reason ?? '' });
+  // A payload that does not open (data key changed) must not make the entry, or the page it is on, unreachable.
+  const toDead = (h: Record<string, string>): DeadLetter => {
+    const dead = { deadAt: Number(h.deadAt), reason: h.reason ?? '' };
+    try {
+      return { ...toDelivery(h, sealer.open(h.payload ?? '', h.messageId ?? '')), ...dead };
+    } catch (error) {
+      return { ...toDelivery(h, UNSEALABLE_PAYLOAD), ...dead, unsealable: unsealableReason(error) };
+    }
+  };
 
   let sweeping: Promise<void> | undefined;
   /** Adds the tickets that are missing: the outbox always; every pending delivery when deep. */
@@ -532,7 +589,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
             const ids = await client.zrange(key.pending, start, start + 999);
             if (!ids.length) break;
             const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[];
-            if (missing.length) await q.addBulk(missing.map((id) => ({ name: TICKET, data: {}, opts: { ...TICKET_OPTS, jobId: id } })));
+            if (missing.length) await addJobs(missing);
             if (ids.length < 1000) break;
           }
         }
@@ -559,7 +616,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     const direct = isTicketless(id, lease);
     if (direct) ticketless.delete(id);
     if (ok !== 1) {
-      tickets.delete(id);
+      releaseTicket(id);
       throw leaseLost(id);
     }
     if (next) await addTicketsOrLeave([next]);
@@ -600,9 +657,9 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
         const token = ready?.token ?? `${workerId}:${randomUUID()}`;
         const job = ready?.job ?? (await w.getNextJob(token, { block: false }));
         if (!job?.id) return 'none';
-        const id = job.id;
+        const id = deliveryOfTicket(job.id);
         const at = now();
-        const verdict = (await scripts.gate.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, token, workerId, at, at + leaseMs, leaseMs])) as [string, unknown];
+        const verdict = (await scripts.gate.run(client, [key.hash(id), key.lock(job.id), key.stalled], [p, id, token, workerId, at, at + leaseMs, leaseMs, ++gateCalls])) as [string, unknown];
         switch (verdict[0]) {
           case 'ok': {
             const h = pairs(verdict[1] as string[]);
@@ -642,7 +699,8 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     async extend(id, lease, leaseMs) {
       live();
       const at = now();
-      return (await scripts.extend.run(client, [key.hash(id), key.lock(id), key.stalled], [p, id, lease, at + leaseMs, leaseMs, isTicketless(id, lease) ? 1 : 0])) === 1;
+      const held = isTicketless(id, lease) ? undefined : tickets.get(id)?.id;
+      return (await scripts.extend.run(client, [key.hash(id), key.lock(held ?? id), key.stalled], [p, id, lease, at + leaseMs, leaseMs, held ? 0 : 1])) === 1;
     },
 
     async complete(id, lease) {
@@ -654,12 +712,12 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
       live();
       const direct = isTicketless(id, lease);
       if (direct) ticketless.delete(id);
-      const ok = await scripts.retry.run(client, [key.hash(id)], [p, id, lease, availableAt, error, direct ? 1 : 0]);
+      const [ok, ticket] = (await scripts.retry.run(client, [key.hash(id)], [p, id, lease, availableAt, error, direct ? 1 : 0])) as [number, string?];
       if (ok !== 1) {
-        tickets.delete(id);
+        releaseTicket(id);
         throw leaseLost(id);
       }
-      if (direct) await addTicketsOrLeave([id], availableAt - now());
+      if (ticket) await addTicketsOrLeave([ticket], availableAt - now());
       else await parkTicket(id, lease, availableAt);
     },
 

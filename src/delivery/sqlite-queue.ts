@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { sealEach, type Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
-import type { Accepted, AcceptMessage, DeadLetter, DeadLetterFilter, Delivery, DeliveryState, QueueCounts, QueueDriver } from './types.js';
+import { UNSEALABLE_PAYLOAD, type Accepted, type AcceptMessage, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type QueueCounts, type QueueDriver } from './types.js';
 
 /**
  * The embedded queue: one SQLite file (better-sqlite3, WAL), for a single-node hub.
@@ -196,7 +196,15 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     if (row.lease !== null) delivery.lease = row.lease;
     return delivery;
   };
-  const toDead = (row: Row): DeadLetter => ({ ...toDelivery(row, sealer.open(row.payload, row.message_id)), deadAt: row.dead_at ?? 0, reason: row.reason ?? '' });
+  // A payload that does not open (data key changed) must not make the entry, or the page it is on, unreachable.
+  const toDead = (row: Row): DeadLetter => {
+    const dead = { deadAt: row.dead_at ?? 0, reason: row.reason ?? '' };
+    try {
+      return { ...toDelivery(row, sealer.open(row.payload, row.message_id)), ...dead };
+    } catch (error) {
+      return { ...toDelivery(row, UNSEALABLE_PAYLOAD), ...dead, unsealable: unsealableReason(error) };
+    }
+  };
 
   const headOf = (destination: string, orderingKey: string): number => (orderingKey === '' || !s.keyBusy.get(destination, orderingKey) ? 1 : 0);
   const passHead = (row: Row) => {

@@ -46,7 +46,15 @@ export interface Delivery extends NewDelivery {
 export interface DeadLetter extends Delivery {
   deadAt: number;
   reason: string;
+  /**
+   * Set when the stored payload cannot be opened (the data key changed, or the record was tampered with): why,
+   * and what to do. `payload` is then `UNSEALABLE_PAYLOAD`, so the entry can still be listed, shown and discarded.
+   */
+  unsealable?: string;
 }
+
+/** The payload of a dead letter whose stored one cannot be opened (valid JSON: it stands for "no message"). */
+export const UNSEALABLE_PAYLOAD = 'null';
 
 export interface DeadLetterFilter {
   destination?: string;

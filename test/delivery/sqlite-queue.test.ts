@@ -90,6 +90,32 @@ describe('embedded SQLite queue specifics', () => {
     }
   });
 
+  it('lists, shows and discards a dead letter whose payload cannot be opened, flagged so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-queue-'));
+    const file = join(dir, 'queue.db');
+    const base = { messageId: 'm', routeId: 'r', destination: 'x.y', orderingKey: '', payload: '{"a":1}', acceptedAt: 1 };
+    try {
+      const before = openSqliteQueue({ file, sealer });
+      await before.accept({ messageId: 'm', deliveries: [{ ...base, id: 'old' }] });
+      const [old] = await before.claim('w', 1, 1000);
+      await before.deadLetter('old', old!.lease!, 'refused');
+      await before.close();
+      const after = openSqliteQueue({ file, sealer: createSealer(randomBytes(32)) });
+      await after.accept({ messageId: 'n', deliveries: [{ ...base, messageId: 'n', id: 'new' }] });
+      const [fresh] = await after.claim('w', 1, 1000);
+      await after.deadLetter('new', fresh!.lease!, 'refused');
+      const listed = await after.listDead();
+      expect(listed.map((d) => [d.id, d.payload, d.unsealable !== undefined])).toEqual([['old', 'null', true], ['new', '{"a":1}', false]]);
+      expect(listed[0]).toMatchObject({ reason: 'refused', unsealable: expect.stringMatching(/^server.unsealable/) });
+      expect(await after.getDead('old')).toMatchObject({ id: 'old', payload: 'null', unsealable: expect.stringMatching(/^server.unsealable/) });
+      expect(await after.discard('old', 'payload lost with the old data key')).toBe(true);
+      expect((await after.listDead()).map((d) => d.id)).toEqual(['new']);
+      await after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('two processes claiming from one file hand every delivery out exactly once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lienthong-queue-'));
     const file = join(dir, 'queue.db');
