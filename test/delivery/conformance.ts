@@ -106,7 +106,7 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
 
     it('accepts, hands out the opened payload, stores it sealed, and forgets it once completed', async () => {
       const q = await open();
-      const secret = 'Nguyễn Văn Bình, CCCD 001099012345, 12 Hàng Bài, Hoàn Kiếm';
+      const secret = 'Lê Thị Mẫu, CCCD 001199999981, Số 1 phố Giả Định';
       const d = delivery({ payload: JSON.stringify({ citizen: secret }), orderingKey: 'H56-0001' });
       const result = await q.accept({ messageId: d.messageId, deliveries: [d] });
       expect(result).toEqual({ messageId: d.messageId, duplicate: false });
@@ -114,9 +114,9 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
 
       const raw = await store!.rawDump();
       expect(raw).toContain(d.id); // the dump does see the store
-      expect(raw).not.toContain('001099012345');
+      expect(raw).not.toContain('001199999981');
       expect(raw).not.toContain('CCCD');
-      expect(raw).not.toContain(Buffer.from('001099012345').toString('base64').slice(0, 12));
+      expect(raw).not.toContain(Buffer.from('001199999981').toString('base64').slice(0, 12));
 
       const [claimed, ...more] = await q.claim('worker-a', 10, 30_000);
       expect(more).toEqual([]);
@@ -154,12 +154,15 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
       const q = await open();
       const d = await acceptOne(q, { orderingKey: 'H56-0002' });
       const [first] = await claimAll(q);
-      await q.retryLater(d.id, first!.lease!, clock.now() + 600, 'transport.timeout: no answer within 10 s');
+      // A real-time driver's "not yet" checks run on the wall clock, so there the retry is due far later than
+      // they can take on a loaded machine; a virtual clock moves only when told, so short steps are exact.
+      const dueIn = clock.virtual ? 600 : 3_000;
+      await q.retryLater(d.id, first!.lease!, clock.now() + dueIn, 'transport.timeout: no answer within 10 s');
       expect(await q.counts()).toEqual({ ready: 0, delayed: 1, active: 0, dead: 0 });
       expect(await claimAll(q)).toEqual([]);
       await clock.advance(250);
       expect(await claimAll(q)).toEqual([]);
-      await clock.advance(450);
+      await clock.advance(dueIn - 250 + 100);
       const [again] = await eventually(async () => { const c = await claimAll(q); return c.length ? c : undefined; }, 2_000, 'the due retry');
       expect(again).toMatchObject({ id: d.id, attempts: 1, lastError: 'transport.timeout: no answer within 10 s', state: 'active' });
       expect(again!.firstAttemptAt).toBe(first!.firstAttemptAt);

@@ -6,6 +6,12 @@ import { startChildHub } from '../support/child-hub.js';
 import { tempDataDir } from '../support/hub.js';
 import { waitFor } from '../support/wait.js';
 
+/** Deliveries the hub has claimed and not yet finished, as its /metrics reports them. */
+async function inFlight(hubUrl: string): Promise<number> {
+  const text = await (await request(`${hubUrl}/metrics`)).body.text();
+  return Number(/^lienthong_queue_depth\{state="active"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 /**
  * Nothing accepted is ever lost: a hub killed with SIGKILL in the middle of delivering, then started
  * again on the same data, delivers everything it had accepted: accepted = delivered + dead-lettered,
@@ -23,23 +29,34 @@ describe('crash safety of the embedded queue', () => {
     let hub = await startChildHub(env);
     try {
       const sent: Array<{ code: string; status: string; messageId: string }> = [];
-      for (let d = 0; d < 20; d++) {
-        const code = `000.00.14.H56-250305-${String(2000 + d)}`;
-        for (const [i, status] of ['2', '4', '9'].entries()) {
-          const res = await request(`${hub.url}/v1/in/onegate-h56/dossier-status`, {
-            method: 'POST', headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ maHoSo: code, trangThai: status, thoiDiem: `05/03/2025 10:${String(10 + i).padStart(2, '0')}`, kenh: '2', chucDanh: 'Chuyên viên', phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '05/03/2025 08:00', hanXuLy: '19/03/2025 17:00', maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', nguoiXuLy: 'Trần Văn Thử' }),
-          });
-          const body = (await res.body.json()) as { messageId: string };
-          expect(res.statusCode).toBe(202);
-          sent.push({ code, status, messageId: body.messageId });
+      const send = async (dossiers: number[]) => {
+        for (const d of dossiers) {
+          const code = `000.00.14.H56-250305-${String(2000 + d)}`;
+          for (const [i, status] of ['2', '4', '9'].entries()) {
+            const res = await request(`${hub.url}/v1/in/onegate-h56/dossier-status`, {
+              method: 'POST', headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ maHoSo: code, trangThai: status, thoiDiem: `05/03/2025 10:${String(10 + i).padStart(2, '0')}`, kenh: '2', chucDanh: 'Chuyên viên', phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '05/03/2025 08:00', hanXuLy: '19/03/2025 17:00', maThuTuc: '1.001234', tenThuTuc: 'Đăng ký (mẫu)', nguoiXuLy: 'Trần Văn Thử' }),
+            });
+            const body = (await res.body.json()) as { messageId: string };
+            expect(res.statusCode).toBe(202);
+            sent.push({ code, status, messageId: body.messageId });
+          }
         }
-      }
+      };
       const delivered = () => dvcqg.received().filter((r) => r.service === 'CapNhatTienDoHoSoMC' && r.outcome === 'ok').length;
+      await send(Array.from({ length: 10 }, (_, d) => d));
       await waitFor(() => delivered() >= 10, 20_000, 'some deliveries before the crash');
+      // From here on DVCQG holds every request (slow mode, 30 s) until the kill: at 15 ms latency the hub
+      // could otherwise finish everything before the SIGKILL, leaving nothing to recover.
+      dvcqg.setMode('slow');
+      await send(Array.from({ length: 10 }, (_, d) => 10 + d));
+      await waitFor(() => inFlight(hub.url), 20_000, 'deliveries in flight at the kill');
       expect(await hub.kill('SIGKILL')).toBeNull();
       const beforeRestart = delivered();
       expect(beforeRestart).toBeLessThan(sent.length);
+      // Requests still held by the slow mode go on after 30 s. The restarted hub resends each with the same
+      // idempotency key, so whichever of the two arrives second is answered as a replay ('duplicate', not 'ok').
+      dvcqg.setMode('normal');
 
       hub = await startChildHub(env);
       const unique = (pairs: Array<[string | undefined, string | undefined]>) => new Set(pairs.map(([a, b]) => `${a}|${b}`));
@@ -85,7 +102,7 @@ describe('crash safety of the embedded queue', () => {
         await res.body.dump();
         expect(res.statusCode).toBe(202);
       }
-      await new Promise((r) => setTimeout(r, 150)); // deliveries are now in flight at the slow simulators
+      await waitFor(() => inFlight(hub.url), 15_000, 'deliveries in flight at the slow simulators');
       expect(await hub.kill('SIGTERM')).toBe(0);
       const finishedBeforeExit = dvcqg.received().filter((r) => r.outcome === 'ok').length + emc.received().filter((r) => r.outcome === 'ok').length;
       expect(finishedBeforeExit).toBeGreaterThan(0);

@@ -78,11 +78,13 @@ describe('citizen lookup, end to end through the hub to the population database 
   });
 
   it('reports a peer that does not answer in time as 504 transport.timeout', async () => {
-    const started = Date.now();
+    // The simulator holds this CCCD for 30 s, longer than the test may run: a 504 at all means the hub gave up
+    // at its own limit (CSDLDC_TIMEOUT_MS). How fast it does so is for `npm run bench`, not for this test.
+    const calls = sim.received().length;
     const res = await post(`${hub.url}/v1/in/onegate-h56/citizen-lookup`, JSON.stringify({ soDinhDanh: '038099999991' }));
     expect(res.status).toBe(504);
     expect(JSON.parse(res.text).type).toBe('transport.timeout');
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(sim.received().length).toBeGreaterThan(calls); // the call reached the peer: it was not answered, not refused
   });
 
   it('keeps request and correlation ids on every log line and never logs personal data', async () => {

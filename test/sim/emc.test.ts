@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { simulators, startEmcSim, type EmcSim } from '../../src/sim/index.js';
+import { waitFor } from '../support/wait.js';
 
 /** Fictitious dossiers and people only. */
 const MA = '000.00.14.H56-250304-0007';
@@ -56,6 +57,12 @@ afterAll(async () => {
   await sim.close();
 });
 afterEach(() => sim.reset());
+// `forMs` windows are read from Date.now() in this process; tests that cross one move a fake Date forward
+// instead of sleeping, so a loaded machine cannot stretch a window shut before the first call.
+const fakeDate = () => vi.useFakeTimers({ toFake: ['Date'] });
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('emc simulator: TrackingMCDT', () => {
   it('accepts a tracking event on /TrackingMCDT and /api/TrackingMCDT', async () => {
@@ -180,31 +187,36 @@ describe('emc simulator: modes', () => {
   });
 
   it('http-500 for forMs, then normal by itself', async () => {
+    fakeDate();
     sim.setMode('http-500', 400);
     const res = await track(event());
     expect(res.status).toBe(500);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
-    await sleep(450);
+    vi.setSystemTime(Date.now() + 450);
     expect((await track(event())).status).toBe(200);
     expect(sim.events().get(MA)).toHaveLength(1);
   });
 
   it('http-429 with Retry-After: 1, set over HTTP with forMs', async () => {
+    fakeDate();
     const set = await fetch(`${sim.url}/__sim/mode`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"mode":"http-429","forMs":400}' });
     expect(((await set.json()) as any).mode).toBe('http-429');
     const res = await track(event());
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('1');
-    await sleep(450);
+    vi.setSystemTime(Date.now() + 450);
     expect((await track(event())).status).toBe(200);
   });
 
   it('slow: answers after slowMs', async () => {
     sim.setMode('slow');
-    const started = Date.now();
+    expect(((await (await fetch(`${sim.url}/health`)).json()) as any).mode).toBe('slow');
     expect((await track(event())).status).toBe(200);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    // The caller's 100 ms timer runs out before the simulator's 300 ms sleep (timers fire in order), so it
+    // gives up without an answer: the slowness, observed without timing anything.
     await expect(track(event({ Status: '2' }), { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    // The abandoned call still takes effect once the sleep ends; waited for here, so it cannot land in a later test.
+    await waitFor(() => sim.events().get(MA)?.length === 2, 10_000, 'the effect of the abandoned call');
   });
 
   it('slow: the 30 s default sleep is cut by close()', async () => {
@@ -215,9 +227,8 @@ describe('emc simulator: modes', () => {
       () => 'failed',
     );
     await sleep(100);
-    const started = Date.now();
+    // Were the 30 s sleep not cut, close() would outlast the test's timeout.
     await other.close();
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(await pending).not.toBe(200);
   });
 

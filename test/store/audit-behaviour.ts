@@ -100,7 +100,7 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
     async function seeded(opts: LogOptions = {}) {
       const store = await fresh();
       const log = await open(store, opts);
-      const a = message({ payload: JSON.stringify({ hoTen: 'Nguyễn Văn Thử', soDinhDanh: '001099000001' }) });
+      const a = message({ payload: JSON.stringify({ hoTen: 'Nguyễn Văn Thử', soDinhDanh: '001099999985' }) });
       const b = message({ payload: '{"soHoSo":2}', deliveries: 2 });
       const c = message({ state: 'rejected', deliveries: 0, reason: 'schema.invalid' });
       await Promise.all([a, b, c].map((m) => log.recordMessage(m)));
@@ -139,7 +139,7 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       // Facts hold a digest of the payload, never the payload.
       const facts = JSON.parse(String(entries[1]!.facts)) as Record<string, unknown>;
       expect(facts).toMatchObject({ id: a.id, dossierCode: a.dossierCode, receivedAt: a.receivedAt, payloadSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-      expect(JSON.stringify(entries)).not.toContain('001099000001');
+      expect(JSON.stringify(entries)).not.toContain('001099999985');
       expect(JSON.parse(String(entries[8]!.facts))).toMatchObject({ id: b.id, state: 'partially-delivered', reason: 'one destination dead-lettered' });
       // Closing sealed the head.
       const [checkpoint] = await store.raw('select seq, hash from checkpoints');

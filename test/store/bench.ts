@@ -75,7 +75,7 @@ async function run(label: string, location: () => Promise<{ opts: Pick<OpenMessa
         receivedAt: Date.now() - (MESSAGES - i) * 1000,
         state: i % 10 ? 'delivered' : 'accepted',
         deliveries: 1,
-        payload: JSON.stringify({ i, hoTen: 'Nguyễn Văn An', soDinhDanh: '001203004567' }),
+        payload: JSON.stringify({ i, hoTen: 'Nguyễn Văn Thử', soDinhDanh: '001203999981' }),
       }),
     ),
   );

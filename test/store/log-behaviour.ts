@@ -241,7 +241,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
 
     it('returns a history: the message without payload, and its events in time order', async () => {
       const { log } = await setup();
-      const m = message({ payload: '{"hoTen":"Nguyễn Văn An"}' });
+      const m = message({ payload: '{"hoTen":"Nguyễn Văn Thử"}' });
       await log.recordMessage(m);
       const full: LogEvent = {
         messageId: m.id,
@@ -285,7 +285,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
 
     it('seals payloads at rest and opens them on read', async () => {
       const { store, log } = await setup();
-      const plain = JSON.stringify({ soDinhDanh: '001203004567', hoTen: 'Trần Thị Bình', diaChi: '12 Hàng Bạc, Hoàn Kiếm' });
+      const plain = JSON.stringify({ soDinhDanh: '001303999981', hoTen: 'Trần Thị Mẫu', diaChi: 'Số 7 ngõ Mẫu, phố Thử' });
       const m = message({ payload: plain });
       const bare = message();
       await Promise.all([log.recordMessage(m), log.recordMessage(bare)]);
@@ -293,10 +293,10 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       const [row] = await store.raw('select payload from messages where id = ?', [m.id]);
       const atRest = String(row!.payload);
       expect(atRest.startsWith('v2:')).toBe(true);
-      for (const secret of [plain, '001203004567', 'Bình', 'Trần', 'soDinhDanh']) expect(atRest).not.toContain(secret);
+      for (const secret of [plain, '001303999981', 'Mẫu', 'Trần', 'soDinhDanh']) expect(atRest).not.toContain(secret);
       // Nothing else in the row holds the content either.
       const [whole] = await store.raw('select * from messages where id = ?', [m.id]);
-      expect(JSON.stringify(whole)).not.toContain('001203004567');
+      expect(JSON.stringify(whole)).not.toContain('001303999981');
 
       expect(await log.payload(m.id)).toBe(plain);
       expect(await log.payload(bare.id)).toBeUndefined();
@@ -363,10 +363,9 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
     });
 
     it('flushes a batch as soon as maxBatch rows wait, without waiting for the window', async () => {
+      // With a 60 s window, writes that waited for it would outlast the test's timeout.
       const { log } = await setup({ maxBatch: 10, batchWindowMs: 60_000 });
-      const started = performance.now();
       await Promise.all(Array.from({ length: 100 }, (_, i) => log.recordEvents([{ messageId: 'mb', at: T0 + i, kind: 'attempt' }])));
-      expect(performance.now() - started).toBeLessThan(30_000);
       expect(log.stats()).toMatchObject({ flushes: 10, writes: 100, rows: 100, largestBatch: 10 });
       // One call larger than maxBatch still commits, alone and whole.
       await log.recordEvents(Array.from({ length: 25 }, (_, i) => ({ messageId: 'mb', at: T0 + i, kind: 'received' as const })));
@@ -395,7 +394,8 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       ];
       expect(log.stats().pending).toBe(3);
       await log.close();
-      await expect(Promise.all(pending)).resolves.toBeDefined();
+      // close() flushed every pending write: each one resolved (to nothing), none was rejected.
+      expect(await Promise.allSettled(pending)).toEqual(Array(3).fill({ status: 'fulfilled', value: undefined }));
       const [row] = await store.raw('select state from messages where id = ?', [m.id]);
       expect(row!.state).toBe('discarded');
       expect(Number((await store.raw('select count(*) as n from events where message_id = ?', [m.id]))[0]!.n)).toBe(1);

@@ -11,7 +11,7 @@ import { DSIG_NS, WSSE_NS, WSU_NS, signSoapEnvelope, verifySoapEnvelope, type Xm
 const QLDC_NS = 'http://dancuquocgia.bca';
 const SO_DINH_DANH = '038095999901';
 const HO_VA_TEN = 'Nguyễn Thị Thử Nghiệm';
-const FORGED_SO_DINH_DANH = '001099000001';
+const FORGED_SO_DINH_DANH = '001099999986';
 
 const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
 const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
