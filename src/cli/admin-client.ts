@@ -11,8 +11,11 @@ export interface AdminClient {
 export function adminClient(options: { root?: string; url?: string }): AdminClient {
   let base = options.url;
   if (!base) {
-    const { registry } = loadRegistry(resolveRoot(options.root));
-    base = `http://127.0.0.1:${registry?.hub.server.port ?? 8080}`;
+    const root = resolveRoot(options.root);
+    const { registry } = loadRegistry(root);
+    // Without a readable configuration the port is a guess, and another hub may answer there: say so.
+    if (!registry) throw new Error(`cannot read the configuration in ${root} to find the hub's port; run from the project folder, or give --url http://127.0.0.1:<port>`);
+    base = `http://127.0.0.1:${registry.hub.server.port}`;
   }
   const url = base.replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -25,8 +28,16 @@ export function adminClient(options: { root?: string; url?: string }): AdminClie
       throw new Error(`cannot reach the hub at ${url} (${(error as Error).message}); is it running? use --url to point elsewhere`);
     }
     const text = await res.body.text();
-    const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (res.statusCode >= 400) throw new Error(`${res.statusCode} ${String(parsed.type ?? '')}: ${String(parsed.message ?? text)}`);
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      throw new Error(`${url} answered HTTP ${res.statusCode} with something other than JSON: is it a lienthong hub? use --url to point at one`);
+    }
+    if (res.statusCode >= 400) {
+      const detail = Array.isArray(parsed.detail) ? (parsed.detail as Array<{ field?: string; reason?: string }>).map((d) => `\n  ${d.field ? `${d.field}: ` : ''}${d.reason ?? ''}`).join('') : '';
+      throw new Error(`${res.statusCode} ${String(parsed.type ?? '')}: ${String(parsed.message ?? text)}${detail}`);
+    }
     return parsed;
   };
   return {

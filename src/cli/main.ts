@@ -71,10 +71,13 @@ log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base 
 registerKeysCommand(program);
 registerAuditCommand(program, root);
 
+/** Where the shipped connectors and config/hub.yaml expect each simulator. */
+const SIM_PORTS: Record<string, number> = { population: 8091, dvcqg: 8092, emc: 8093, onegate: 8094, payment: 8095 };
+
 program.command('sim')
   .description('start a simulator alone (fictitious data), e.g. `lienthong sim population --port 8091`')
-  .argument('<name>', 'population')
-  .option('-p, --port <port>', 'listen port', '8091')
+  .argument('<name>', 'population, dvcqg, emc, onegate or payment')
+  .option('-p, --port <port>', 'listen port (default: where the shipped connectors look: population 8091, dvcqg 8092, emc 8093, onegate 8094, payment 8095)')
   .action(async (name, options) => {
     const { simulators } = await import('../sim/index.js');
     const start = (simulators as Record<string, (o: { host: string; port: number }) => Promise<{ url: string; close(): Promise<void> }>>)[name];
@@ -83,7 +86,8 @@ program.command('sim')
       process.exitCode = 2;
       return;
     }
-    const sim = await start({ host: '127.0.0.1', port: Number(options.port) });
+    const port = options.port === undefined ? SIM_PORTS[name] ?? 0 : Number(options.port);
+    const sim = await start({ host: '127.0.0.1', port });
     console.log(`${name} simulator listening on ${sim.url}`);
     const stop = () => void sim.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
