@@ -4,7 +4,9 @@
  * Before `JSON.parse` builds anything, one iterative pass (no recursion, so a 10,000-deep
  * input cannot blow the stack) checks the syntax, the nesting depth and the keys:
  * `__proto__` anywhere and a `prototype` key inside a `constructor` object are refused, since
- * code that later merges or copies the value could turn them into prototype pollution.
+ * code that later merges or copies the value could turn them into prototype pollution; and a key
+ * repeated in one object is refused, since `JSON.parse` keeps the last one while a WAF, a signer
+ * or a log reader may take the first: both must see the same message.
  * The scan also gives a precise position for syntax errors; V8's own messages quote the input,
  * so they are never passed through.
  */
@@ -66,6 +68,7 @@ export function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void 
   // per open container: its kind, and whether it is the value of a "constructor" key
   const kinds: Ctx[] = [];
   const ctorValue: boolean[] = [];
+  const keys = new KeyStack();
   let i = skipWs(text, 0);
   let pendingCtor = false; // the value about to be read belongs to a "constructor" key
 
@@ -90,10 +93,12 @@ export function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void 
         ctorValue.pop();
         i++;
       } else if (c === 0x7b) {
-        i = readKey(text, i, ctorValue[ctorValue.length - 1] === true);
+        keys.open();
+        i = readKey(text, i, ctorValue[ctorValue.length - 1] === true, keys);
         pendingCtor = lastKeyWasCtor;
         continue;
       } else {
+        keys.open();
         continue;
       }
     } else if (c === 0x22 /* " */) {
@@ -127,7 +132,7 @@ export function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void 
       if (d === 0x2c /* , */) {
         i = skipWs(text, i + 1);
         if (kind === Ctx.Object) {
-          i = readKey(text, i, ctorValue[ctorValue.length - 1] === true);
+          i = readKey(text, i, ctorValue[ctorValue.length - 1] === true, keys);
           pendingCtor = lastKeyWasCtor;
         }
         break; // read the next value
@@ -135,6 +140,7 @@ export function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void 
       if ((kind === Ctx.Object && d === 0x7d) || (kind === Ctx.Array && d === 0x5d)) {
         kinds.pop();
         ctorValue.pop();
+        keys.close();
         i++;
         continue;
       }
@@ -148,9 +154,10 @@ export function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void 
 let lastKeyWasCtor = false;
 
 /** Reads `"key"` and the following `:`; returns the index after the colon (and whitespace). */
-function readKey(text: string, i: number, insideCtor: boolean): number {
+function readKey(text: string, i: number, insideCtor: boolean, keys: KeyStack): number {
   if (text.charCodeAt(i) !== 0x22) fail(text, i, i >= text.length ? 'unexpected end of input' : 'expected a property name in double quotes');
   const end = readString(text, i);
+  const escaped = lastStringHadEscape;
   const key = keyValue(text, i, end);
   if (key === '__proto__' || (insideCtor && key === 'prototype')) {
     const { line, col } = lineCol(text, i);
@@ -160,6 +167,7 @@ function readKey(text: string, i: number, insideCtor: boolean): number {
       { detail: [{ reason: `key "${key === '__proto__' ? '__proto__' : 'constructor.prototype'}" is not allowed`, code: 'json-forbidden-key' }] },
     );
   }
+  if (keys.isRepeated(text, i + 1, end - 1, escaped)) duplicateKey(text, i, decodeKey(text, i + 1, end - 1));
   lastKeyWasCtor = key === 'constructor';
   let j = skipWs(text, end);
   if (text.charCodeAt(j) !== 0x3a /* : */) fail(text, j, j >= text.length ? 'unexpected end of input' : "expected ':' after a property name");
@@ -169,20 +177,107 @@ function readKey(text: string, i: number, insideCtor: boolean): number {
 
 /** The decoded key, but only when it could be one of the names we care about (cheap otherwise). */
 function keyValue(text: string, start: number, end: number): string {
-  const len = end - start - 2;
-  if (len < 9 && len !== 11) return ''; // shortest forms: "prototype" (9), "__proto__" (9), "constructor" (11)
-  const rawKey = text.slice(start + 1, end - 1);
-  return rawKey.includes('\\') ? (JSON.parse(text.slice(start, end)) as string) : rawKey;
+  if (end - start - 2 < 9) return ''; // shortest forms: "prototype" (9), "__proto__" (9), "constructor" (11)
+  return decodeKey(text, start + 1, end - 1);
 }
+
+/** Objects with up to this many keys are checked for repeats by comparing text in place; larger ones use a Set. */
+const SMALL_OBJECT = 16;
+
+/**
+ * The keys of the open objects, innermost last, to find a key repeated in one object. Most objects are small: their
+ * keys are kept as offsets into the text and compared in place, with no string and no Set per object. An object past
+ * SMALL_OBJECT keys, or with a key holding an escape ("\u0061" is "a"), switches to a Set of decoded keys, so the
+ * check stays linear whatever the size (in place, each key is compared with at most SMALL_OBJECT others).
+ * Measured on a 2.5 KB body: the scan took 6.4 µs without the check, 7.7 µs with it, 10.7 µs with a Set per object.
+ * The stacks are reused by index, never shortened: setting an array's length is slow in V8 (it cost another 1.5 µs).
+ */
+class KeyStack {
+  /** Offsets of each key's text between its quotes, for all open objects, innermost last; `#count` are in use. */
+  readonly #start: number[] = [];
+  readonly #end: number[] = [];
+  #count = 0;
+  /** Per open container: where its keys begin in #start, and its Set once it has one; `#depth` are open. */
+  readonly #from: number[] = [];
+  readonly #sets: Array<Set<string> | undefined> = [];
+  #depth = 0;
+
+  open(): void {
+    this.#from[this.#depth] = this.#count;
+    this.#sets[this.#depth] = undefined;
+    this.#depth++;
+  }
+
+  close(): void {
+    this.#depth--;
+    this.#count = this.#from[this.#depth]!;
+  }
+
+  /** Records the key text[s, e) (`escaped`: it holds a backslash) in the innermost object; true when that object already has it. */
+  isRepeated(text: string, s: number, e: number, escaped: boolean): boolean {
+    const top = this.#depth - 1;
+    const from = this.#from[top]!;
+    const count = this.#count;
+    let set = this.#sets[top];
+    if (set === undefined && (escaped || count - from >= SMALL_OBJECT)) {
+      set = new Set();
+      for (let k = from; k < count; k++) set.add(decodeKey(text, this.#start[k]!, this.#end[k]!));
+      this.#sets[top] = set;
+    }
+    if (set !== undefined) {
+      const key = decodeKey(text, s, e);
+      if (set.has(key)) return true;
+      set.add(key);
+      return false;
+    }
+    const len = e - s;
+    for (let k = from; k < count; k++) {
+      const ks = this.#start[k]!;
+      if (this.#end[k]! - ks === len && sameText(text, ks, s, len)) return true;
+    }
+    this.#start[count] = s;
+    this.#end[count] = e;
+    this.#count = count + 1;
+    return false;
+  }
+}
+
+/** The key text[s, e) as `JSON.parse` will see it ("\u0061" and "a" are the same key). */
+function decodeKey(text: string, s: number, e: number): string {
+  const raw = text.slice(s, e);
+  return raw.includes('\\') ? (JSON.parse(text.slice(s - 1, e + 1)) as string) : raw;
+}
+
+function sameText(text: string, a: number, b: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
+  return true;
+}
+
+// A key is named in the error only when it looks like a field name, never like data (a number, a person's name with
+// diacritics, free text): messages and logs must not carry payload values.
+const SAFE_KEY = /^[A-Za-z_$][A-Za-z0-9_$.-]{0,63}$/;
+
+function duplicateKey(text: string, position: number, key: string): never {
+  const { line, col } = lineCol(text, position);
+  const name = SAFE_KEY.test(key) ? `"${key}"` : '(not shown)';
+  throw new HubError('client.bad-json', `JSON không hợp lệ / malformed JSON: duplicate key ${name} at line ${line}, column ${col} (position ${position})`, {
+    detail: [{ ...(SAFE_KEY.test(key) ? { field: key } : {}), reason: `key ${name} appears twice in one object`, code: 'json-duplicate-key' }],
+  });
+}
+
+// set by readString: whether the string just read holds a backslash escape
+let lastStringHadEscape = false;
 
 /** Returns the index after the closing quote. */
 function readString(text: string, i: number): number {
   const n = text.length;
   let j = i + 1;
+  lastStringHadEscape = false;
   while (j < n) {
     const c = text.charCodeAt(j);
     if (c === 0x22 /* " */) return j + 1;
     if (c === 0x5c /* \ */) {
+      lastStringHadEscape = true;
       const e = text.charCodeAt(j + 1);
       if (e === 0x75 /* u */) {
         if (!isHex4(text, j + 2)) fail(text, j, 'invalid \\u escape');

@@ -7,6 +7,11 @@
  * children keyed by local name, `xmlns` attributes dropped, other attributes as `@_local`,
  * `xsi:nil="true"` as null. The raw bytes are kept for signature verification.
  *
+ * The Envelope must hold exactly an optional Header then one Body, told by namespace and local
+ * name: a second Body under another prefix bound to the same namespace is refused, not read (a
+ * WAF or a signature check would look at one Body and the hub at another). Attribute values come
+ * normalised by `parseXmlSafely` (XML 1.0 §3.3.3: a literal tab or line break reads as a space).
+ *
  * Encoding builds with fast-xml-parser's XMLBuilder (which escapes text and attributes); names
  * and characters are checked first, so a bad key can never inject markup.
  */
@@ -54,7 +59,15 @@ type Obj = Record<string, unknown>;
 // decode
 // ---------------------------------------------------------------------------------------------
 
-export function decodeSoap(raw: Buffer | string): SoapMessage {
+export interface DecodeSoapOptions {
+  /**
+   * The SOAP version the endpoint speaks. An envelope of the other version is refused
+   * (client.bad-soap, detail code `version-mismatch`): SOAP 1.1 §4.4.1 VersionMismatch, SOAP 1.2 §5.4.6.
+   */
+  version?: SoapVersion | undefined;
+}
+
+export function decodeSoap(raw: Buffer | string, options: DecodeSoapOptions = {}): SoapMessage {
   const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
   const text = typeof raw === 'string' ? raw : xmlBytesToText(raw);
   const doc = parseXmlSafely(text);
@@ -70,24 +83,28 @@ export function decodeSoap(raw: Buffer | string): SoapMessage {
       detail: [{ field: root.local, reason: `expected Envelope in ${SOAP11_NS} or ${SOAP12_NS}`, code: 'soap-envelope' }],
     });
   }
+  if (options.version !== undefined && version !== options.version) throw soapVersionMismatch(options.version, version);
   const envNs = version === '1.1' ? SOAP11_NS : SOAP12_NS;
   const envelope = isObj(rootNode) ? rootNode : {};
 
+  // The Envelope's element children, in document order (fast-xml-parser keeps first-seen order; a name repeated
+  // under one prefix is an array), must be [Header] Body: SOAP 1.2 §5.1, WS-I BP R1011 for 1.1.
   let headerNode: { value: unknown; scope: Scope } | undefined;
   let bodyNode: { value: unknown; scope: Scope } | undefined;
   for (const [key, value] of Object.entries(envelope)) {
     if (key.startsWith('@_') || key === '#text') continue;
     const scope = extendScope(rootScope, Array.isArray(value) ? value[0] : value);
     const q = resolveName(key, scope, true);
-    if (q.ns !== envNs || (q.local !== 'Header' && q.local !== 'Body')) continue;
-    if (Array.isArray(value)) {
-      throw new HubError('client.bad-soap', `${BAD_SOAP}: more than one ${q.local}`, {
-        detail: [{ field: q.local, reason: `exactly one ${q.local} allowed`, code: 'soap-structure' }],
-      });
+    const part = q.ns !== envNs ? undefined : q.local === 'Header' ? 'Header' : q.local === 'Body' ? 'Body' : undefined;
+    if (part === undefined) {
+      throw structureError(`the Envelope may hold only a Header and a Body, found ${safeName(q.local)}${q.ns === envNs ? '' : ' (not in the envelope namespace)'}`, 'unexpected-element', q.local);
     }
-    const entry = { value, scope };
-    if (q.local === 'Header') headerNode = entry;
-    else bodyNode = entry;
+    if (Array.isArray(value) || (part === 'Header' ? headerNode : bodyNode) !== undefined) {
+      throw structureError(`more than one ${part}`, part === 'Header' ? 'duplicate-header' : 'duplicate-body', part);
+    }
+    if (part === 'Header' && bodyNode) throw structureError('the Header must come before the Body', 'unexpected-element', 'Header');
+    if (part === 'Header') headerNode = { value, scope };
+    else bodyNode = { value, scope };
   }
   if (!bodyNode) {
     throw new HubError('client.bad-soap', `${BAD_SOAP}: the Envelope has no Body`, {
@@ -106,6 +123,21 @@ export function decodeSoap(raw: Buffer | string): SoapMessage {
     if (first.local === 'Fault' && first.ns === envNs) message.fault = readFault(version, body.Fault);
   }
   return message;
+}
+
+/**
+ * The error for an envelope of the other SOAP version than the endpoint's. Exported for callers that decode first and
+ * check later; its detail code `version-mismatch` lets the fault writer answer with a VersionMismatch fault code.
+ */
+export function soapVersionMismatch(expected: SoapVersion, found: SoapVersion): HubError {
+  const ns = expected === '1.1' ? SOAP11_NS : SOAP12_NS;
+  return new HubError('client.bad-soap', `${BAD_SOAP}: this endpoint speaks SOAP ${expected}, the request is a SOAP ${found} envelope`, {
+    detail: [{ field: 'Envelope', reason: `expected a SOAP ${expected} Envelope (namespace ${ns})`, code: 'version-mismatch' }],
+  });
+}
+
+function structureError(reason: string, code: string, field: string): HubError {
+  return new HubError('client.bad-soap', `${BAD_SOAP}: ${reason}`, { detail: [{ field: safeName(field), reason, code }] });
 }
 
 function readFault(version: SoapVersion, node: unknown): SoapFault {

@@ -263,7 +263,7 @@ function businessKey(operation: OperationConfig, canonical: Record<string, unkno
 function decodeNative(connector: ConnectorConfig, body: Buffer, soap: SoapSecurity): { value: unknown; element?: string } {
   if (connector.transport === 'soap') {
     soap.open(connector, body); // a signing system's request is verified before anything parses it
-    const message = decodeSoap(body);
+    const message = decodeSoap(body, { version: connector.soap?.version });
     if (message.fault) throw new HubError('client.bad-soap', 'Yêu cầu là một SOAP Fault / a request cannot be a SOAP Fault', { status: 400 });
     return { value: message.body, element: message.firstBodyElement?.name };
   }

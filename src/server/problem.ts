@@ -26,7 +26,7 @@ export function renderError(error: HubError, logId: string, messageId: string | 
   if (!soapVersion) return { status: error.status, contentType: 'application/problem+json; charset=utf-8', body: JSON.stringify(body) };
   const fault = encodeSoapFault({
     version: soapVersion,
-    code: error.status < 500 ? 'Client' : 'Server',
+    code: error.detail.some((d) => d.code === 'version-mismatch') ? 'VersionMismatch' : error.status < 500 ? 'Client' : 'Server',
     reason: error.message,
     detail: { LoiHub: { Loai: error.type, TrangThai: error.status, MaThongDiep: messageId ?? '', MaNhatKy: logId } },
   });

@@ -112,6 +112,47 @@ describe('decodeJson', () => {
     });
   });
 
+  it('rejects a key repeated in one object (JSON.parse would keep the last, a WAF or signer may read the first)', () => {
+    const e = failure(() => decodeJson(Buffer.from('{"soDinhDanh":"099095999901","soDinhDanh":"038095999901"}', 'utf8')));
+    expect(e.type).toBe('client.bad-json');
+    expect(e.status).toBe(400);
+    expect(e.message).toContain('duplicate key "soDinhDanh" at line 1, column 30');
+    expect(e.detail).toEqual([{ field: 'soDinhDanh', reason: 'key "soDinhDanh" appears twice in one object', code: 'json-duplicate-key' }]);
+    const shown = JSON.stringify({ message: e.message, detail: e.detail });
+    expect(shown).not.toContain('099095999901');
+    expect(shown).not.toContain('038095999901');
+  });
+
+  it('finds repeats nested, after nested objects, written with escapes, and in large objects', () => {
+    for (const input of [
+      '{"a":{"x":1,"y":{"x":2},"x":3}}', // the inner object's "x" does not hide the outer repeat
+      '[{"a":1},{"b":1,"b":2}]',
+      '{"a":1,"\u0061":2}', // "\u0061" is "a"
+      '{"\u0061":1,"a":2}',
+      `{${Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`).join(',')},"k3":0}`, // past the in-place comparison
+      `{"\u006b":0,${Array.from({ length: 40 }, (_, i) => `"k${i}":${i}`).join(',')},"k":1}`,
+    ]) {
+      expect(failure(() => decodeJson(input)).detail[0]!.code, input).toBe('json-duplicate-key');
+    }
+  });
+
+  it('names a repeated key only when it looks like a field name, not like data', () => {
+    for (const key of ['038095999901', 'Trần Văn Thử', 'a b', 'x'.repeat(65)]) {
+      const e = failure(() => decodeJson(JSON.stringify({ a: 1 }).replace('"a":1', `"${key}":1,"${key}":2`)));
+      expect(e.detail[0]!.code).toBe('json-duplicate-key');
+      const shown = JSON.stringify({ message: e.message, detail: e.detail });
+      expect(shown).not.toContain(key);
+      expect(e.message).toContain('duplicate key (not shown)');
+    }
+  });
+
+  it('accepts the same key in different objects, and keys that differ only in length or one character', () => {
+    const value = { a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }], ab: 1, ba: 2, abc: 3, 'Trần': 1, 'Trân': 2 };
+    expect(decodeJson(JSON.stringify(value))).toEqual(value);
+    const wide = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, { k: i, [`k${i}`]: i }]));
+    expect(decodeJson(JSON.stringify(wide))).toEqual(wide);
+  });
+
   it('rejects nesting deeper than the limit, 10,000 deep without a stack overflow', () => {
     expect(failure(() => decodeJson('['.repeat(10_000) + ']'.repeat(10_000))).type).toBe('client.json-too-deep');
     expect(failure(() => decodeJson('{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000))).type).toBe('client.json-too-deep');

@@ -9,6 +9,7 @@ import {
   SOAP12_NS,
   soapActionHeader,
   soapContentType,
+  soapVersionMismatch,
 } from '../../src/codec/soap.js';
 
 function failure(fn: () => unknown): HubError {
@@ -132,6 +133,77 @@ describe('decodeSoap', () => {
     expect(failure(() => decodeSoap('<s:Envelope xmlns:s="urn:not-soap"><s:Body/></s:Envelope>')).type).toBe('client.bad-soap');
     expect(failure(() => decodeSoap('<Envelope><Body/></Envelope>')).type).toBe('client.bad-soap');
     expect(failure(() => decodeSoap(`<s:Envelope xmlns:s="${SOAP11_NS}"><s:Header/></s:Envelope>`)).type).toBe('client.bad-soap');
+  });
+
+  it('refuses a second Body under another prefix bound to the same namespace (the last one used to win)', () => {
+    const xml =
+      `<soap:Envelope xmlns:soap="${SOAP11_NS}" xmlns:s2="${SOAP11_NS}" xmlns:q="http://dancuquocgia.bca">` +
+      `<soap:Body><q:TraCuu><q:SoDinhDanh>099095999901</q:SoDinhDanh></q:TraCuu></soap:Body>` +
+      `<s2:Body><q:TraCuu><q:SoDinhDanh>038095999901</q:SoDinhDanh></q:TraCuu></s2:Body></soap:Envelope>`;
+    const e = failure(() => decodeSoap(Buffer.from(xml, 'utf8')));
+    expect(e.type).toBe('client.bad-soap');
+    expect(e.detail).toEqual([{ field: 'Body', reason: 'more than one Body', code: 'duplicate-body' }]);
+    expect(JSON.stringify({ m: e.message, d: e.detail })).not.toMatch(/0[39]8?09599990/);
+    // the same with a default namespace, a declaration on the Body itself, and the same prefix twice
+    for (const doc of [
+      `<soap:Envelope xmlns:soap="${SOAP11_NS}"><soap:Body><a/></soap:Body><Body xmlns="${SOAP11_NS}"><b/></Body></soap:Envelope>`,
+      `<soap:Envelope xmlns:soap="${SOAP11_NS}"><soap:Body><a/></soap:Body><x:Body xmlns:x="${SOAP11_NS}"><b/></x:Body></soap:Envelope>`,
+      `<soap:Envelope xmlns:soap="${SOAP11_NS}"><soap:Body><a/></soap:Body><soap:Body><b/></soap:Body></soap:Envelope>`,
+      `<e:Envelope xmlns:e="${SOAP12_NS}" xmlns:f="${SOAP12_NS}"><e:Body><a/></e:Body><f:Body><b/></f:Body></e:Envelope>`,
+    ]) {
+      expect(failure(() => decodeSoap(doc)).detail[0]!.code, doc).toBe('duplicate-body');
+    }
+  });
+
+  it('refuses a second Header, a Header after the Body, and any other element child of the Envelope', () => {
+    const env = (inner: string) => `<soap:Envelope xmlns:soap="${SOAP11_NS}" xmlns:h="${SOAP11_NS}" xmlns:o="urn:other">${inner}</soap:Envelope>`;
+    const cases: Array<[string, string]> = [
+      ['<soap:Header><a/></soap:Header><h:Header><b/></h:Header><soap:Body><x/></soap:Body>', 'duplicate-header'],
+      ['<soap:Header/><soap:Header/><soap:Body><x/></soap:Body>', 'duplicate-header'],
+      ['<soap:Body><x/></soap:Body><soap:Header><a/></soap:Header>', 'unexpected-element'],
+      ['<soap:Body><x/></soap:Body><o:Extra/>', 'unexpected-element'],
+      ['<o:Extra/><soap:Body><x/></soap:Body>', 'unexpected-element'],
+      ['<o:Body><x/></o:Body><soap:Body><y/></soap:Body>', 'unexpected-element'],
+      ['<soap:Trailer/><soap:Body><x/></soap:Body>', 'unexpected-element'],
+      ['<Body><x/></Body>', 'unexpected-element'],
+    ];
+    for (const [inner, code] of cases) {
+      const e = failure(() => decodeSoap(env(inner)));
+      expect(e.type, inner).toBe('client.bad-soap');
+      expect(e.detail[0]!.code, inner).toBe(code);
+    }
+    expect(decodeSoap(env('<h:Header><a>1</a></h:Header><soap:Body><x>2</x></soap:Body>'))).toMatchObject({ header: { a: '1' }, body: { x: '2' } });
+  });
+
+  it('refuses an envelope of the other SOAP version when the endpoint names its own (VersionMismatch)', () => {
+    const v11 = `<s:Envelope xmlns:s="${SOAP11_NS}"><s:Body><Op/></s:Body></s:Envelope>`;
+    const v12 = `<s:Envelope xmlns:s="${SOAP12_NS}"><s:Body><Op/></s:Body></s:Envelope>`;
+    const e = failure(() => decodeSoap(Buffer.from(v12), { version: '1.1' }));
+    expect(e.type).toBe('client.bad-soap');
+    expect(e.status).toBe(400);
+    expect(e.message).toContain('this endpoint speaks SOAP 1.1, the request is a SOAP 1.2 envelope');
+    expect(e.detail).toEqual([{ field: 'Envelope', reason: `expected a SOAP 1.1 Envelope (namespace ${SOAP11_NS})`, code: 'version-mismatch' }]);
+    expect(failure(() => decodeSoap(v11, { version: '1.2' })).detail[0]!.code).toBe('version-mismatch');
+    expect(decodeSoap(v11, { version: '1.1' }).version).toBe('1.1');
+    expect(decodeSoap(v12, { version: '1.2' }).version).toBe('1.2');
+    expect(decodeSoap(v12).version).toBe('1.2'); // no expectation: both are read, as before
+    expect(soapVersionMismatch('1.2', '1.1').detail[0]!.code).toBe('version-mismatch');
+  });
+
+  it('reads attribute values as XML does: a literal tab or line break is a space', () => {
+    const m = decodeSoap(
+      `<s:Envelope xmlns:s="${SOAP11_NS}" xmlns:q="urn:q"><s:Body><q:Op><q:Ma q:loai="a\tb\r\nc\nd" kieu="x&#9;y">1</q:Ma></q:Op></s:Body></s:Envelope>`,
+    );
+    expect(m.body).toEqual({ Op: { Ma: { '#text': '1', '@_loai': 'a b c d', '@_kieu': 'x\ty' } } });
+  });
+
+  it('refuses invalid references and a non-UTF-8 encoding declaration in an envelope', () => {
+    const env = (text: string, decl = '') => `${decl}<s:Envelope xmlns:s="${SOAP11_NS}"><s:Body><Op><Id>${text}</Id></Op></s:Body></s:Envelope>`;
+    expect(failure(() => decodeSoap(Buffer.from(env('0011999999&#0;02')))).detail[0]!.code).toBe('xml-reference');
+    expect(failure(() => decodeSoap(Buffer.from(env('a&nbsp;b')))).detail[0]!.code).toBe('xml-reference');
+    expect(failure(() => decodeSoap(Buffer.from(env('1', '<?xml version="1.0" encoding="ISO-8859-1"?>')))).detail[0]!.code).toBe('xml-encoding');
+    expect(failure(() => decodeSoap(Buffer.from(`\uFEFF\uFEFF${env('1')}`, 'utf8'))).detail[0]!.code).toBe('xml-bom');
+    expect(decodeSoap(Buffer.from(`\uFEFF${env('Tr&#7847;n')}`, 'utf8')).body).toEqual({ Op: { Id: 'Trần' } });
   });
 
   it('rejects an undeclared prefix', () => {

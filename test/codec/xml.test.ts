@@ -47,10 +47,31 @@ describe('parseXmlSafely: well-formedness', () => {
     expect(shown).not.toContain('Trần');
   });
 
-  it('decodes UTF-8 bytes strictly and drops a BOM', () => {
-    expect(xmlBytesToText(Buffer.from('\uFEFF<a>Thử</a>', 'utf8'))).toBe('<a>Thử</a>');
+  it('decodes UTF-8 bytes strictly; one BOM is dropped, by parseXmlSafely only', () => {
+    expect(xmlBytesToText(Buffer.from('\uFEFF<a>Thử</a>', 'utf8'))).toBe('\uFEFF<a>Thử</a>');
+    expect(parseXmlSafely(xmlBytesToText(Buffer.from('\uFEFF<a>Thử</a>', 'utf8')))).toEqual({ a: 'Thử' });
     expect(failure(() => xmlBytesToText(Buffer.from([0x3c, 0x61, 0x3e, 0xc3, 0x28, 0x3c, 0x2f, 0x61, 0x3e]))).type).toBe('client.bad-xml');
     expect(parseXmlSafely('\uFEFF<a>1</a>')).toEqual({ a: '1' });
+  });
+
+  it('refuses a second BOM (bytes or text) instead of skipping it', () => {
+    for (const doc of [xmlBytesToText(Buffer.from('\uFEFF\uFEFF<a>1</a>', 'utf8')), '\uFEFF\uFEFF<a>1</a>']) {
+      const e = failure(() => parseXmlSafely(doc));
+      expect(e.type).toBe('client.bad-xml');
+      expect(e.detail[0]!.code).toBe('xml-bom');
+    }
+  });
+
+  it('refuses an XML declaration naming an encoding other than UTF-8', () => {
+    for (const enc of ['ISO-8859-1', 'UTF-16', 'windows-1258', 'US-ASCII', 'utf 8', '']) {
+      const e = failure(() => parseXmlSafely(`<?xml version="1.0" encoding="${enc}"?><a>1</a>`));
+      expect(e.type, enc).toBe('client.bad-xml');
+      expect(e.detail[0]!.code, enc).toBe('xml-encoding');
+    }
+    expect(failure(() => parseXmlSafely(`\uFEFF<?xml version='1.0'\n  encoding = 'latin1' standalone='yes'?><a>1</a>`)).detail[0]!.code).toBe('xml-encoding');
+    for (const ok of ['<?xml version="1.0" encoding="utf-8"?>', "<?xml version='1.0' encoding='UTF-8'?>", '<?xml version="1.0" encoding="UTF8"?>', '<?xml version="1.0"?>', '']) {
+      expect(parseXmlSafely(`${ok}<a>1</a>`), ok).toEqual({ a: '1' });
+    }
   });
 });
 
@@ -120,14 +141,54 @@ describe('parseXmlSafely: hostile input', () => {
     expect(e.type).toBe('client.xml-forbidden');
   });
 
-  it('decodes the five predefined references alike whether or not the document also holds numeric or HTML ones', () => {
+  it('decodes the five predefined references alike whether or not the document also holds numeric ones (fast and full parser)', () => {
     // Documents with predefined references only skip the HTML entity pass; the text must come out the same.
     const predefined = '<r a="x &amp; &quot;y&quot;"><t>&lt;b&gt; &apos;c&apos; &amp;amp; &amp;#7871;</t><u>Trần</u></r>';
     const withNumeric = predefined.replace('<u>Trần</u>', '<u>Tr&#7847;n</u>');
     const expected = { r: { '@_a': 'x & "y"', t: "<b> 'c' &amp; &#7871;", u: 'Trần' } };
     expect(parseXmlSafely(predefined)).toEqual(expected);
     expect(parseXmlSafely(withNumeric)).toEqual(expected);
-    expect(parseXmlSafely('<t>&nbsp;&copy;</t>')).toEqual({ t: '\u00a0©' });
+  });
+
+  it('refuses references to characters outside XML 1.0 Char, before the parser drops or keeps them', () => {
+    // &#0; once disappeared, so "0011999999&#0;02" read as an ID that passes the schema
+    for (const ref of ['&#0;', '&#x0;', '&#x1F;', '&#8;', '&#xB;', '&#xD800;', '&#xDFFF;', '&#xFFFE;', '&#xFFFF;', '&#x110000;', '&#1114112;', '&#X41;', '&#;', '&#x;', '&#12a;', '&#65', '&#000000065;']) {
+      for (const doc of [`<a>0011999999${ref}02</a>`, `<a x="1${ref}2">t</a>`]) {
+        const e = failure(() => parseXmlSafely(doc));
+        expect(e.type, doc).toBe('client.bad-xml');
+        expect(e.detail, doc).toEqual([{ reason: expect.stringContaining('character reference'), code: 'xml-reference' }]);
+        expect(e.message, doc).not.toContain('0011999999');
+      }
+    }
+  });
+
+  it('refuses named references other than the five predefined ones (no HTML entities), and a lone "&"', () => {
+    for (const ref of ['&nbsp;', '&copy;', '&foo;', '&Amp;', '&amp', '& ', '&lt']) {
+      for (const doc of [`<a>x${ref}y</a>`, `<a x="x${ref}y">t</a>`]) {
+        const e = failure(() => parseXmlSafely(doc));
+        expect(e.type, doc).toBe('client.bad-xml');
+        expect(e.detail[0]!.code, doc).toBe('xml-reference');
+      }
+    }
+    const e = failure(() => parseXmlSafely('<r>\n  <Ten>Trần&nbsp;Văn</Ten>\n</r>'));
+    expect(e.message).toContain('(line 2, column 12)');
+    expect(JSON.stringify({ m: e.message, d: e.detail })).not.toContain('Trần');
+  });
+
+  it('accepts every reference XML 1.0 allows, and leaves CDATA and comments alone', () => {
+    expect(parseXmlSafely('<a x="&#x9;&#xA;&#xD;&#32;">&#9;&#10;&#x20;|&#xD7FF;&#xE000;&#xFFFD;&#x10000;&#x10FFFF;&#1114111;&#x0041;&#00000065;</a>')).toEqual({
+      a: { '#text': '\t\n |\uD7FF\uE000\uFFFD\u{10000}\u{10FFFF}\u{10FFFF}AA', '@_x': '\t\n\r ' },
+    });
+    // the fast parser (no numeric references in text or attributes) and the full one read CDATA the same: as is
+    expect(parseXmlSafely('<a><![CDATA[&nbsp; &#0; & <b>]]><!-- &foo; &#0; --><?pi &bar; ?></a>')).toEqual({ a: { '#text': '&nbsp; &#0; & <b>', '?pi': '' } });
+    expect(parseXmlSafely('<a b="&#65;"><![CDATA[&#66;]]></a>')).toEqual({ a: { '#text': '&#66;', '@_b': 'A' } });
+  });
+
+  it('reads a literal tab, CR or LF in an attribute value as a space (XML 1.0 §3.3.3), a character reference to one as itself', () => {
+    expect(parseXmlSafely('<a x="p\tq\nr\r\ns\rt" y=\'1\n2\'>u\r\nv\tw</a>')).toEqual({ a: { '#text': 'u\nv\tw', '@_x': 'p q r s t', '@_y': '1 2' } });
+    expect(parseXmlSafely('<a x="p&#9;q&#10;r&#13;&#10;s"/>')).toEqual({ a: { '@_x': 'p\tq\nr\r\ns' } });
+    // whitespace between attributes, in text and in CDATA is not touched
+    expect(parseXmlSafely('<a\n\tx="1"\r\n  y="2"><![CDATA[p\tq]]></a>')).toEqual({ a: { '#text': 'p\tq', '@_x': '1', '@_y': '2' } });
   });
 
   it('rejects 200,000 predefined references too (expansion limit)', () => {

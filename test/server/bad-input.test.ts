@@ -52,6 +52,7 @@ describe('bad input', () => {
     ['10,000-deep XML nesting', () => send(SOAP, soap('<a>'.repeat(10_000) + '</a>'.repeat(10_000)), 'text/xml'), 500, /^client\.xml-too-deep$/],
     ['an XML body over the XML limit (256 KiB), though under the JSON one', () => send(SOAP, soap(`<m:TraCuuCongDan><ApplicantsId>038095999901</ApplicantsId><GhiChu>${'y'.repeat(300_000)}</GhiChu></m:TraCuuCongDan>`), 'text/xml'), 500, /^client\.body-too-large$/], // a SOAP Fault, as HTTP 500
     ['an element with 100 attributes', () => send(SOAP, soap(`<m:TraCuuCongDan${Array.from({ length: 100 }, (_, i) => ` a${i}="1"`).join('')}/>`), 'text/xml'), 500, /^client\.xml-too-large$/],
+    ['a SOAP 1.2 envelope to a SOAP 1.1 endpoint', () => send(SOAP, '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:m="urn:motcua:legacy:v1"><env:Body><m:TraCuuCongDan><ApplicantsId>001199999902</ApplicantsId></m:TraCuuCongDan></env:Body></env:Envelope>', 'application/soap+xml'), 500, /^client\.bad-soap$/],
     ['a non-SOAP XML document', () => send(SOAP, '<hello>world</hello>', 'text/xml'), 500, /^client\.bad-soap$/],
     ['an unknown SOAP operation', () => send(SOAP, soap('<m:XoaCongDan/>'), 'text/xml'), 500, /^client\.unknown-operation$/],
     ['an invalid CCCD over SOAP', () => send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>12345</ApplicantsId></m:TraCuuCongDan>'), 'text/xml'), 500, /^client\.schema-violation$/],
@@ -76,6 +77,12 @@ describe('bad input', () => {
       }
     });
   }
+
+  it('answers a SOAP version it does not speak with a VersionMismatch fault, in its own version', async () => {
+    const res = await send(SOAP, '<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><m:TraCuuCongDan xmlns:m="urn:motcua:legacy:v1"/></env:Body></env:Envelope>', 'application/soap+xml');
+    expect(res.body).toContain('<faultcode>soap:VersionMismatch</faultcode>');
+    expect(res.headers['content-type']).toContain('text/xml');
+  });
 
   it('names the offending field for a schema violation', async () => {
     const res = await send(REST, '{"soDinhDanh":"099095999901"}');
