@@ -163,6 +163,16 @@ describe('auth: oauth2 client credentials', () => {
     expect(malformed.detail[0]?.code).toBe('token-malformed');
   });
 
+  it('a token endpoint that cannot be reached is transport.auth-unavailable (retried), not the peer being unreachable', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:18209'), { code: 'ECONNREFUSED' });
+    agent.get(LGSP).intercept({ path: TOKEN_PATH, method: 'POST' }).replyWithError(refused);
+    const peer = createPeer(config, agent, { now });
+    const e = await rejection(peer.send({ path: '/api', json: {} }));
+    expect(e.type).toBe('transport.auth-unavailable');
+    expect(e.detail[0]?.code).toBe('token-unreachable');
+    expect(e.message).toContain('lgsp-camau');
+  });
+
   it('resolves a relative tokenUrl under the peer base URL and sends the audience', async () => {
     let body = '';
     agent

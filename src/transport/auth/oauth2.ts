@@ -1,5 +1,5 @@
 import { exchange, joinUrl } from '../http.js';
-import { authEndpointFailed, authFailed, CredentialCache, parseJsonObject } from './shared.js';
+import { authEndpointFailed, authEndpointUnreachable, authFailed, CredentialCache, parseJsonObject } from './shared.js';
 import type { AuthContext, Authenticator, OAuth2AuthConfig } from './types.js';
 
 /** RFC 6749 §2.3.1: client id and secret are form-encoded before they go into HTTP Basic. */
@@ -23,6 +23,9 @@ export function oauth2Auth(config: OAuth2AuthConfig, ctx: AuthContext): Authenti
       body,
       requestMs: ctx.requestMs,
       maxResponseBytes: ctx.maxResponseBytes,
+    }).catch((error: unknown) => {
+      // The token endpoint is often another host (an LGSP's WSO2): its being down is not the peer's.
+      throw authEndpointUnreachable(ctx.peer, 'token', error);
     });
     if (res.status < 200 || res.status > 299) throw authEndpointFailed(ctx.peer, res.status, 'token');
     const answer = parseJsonObject(res.body);

@@ -1,4 +1,4 @@
-import { HubError } from '../../core/errors.js';
+import { HubError, toHubError } from '../../core/errors.js';
 
 /** A credential fetched on demand, cached for its lifetime, fetched by one request however many callers wait. */
 export class CredentialCache<T> {
@@ -37,6 +37,16 @@ export function authEndpointFailed(peer: string, status: number, what: string): 
     });
   }
   return authFailed(peer, `${what} answered HTTP ${status}`, `${what}-refused`);
+}
+
+/** A token endpoint that cannot be reached or does not answer in time: retried like any outage. */
+export function authEndpointUnreachable(peer: string, what: string, error: unknown): HubError {
+  const cause = toHubError(error);
+  if (cause.type !== 'transport.unreachable' && cause.type !== 'transport.timeout') return cause;
+  return new HubError('transport.auth-unavailable', `Máy chủ xác thực của ${peer} không liên lạc được / the ${what} endpoint of ${peer} cannot be reached`, {
+    detail: [{ reason: `${what} endpoint: ${cause.type === 'transport.timeout' ? 'no answer in time' : 'connection failed'}`, code: cause.type === 'transport.timeout' ? `${what}-timeout` : `${what}-unreachable` }],
+    cause: error,
+  });
 }
 
 export function authFailed(peer: string, reason: string, code: string): HubError {
