@@ -76,7 +76,11 @@ export async function startThread(entry: URL, data: unknown, onEvent: (name: str
         }
       } else if ('event' in message) onEvent(message.event, message.payload);
       else if ('ready' in message) resolve(message.ready);
-      else if ('failed' in message) reject(revive(message.failed));
+      else if ('failed' in message) {
+        // Reported to the opener; the exit that follows is its consequence, not a crash to report again.
+        closing ??= Promise.resolve();
+        reject(revive(message.failed));
+      }
       else if ('closed' in message) onClosed?.();
     });
     worker.once('error', (error) => {

@@ -90,6 +90,7 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
 async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv, dispatcher: Dispatcher | undefined, workers: boolean, storage: Storage): Promise<Hub> {
   const { queue, messageLog } = storage;
   log.info({ queue: queue?.kind ?? 'none', store: messageLog.dialect }, 'storage opened');
+  if (!registry.hub.trust) log.warn('no trust: section in config/hub.yaml: the message log is hash-chained but its checkpoints are not signed, so `lienthong audit export` bundles cannot prove who kept the log (see docs/audit.md)');
   if (queue?.durabilityWarning) log.warn({ queue: queue.kind }, queue.durabilityWarning);
 
   const peers = createPeers(registry, dispatcher);
@@ -165,6 +166,11 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   } catch (error) {
     await hub.close();
     throw error;
+  }
+  const { server } = options.registry.hub;
+  // Reachable from other machines with nothing to say who calls: every caller is taken as the connector's participant.
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host) && !server.tls && !server.trustedProxy && !server.requireClientIdentity) {
+    options.log.warn({ host }, 'listening beyond this machine without TLS client certificates, a trusted proxy or server.requireClientIdentity: any caller that reaches the port is taken as the connector\'s own participant and gets its access rights (see docs/trust.md)');
   }
   const address = hub.app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;

@@ -21,7 +21,10 @@ serveThread(async (options: { dataKey: string; queue?: StorageOptions['queue']; 
     createPrivateKey(signing.keyPassphrase === undefined ? signing.keyPem : { key: signing.keyPem, passphrase: signing.keyPassphrase }),
     splitPemCertificates(signing.certificatePem),
   ));
-  const log = await openMessageLog({ ...options.log!, sealer, audit: signing ? { signer, chainId: `${signing.chainPrefix}#${randomUUID().slice(0, 8)}` } : {} });
+  const log = await openMessageLog({ ...options.log!, sealer, audit: signing ? { signer, chainId: `${signing.chainPrefix}#${randomUUID().slice(0, 8)}` } : {} }).catch((cause: unknown) => {
+    const where = options.log!.databaseUrl ? `PostgreSQL at ${redactedUrl(options.log!.databaseUrl)} (DATABASE_URL)` : options.log!.sqliteFile;
+    throw new Error(`cannot open the message log on ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  });
   const replay = options.replay && (options.replay.redisUrl
     ? redisReplayGuard({ url: options.replay.redisUrl, prefix: options.replay.redisPrefix, windowMs: options.replay.windowMs })
     : sqliteReplayGuard({ file: options.replay.sqliteFile, windowMs: options.replay.windowMs }));
@@ -35,3 +38,13 @@ serveThread(async (options: { dataKey: string; queue?: StorageOptions['queue']; 
     },
   };
 });
+
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return `${parsed.protocol}//${parsed.username ? `${parsed.username}@` : ''}${parsed.host}${parsed.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
