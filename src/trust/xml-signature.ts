@@ -19,7 +19,11 @@
  *      turn; KeyInfo and BinarySecurityToken are never read (the CVE-2024-32962 trap);
  *   6. the bytes xml-crypto verified for the Body and the Timestamp must equal the canonical form of
  *      the Body and Timestamp found in step 4;
- *   7. the Timestamp's Created/Expires are checked against the clock, with skew.
+ *   7. the Timestamp's Created/Expires are checked against the clock, with skew: Created not in the
+ *      future, Expires not past, Expires − Created not over the maximum lifetime (default 300 s, as
+ *      WS-I BSP and common stacks), and Created not older than that lifetime, whatever Expires says.
+ *      This bounds how long a captured message can be replayed (lifetime + 2 × skew at most); it does
+ *      not stop a replay inside that window (no cache of seen signatures here).
  * Steps 2 to 4 run before any RSA work, so a malformed or wrapped message costs no verification.
  */
 import { X509Certificate, randomUUID, type KeyObject } from 'node:crypto';
@@ -57,6 +61,7 @@ const XSD_DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-
 const DEFAULT_TIMESTAMP_TTL_SECONDS = 300;
 const MAX_TIMESTAMP_TTL_SECONDS = 86_400;
 const DEFAULT_MAX_CLOCK_SKEW_SECONDS = 300;
+const DEFAULT_MAX_TIMESTAMP_LIFETIME_SECONDS = 300;
 
 const ELEMENT_NODE = 1;
 const PROCESSING_INSTRUCTION_NODE = 7;
@@ -80,7 +85,16 @@ export interface VerifySoapOptions {
   now?: Date;
   /** Tolerance for the peer's clock on Created and Expires; default 300 s. */
   maxClockSkewSeconds?: number;
-  /** Default true: a Security block without a Timestamp is refused. A Timestamp that is present is always checked. */
+  /**
+   * Longest Timestamp lifetime (Expires − Created) accepted, and the oldest Created accepted (this
+   * plus the skew), so a signer cannot make a message replayable for long; default 300 s, at most
+   * 86 400 s.
+   */
+  maxTimestampLifetimeSeconds?: number;
+  /**
+   * Default true: a Security block without a Timestamp is refused. A Timestamp that is present must be
+   * signed, hold one Created and one Expires, and is always checked.
+   */
   requireTimestamp?: boolean;
 }
 
@@ -103,7 +117,7 @@ const REJECTION_MESSAGES: Record<RejectionType, string> = {
   'trust.signature-malformed': 'Chữ ký WS-Security sai cấu trúc / malformed WS-Security signature',
   'trust.signature-invalid': 'Chữ ký WS-Security không hợp lệ / invalid WS-Security signature',
   'trust.signature-wrapping': 'Chữ ký WS-Security không bao phủ nội dung được đọc / the WS-Security signature does not cover what is read',
-  'trust.stale': 'Dấu thời gian WS-Security đã hết hạn hoặc ở tương lai / WS-Security timestamp expired or in the future',
+  'trust.stale': 'Dấu thời gian WS-Security đã hết hạn, ở tương lai hoặc có thời hạn quá dài / WS-Security timestamp expired, in the future or too long-lived',
 };
 
 /** Reasons name elements and rules only: ids and values in the message are attacker-chosen or personal data. */
@@ -116,11 +130,11 @@ const invalid = (reason: string, code: string) => rejection('trust.signature-inv
 const wrapping = (reason: string, code: string) => rejection('trust.signature-wrapping', reason, code);
 const stale = (reason: string, code: string) => rejection('trust.stale', reason, code);
 
-/** Our own configuration is wrong (no or unreadable pinned certificates): not the peer's fault. */
-function trustConfigError(reason: string, cause?: unknown): HubError {
+/** Our own configuration is wrong (no or unreadable pinned certificates, a bad time limit): not the peer's fault. */
+function trustConfigError(reason: string, cause?: unknown, code = 'pinned-certificates'): HubError {
   return new HubError('server.trust-config', `Cấu hình tin cậy không hợp lệ / invalid trust configuration: ${reason}`, {
     status: 500,
-    detail: [{ reason, code: 'pinned-certificates' }],
+    detail: [{ reason, code }],
     cause,
   });
 }
@@ -312,7 +326,11 @@ export function verifySoapEnvelope(xml: string | Buffer, options: VerifySoapOpti
   const pinned = pinnedCertificates(options.certificates);
   const now = (options.now ?? new Date()).getTime();
   const skewSeconds = options.maxClockSkewSeconds ?? DEFAULT_MAX_CLOCK_SKEW_SECONDS;
-  if (!Number.isFinite(skewSeconds) || skewSeconds < 0) throw trustConfigError('maxClockSkewSeconds must be a number of seconds, 0 or more');
+  if (!Number.isFinite(skewSeconds) || skewSeconds < 0) throw trustConfigError('maxClockSkewSeconds must be a number of seconds, 0 or more', undefined, 'clock-skew');
+  const lifetimeSeconds = options.maxTimestampLifetimeSeconds ?? DEFAULT_MAX_TIMESTAMP_LIFETIME_SECONDS;
+  if (!Number.isFinite(lifetimeSeconds) || lifetimeSeconds <= 0 || lifetimeSeconds > MAX_TIMESTAMP_TTL_SECONDS) {
+    throw trustConfigError(`maxTimestampLifetimeSeconds must be more than 0 and at most ${MAX_TIMESTAMP_TTL_SECONDS}`, undefined, 'timestamp-lifetime');
+  }
 
   const text = messageText(xml);
   const doc = parseStrictly(text);
@@ -329,7 +347,7 @@ export function verifySoapEnvelope(xml: string | Buffer, options: VerifySoapOpti
   const read: ReadElement[] = [{ reference: covered.body, element: envelope.body, xpath: bodyXPath(envelope.ns) }];
   if (covered.timestamp && security.timestamp) read.push({ reference: covered.timestamp, element: security.timestamp, xpath: timestampXPath(envelope.ns) });
   checkSignedBytes(signedXml, doc, references.length, read);
-  if (security.timestamp) checkTimestamp(security.timestamp, now, skewSeconds * 1000);
+  if (security.timestamp) checkTimestamp(security.timestamp, now, skewSeconds * 1000, lifetimeSeconds * 1000);
   return { ok: true, certificate, bodyId: covered.body.id };
 }
 
@@ -621,12 +639,20 @@ function checkSignedBytes(
   }
 }
 
-function checkTimestamp(timestamp: Element, nowMs: number, skewMs: number): void {
+/**
+ * The order decides which code a Timestamp that breaks several rules gets: an old, long-lived one is
+ * `timestamp-stale`, a fresh long-lived one `timestamp-lifetime`. Given the lifetime rule, a stale
+ * Created would also be expired; the stale rule is kept on its own so it holds even if the lifetime
+ * rule changes.
+ */
+function checkTimestamp(timestamp: Element, nowMs: number, skewMs: number, maxLifetimeMs: number): void {
   const created = timestampTime(timestamp, 'Created');
   const expires = timestampTime(timestamp, 'Expires');
   if (expires < created) throw malformed('the Timestamp expires before it was created', 'timestamp-order');
   if (created - skewMs > nowMs) throw stale('the Timestamp was created in the future, beyond the allowed clock skew', 'timestamp-future');
   if (expires + skewMs < nowMs) throw stale('the Timestamp has expired', 'timestamp-expired');
+  if (created + maxLifetimeMs + skewMs < nowMs) throw stale('the Timestamp was created longer ago than the maximum lifetime and clock skew allow', 'timestamp-stale');
+  if (expires - created > maxLifetimeMs) throw stale('the Timestamp lifetime (Expires minus Created) is longer than the maximum allowed', 'timestamp-lifetime');
 }
 
 function timestampTime(timestamp: Element, local: 'Created' | 'Expires'): number {

@@ -61,7 +61,7 @@ function signedQuery(version: SoapVersion = '1.1', options: { now?: Date; timest
   return signSoapEnvelope(citizenQuery(version), peerSigner, options);
 }
 
-function verify(xml: string | Buffer, options: { now?: Date; maxClockSkewSeconds?: number; requireTimestamp?: boolean } = {}) {
+function verify(xml: string | Buffer, options: { now?: Date; maxClockSkewSeconds?: number; maxTimestampLifetimeSeconds?: number; requireTimestamp?: boolean } = {}) {
   return verifySoapEnvelope(xml, { certificates: [peer.certPem], ...options });
 }
 
@@ -161,6 +161,26 @@ function peerSignsWithXmlCrypto(
     ...(signedInfoPrefixList ? { inclusiveNamespacesPrefixList: signedInfoPrefixList } : {}),
   });
   for (const reference of references) signedXml.addReference({ ...reference, digestAlgorithm: SHA256 });
+  signedXml.computeSignature(envelope, { prefix: 'ds', location: { reference: "//*[local-name()='Security']", action: 'append' } });
+  return signedXml.getSignedXml();
+}
+
+/**
+ * A message signed by the pinned peer key (through xml-crypto) over the Body and a Timestamp whose
+ * Created and Expires the test chooses (`undefined` leaves the element out), as a peer stack, or an
+ * attacker holding the peer's key for a moment, could send it.
+ */
+function peerSignsTimestamp(created: Date | undefined, expires: Date | undefined): string {
+  const times =
+    (created ? `<wsu:Created>${created.toISOString()}</wsu:Created>` : '') + (expires ? `<wsu:Expires>${expires.toISOString()}</wsu:Expires>` : '');
+  const envelope =
+    `<soap:Envelope xmlns:soap="${SOAP11_NS}" xmlns:wsse="${WSSE_NS}" xmlns:wsu="${WSU_NS}" xmlns:qldc="${QLDC_NS}">` +
+    `<soap:Header><wsse:Security soap:mustUnderstand="1"><wsu:Timestamp wsu:Id="ts-1">${times}</wsu:Timestamp></wsse:Security></soap:Header>` +
+    `<soap:Body wsu:Id="body-1"><qldc:TraCuuCongDan><qldc:SoDinhDanh>${SO_DINH_DANH}</qldc:SoDinhDanh></qldc:TraCuuCongDan></soap:Body>` +
+    `</soap:Envelope>`;
+  const signedXml = new SignedXml({ privateKey: peerSigner.key, signatureAlgorithm: RSA_SHA256, canonicalizationAlgorithm: EXC_C14N, idMode: 'wssecurity' });
+  signedXml.addReference({ xpath: "//*[local-name()='Body']", transforms: [EXC_C14N], digestAlgorithm: SHA256 });
+  signedXml.addReference({ xpath: "//*[local-name()='Timestamp']", transforms: [EXC_C14N], digestAlgorithm: SHA256 });
   signedXml.computeSignature(envelope, { prefix: 'ds', location: { reference: "//*[local-name()='Security']", action: 'append' } });
   return signedXml.getSignedXml();
 }
@@ -307,6 +327,14 @@ describe('tampered, stale or foreign signatures', () => {
     expect(verify(signedQuery('1.2', { now }), { now }).ok).toBe(true);
   });
 
+  it('a Timestamp created after now + skew fails; within the skew it is accepted', () => {
+    const now = new Date('2026-03-08T08:00:00Z');
+    const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+    expectRejected(peerSignsTimestamp(at(301), at(400)), 'trust.stale', 'timestamp-future', { now });
+    expect(verify(peerSignsTimestamp(at(300), at(400)), { now }).ok).toBe(true);
+    expectRejected(peerSignsTimestamp(at(61), at(120)), 'trust.stale', 'timestamp-future', { now, maxClockSkewSeconds: 60 });
+  });
+
   it('a signature by an unpinned key fails although its certificate rides in the BinarySecurityToken (CVE-2024-32962)', () => {
     const xml = signSoapEnvelope(citizenQuery('1.1'), intruderSigner);
     expect(only(parse(xml), WSSE_NS, 'BinarySecurityToken').textContent).toBe(new X509Certificate(intruder.certPem).raw.toString('base64'));
@@ -335,6 +363,66 @@ describe('tampered, stale or foreign signatures', () => {
 // ---------------------------------------------------------------------------------------------
 // signature wrapping
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Timestamp lifetime: how long a captured message can be replayed
+// ---------------------------------------------------------------------------------------------
+
+describe('Timestamp lifetime bounds the replay window', () => {
+  const now = new Date('2026-03-08T08:00:00Z');
+  const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+
+  it('a Timestamp that expires in 2099 is refused now and in 2030 (the review finding)', () => {
+    const xml = peerSignsTimestamp(now, new Date('2099-12-31T23:59:59Z'));
+    expectRejected(xml, 'trust.stale', 'timestamp-lifetime', { now });
+    expectRejected(xml, 'trust.stale', 'timestamp-stale', { now: new Date('2030-01-01T00:00:00Z') });
+    // signed just now and verified with the real clock, as the pipeline calls the verifier (no `now`)
+    expectRejected(peerSignsTimestamp(new Date(), new Date('2099-12-31T23:59:59Z')), 'trust.stale', 'timestamp-lifetime');
+  });
+
+  it('Expires − Created over the maximum lifetime (default 300 s) fails; up to it, it is accepted', () => {
+    expect(verify(peerSignsTimestamp(now, at(300)), { now }).ok).toBe(true);
+    expectRejected(peerSignsTimestamp(now, at(301)), 'trust.stale', 'timestamp-lifetime', { now });
+    expectRejected(peerSignsTimestamp(at(-60), at(3540)), 'trust.stale', 'timestamp-lifetime', { now });
+    // also the hub's own signer with a long timestampTtl: a verifier with the default refuses it
+    expectRejected(signedQuery('1.1', { now, timestampTtlSeconds: 3600 }), 'trust.stale', 'timestamp-lifetime', { now });
+  });
+
+  it('the maximum lifetime is configurable', () => {
+    const xml = peerSignsTimestamp(now, at(3600));
+    expect(verify(xml, { now, maxTimestampLifetimeSeconds: 3600 }).ok).toBe(true);
+    expectRejected(xml, 'trust.stale', 'timestamp-lifetime', { now, maxTimestampLifetimeSeconds: 3599 });
+    expectRejected(peerSignsTimestamp(now, at(120)), 'trust.stale', 'timestamp-lifetime', { now, maxTimestampLifetimeSeconds: 60 });
+  });
+
+  it('Created older than the maximum lifetime + skew fails even when Expires is later', () => {
+    expectRejected(peerSignsTimestamp(at(-20 * 60), at(60 * 60)), 'trust.stale', 'timestamp-stale', { now });
+    expectRejected(peerSignsTimestamp(at(-661), at(60)), 'trust.stale', 'timestamp-stale', { now, maxClockSkewSeconds: 60, maxTimestampLifetimeSeconds: 600 });
+    expect(verify(peerSignsTimestamp(at(-660), at(-60)), { now, maxClockSkewSeconds: 60, maxTimestampLifetimeSeconds: 600 }).ok).toBe(true);
+    // the oldest Created accepted with the defaults: lifetime 300 s + skew 300 s
+    expect(verify(peerSignsTimestamp(at(-600), at(-300)), { now }).ok).toBe(true);
+    // one second older is expired as well: a Timestamp within the lifetime expires before it goes stale
+    expectRejected(peerSignsTimestamp(at(-601), at(-301)), 'trust.stale', 'timestamp-expired', { now });
+  });
+
+  it('a signed Timestamp without Created or without Expires is malformed', () => {
+    expectRejected(peerSignsTimestamp(undefined, at(300)), 'trust.signature-malformed', 'timestamp-format', { now });
+    expectRejected(peerSignsTimestamp(now, undefined), 'trust.signature-malformed', 'timestamp-format', { now });
+    expectRejected(peerSignsTimestamp(undefined, undefined), 'trust.signature-malformed', 'timestamp-format', { now });
+    // requireTimestamp: false lets a message without a Timestamp through, not one with a bad Timestamp
+    expectRejected(peerSignsTimestamp(now, undefined), 'trust.signature-malformed', 'timestamp-format', { now, requireTimestamp: false });
+    expectRejected(peerSignsTimestamp(now, at(3600)), 'trust.stale', 'timestamp-lifetime', { now, requireTimestamp: false });
+  });
+
+  it('a maximum lifetime that is not a positive number of seconds up to a day is our configuration error', () => {
+    const xml = peerSignsTimestamp(now, at(300));
+    for (const maxTimestampLifetimeSeconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 86_401]) {
+      const error = rejection(() => verify(xml, { now, maxTimestampLifetimeSeconds }), 'server.trust-config', 'timestamp-lifetime');
+      expect(error.status).toBe(500);
+    }
+    expect(verify(xml, { now, maxTimestampLifetimeSeconds: 86_400 }).ok).toBe(true);
+  });
+});
 
 describe('signature wrapping', () => {
   it('the signed Body moved into a header wrapper and a forged Body inserted fails', () => {
