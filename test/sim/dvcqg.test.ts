@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { simulators, startDvcqgSim, type DvcqgSim } from '../../src/sim/index.js';
+import { DVCQG_AGENCIES, DVCQG_DSTCODES } from '../../src/sim/dvcqg/server.js';
 import { waitFor } from '../support/wait.js';
 
 /** Fictitious dossiers and people only. */
@@ -12,7 +13,7 @@ const NAME = 'Trần Văn Thử';
 
 const hoSo = (o: Record<string, unknown> = {}) => ({
   MaHoSo: MA,
-  MaTTHC: '1.001234.000.00.00.H56',
+  MaTTHC: '1.001234',
   TenTTHC: 'Đăng ký khai sinh',
   MaLinhVuc: 'G09-HT',
   TenLinhVuc: 'Hộ tịch',
@@ -123,7 +124,7 @@ describe('dvcqg simulator: login and session', () => {
 
   it('refuses service calls without a valid session with error_code "-1"', async () => {
     for (const session of [undefined, '', 'khong-phai-phien', 42]) {
-      const res = await post(sim.url, '/dvcqg/service', { session, madonvi: MADONVI, service: 'TraCuuHoSo', data: { MaHoSo: MA } });
+      const res = await post(sim.url, '/dvcqg/service', { session, madonvi: MADONVI, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE });
       expect(res.status).toBe(200);
       expect(res.json).toEqual({ error_code: '-1', message: 'Phiên làm việc không hợp lệ hoặc đã hết hạn' });
     }
@@ -267,7 +268,7 @@ describe('dvcqg simulator: services', () => {
     const session = await login();
     expect((await svc(session, 'LayThuTuc', {})).json).toEqual({ error_code: '500', message: 'DATA_INCORRECT: unknown service' });
     expect((await svc(session, undefined as unknown as string, {})).json.error_code).toBe('500');
-    const noAgency = await post(sim.url, '/dvcqg/service', { session, service: 'TraCuuHoSo', data: { MaHoSo: MA } });
+    const noAgency = await post(sim.url, '/dvcqg/service', { session, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE });
     expect(noAgency.json.error_code).toBe('106');
     expect(noAgency.json.message).toMatch(/^AGENCY_ID_INCORRECT/);
   });
@@ -314,6 +315,21 @@ describe('dvcqg simulator: validation names the field (302 DATA_TYPE_INVALID)', 
     ['progress numeric TrangThai', 'CapNhatTienDoHoSoMC', [step({ TrangThai: 4 })], {}, 'data[0].TrangThai'],
     ['lookup without MaHoSo', 'TraCuuHoSo', {}, {}, 'data.MaHoSo'],
     ['lookup with a list', 'TraCuuHoSo', [{ MaHoSo: MA }], {}, 'data'],
+    ['MaTTHC local code with agency suffix', 'DongBoHoSoMC', [hoSo({ MaTTHC: '1.001234.000.00.00.H56' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
+    ['MaTTHC five digits', 'DongBoHoSoMC', [hoSo({ MaTTHC: '1.00123' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
+    ['MaTTHC without the dot', 'DongBoHoSoMC', [hoSo({ MaTTHC: '1001234' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
+    ['MaTTHC with spaces', 'DongBoHoSoMC', [hoSo({ MaTTHC: ' 1.001234' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
+    ['MaTTHC as a number', 'DongBoHoSoMC', [hoSo({ MaTTHC: 1.001234 })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
+    ['KenhThucHien 4', 'DongBoHoSoMC', [hoSo({ KenhThucHien: '4' })], { isUpdating: 'False' }, 'data[0].KenhThucHien'],
+    ['KenhThucHien 0', 'DongBoHoSoMC', [hoSo({ KenhThucHien: '0' })], { isUpdating: 'False' }, 'data[0].KenhThucHien'],
+    ['KenhThucHien empty', 'DongBoHoSoMC', [hoSo({ KenhThucHien: '' })], { isUpdating: 'False' }, 'data[0].KenhThucHien'],
+    ['KenhThucHien as a word', 'DongBoHoSoMC', [hoSo({ KenhThucHien: 'TrucTuyen' })], { isUpdating: 'False' }, 'data[0].KenhThucHien'],
+    ['KenhThucHien as a number', 'DongBoHoSoMC', [hoSo({ KenhThucHien: 2 })], { isUpdating: 'False' }, 'data[0].KenhThucHien'],
+    ['LoaiDoiTuong 5', 'DongBoHoSoMC', [hoSo({ LoaiDoiTuong: '5' })], { isUpdating: 'False' }, 'data[0].LoaiDoiTuong'],
+    ['LoaiDoiTuong with a leading zero', 'DongBoHoSoMC', [hoSo({ LoaiDoiTuong: '01' })], { isUpdating: 'False' }, 'data[0].LoaiDoiTuong'],
+    ['LoaiDoiTuong as a number', 'DongBoHoSoMC', [hoSo({ LoaiDoiTuong: 1 })], { isUpdating: 'False' }, 'data[0].LoaiDoiTuong'],
+    ['LoaiDinhDanh 3', 'DongBoHoSoMC', [hoSo({ DinhDanhCHS: [{ LoaiDinhDanh: '3', SoDinhDanh: '038095999901' }] })], { isUpdating: 'False' }, 'data[0].DinhDanhCHS[0].LoaiDinhDanh'],
+    ['LoaiPhiLePhi 0 in the second fee', 'DongBoHoSoMC', [hoSo({ DanhSachLePhi: [{ TenPhiLePhi: 'Lệ phí (mẫu)', Gia: '50000', LoaiPhiLePhi: '2' }, { TenPhiLePhi: 'Phí (mẫu)', Gia: '10000', LoaiPhiLePhi: '0' }] })], { isUpdating: 'False' }, 'data[0].DanhSachLePhi[1].LoaiPhiLePhi'],
   ];
 
   it.each(cases)('%s', async (_label, service, data, extra, field) => {
@@ -327,10 +343,105 @@ describe('dvcqg simulator: validation names the field (302 DATA_TYPE_INVALID)', 
     expect(sim.received().at(-1)).toMatchObject({ service, outcome: 'error', errorCode: '302' });
   });
 
+  it('accepts every documented KenhThucHien, LoaiDoiTuong, LoaiDinhDanh and LoaiPhiLePhi, and their absence', async () => {
+    const session = await login();
+    const items = [
+      ...['1', '2', '3'].map((KenhThucHien, i) => hoSo({ MaHoSo: `000.00.14.H56-250304-010${i}`, KenhThucHien })),
+      ...['1', '2', '3', '4'].map((LoaiDoiTuong, i) => hoSo({ MaHoSo: `000.00.14.H56-250304-020${i}`, LoaiDoiTuong, MaTTHC: `${i % 3 + 1}.00249${i}` })),
+      hoSo({
+        MaHoSo: '000.00.14.H56-250304-0300',
+        DinhDanhCHS: [{ LoaiDinhDanh: '1', SoDinhDanh: '038095999901' }, { LoaiDinhDanh: '2', SoDinhDanh: '038999901' }],
+        DanhSachLePhi: [{ TenPhiLePhi: 'Phí (mẫu)', Gia: '10000', LoaiPhiLePhi: '1' }, { TenPhiLePhi: 'Lệ phí (mẫu)', Gia: '50000', LoaiPhiLePhi: '2' }],
+      }),
+      hoSo({ MaHoSo: '000.00.14.H56-250304-0301', KenhThucHien: undefined, LoaiDoiTuong: undefined }),
+    ];
+    const res = await svc(session, 'DongBoHoSoMC', items, { isUpdating: 'False' });
+    expect(res.json).toEqual({ error_code: '0', message: 'Thành công' });
+    expect(sim.dossiers().size).toBe(items.length);
+  });
+
   it('accepts empty optional dates and an absent isUpdating (create)', async () => {
     const session = await login();
     expect((await svc(session, 'DongBoHoSoMC', [hoSo({ NgayTra: '', NgayKetThucXuLy: '' })])).json.error_code).toBe('0');
     expect((await svc(session, 'DongBoHoSoMC', [hoSo()])).json.error_code).toBe('-3');
+  });
+});
+
+describe('dvcqg simulator: dstcode and madonvi (106 AGENCY_ID_INCORRECT)', () => {
+  const agencyError = (res: Res, pattern: RegExp) => {
+    expect(res.status).toBe(200);
+    expect(res.json.error_code).toBe('106');
+    expect(res.json.message).toMatch(/^AGENCY_ID_INCORRECT: /);
+    expect(res.json.message).toMatch(pattern);
+  };
+
+  it('defaults to the codes of the shipped configuration', () => {
+    expect(DVCQG_AGENCIES).toEqual([MADONVI]);
+    expect(DVCQG_DSTCODES).toEqual([DSTCODE]);
+  });
+
+  it('refuses a service call without dstcode, or with another one, before looking at the session', async () => {
+    const session = await login();
+    const body = { session, madonvi: MADONVI, service: 'DongBoHoSoMC', isUpdating: 'False', data: [hoSo()] };
+    // The refusal is not remembered for the idempotency-key: the same request with the right dstcode is processed.
+    agencyError(await post(sim.url, '/dvcqg/service', body, { 'idempotency-key': 'k-dst' }), /dstcode missing/);
+    expect((await post(sim.url, '/dvcqg/service', body, { 'idempotency-key': 'k-dst', dstcode: DSTCODE })).json.error_code).toBe('0');
+    expect(sim.received().map((r) => [r.outcome, r.errorCode])).toEqual([['error', '106'], ['ok', undefined]]);
+    sim.reset();
+
+    agencyError(await post(sim.url, '/dvcqg/service', body), /dstcode missing/);
+    agencyError(await post(sim.url, '/dvcqg/service', body, { dstcode: '' }), /dstcode missing/);
+    agencyError(await post(sim.url, '/dvcqg/service', body, { dstcode: 'VN:GOV:000.00.00.G12:vpcpdvcprovider' }), /unknown dstcode/);
+    agencyError(await post(sim.url, '/dvcqg/service', body, { dstcode: DSTCODE.toLowerCase() }), /unknown dstcode/);
+    agencyError(await post(sim.url, '/dvcqg/service', { ...body, session: 'khong-phai-phien' }), /dstcode missing/);
+    expect(sim.dossiers().size).toBe(0);
+    expect(sim.received().map((r) => [r.service, r.outcome, r.errorCode, r.dstcode])).toEqual([
+      ['DongBoHoSoMC', 'error', '106', undefined],
+      ['DongBoHoSoMC', 'error', '106', undefined],
+      ['DongBoHoSoMC', 'error', '106', 'VN:GOV:000.00.00.G12:vpcpdvcprovider'],
+      ['DongBoHoSoMC', 'error', '106', DSTCODE.toLowerCase()],
+      ['DongBoHoSoMC', 'error', '106', undefined],
+    ]);
+  });
+
+  it('takes dstcode as a query parameter too, as the X-Road adapter does; the login needs none', async () => {
+    const session = await login();
+    const res = await post(sim.url, `/dvcqg/service?dstcode=${encodeURIComponent(DSTCODE)}`, { session, madonvi: MADONVI, service: 'TraCuuHoSo', data: { MaHoSo: MA } });
+    expect(res.json.error_code).toBe('0');
+    expect(sim.received().at(-1)).toMatchObject({ dstcode: DSTCODE, outcome: 'ok' });
+  });
+
+  it('refuses a madonvi the portal does not know', async () => {
+    const session = await login();
+    for (const madonvi of ['000.00.00.H41', '000.00.14.H56', 'H56', ' 000.00.00.H56', '000.00.00.h56']) {
+      const res = await post(sim.url, '/dvcqg/service', { session, madonvi, service: 'DongBoHoSoMC', isUpdating: 'False', data: [hoSo()] }, { dstcode: DSTCODE });
+      agencyError(res, /unknown madonvi/);
+    }
+    agencyError(await post(sim.url, '/dvcqg/service', { session, madonvi: 42, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE }), /madonvi missing/);
+    expect(sim.dossiers().size).toBe(0);
+    expect(sim.received().map((r) => r.madonvi)).toEqual(['000.00.00.H41', '000.00.14.H56', 'H56', ' 000.00.00.H56', '000.00.00.h56', undefined]);
+    expect(sim.received().every((r) => r.outcome === 'error' && r.errorCode === '106')).toBe(true);
+    expect((await svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' })).json.error_code).toBe('0');
+  });
+
+  it('checks the session before madonvi', async () => {
+    const res = await post(sim.url, '/dvcqg/service', { session: 'khong-phai-phien', madonvi: '000.00.00.H41', service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE });
+    expect(res.json.error_code).toBe('-1');
+  });
+
+  it('takes the known agencies and dstcodes as options', async () => {
+    const other = await startDvcqgSim({ port: 0, agencies: ['000.00.00.H41', '000.00.00.H30'], dstcodes: ['VN:GOV:000.00.00.G22:dvcqg-thu'] });
+    try {
+      const session = await login(other);
+      const send = (madonvi: string, dstcode: string) =>
+        post(other.url, '/dvcqg/service', { session, madonvi, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode });
+      expect((await send('000.00.00.H41', 'VN:GOV:000.00.00.G22:dvcqg-thu')).json.error_code).toBe('0');
+      expect((await send('000.00.00.H30', 'VN:GOV:000.00.00.G22:dvcqg-thu')).json.error_code).toBe('0');
+      agencyError(await send(MADONVI, 'VN:GOV:000.00.00.G22:dvcqg-thu'), /unknown madonvi/);
+      agencyError(await send('000.00.00.H41', DSTCODE), /unknown dstcode/);
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -156,6 +156,30 @@ describe('emc simulator: validation names the field', () => {
     ['User object', { User: { ID_local: 'x' } }, 'User'],
     ['User not JSON', { User: 'tranvanthu' }, 'User'],
     ['User missing keys', { User: JSON.stringify({ ID_local: 'x' }) }, 'User'],
+    ['Status missing', { Status: undefined }, 'Status'],
+    ['Status null', { Status: null }, 'Status'],
+    ['Status negative', { Status: -1 }, 'Status'],
+    ['Status with a leading zero', { Status: '01' }, 'Status'],
+    ['Status with a space', { Status: ' 1' }, 'Status'],
+    ['Status as DVCQG TrangThaiHoSo 10', { Status: '10' }, 'Status'],
+    ['FormsReception 0', { FormsReception: '0' }, 'FormsReception'],
+    ['FormsReception 3 (bưu chính is 2 + IsDVCBC 1)', { FormsReception: 3 }, 'FormsReception'],
+    ['FormsReception missing', { FormsReception: undefined }, 'FormsReception'],
+    ['FormsPayments 3', { FormsPayments: '3' }, 'FormsPayments'],
+    ['Level 5', { Level: '5' }, 'Level'],
+    ['Level missing', { Level: undefined }, 'Level'],
+    ['Level as a word', { Level: 'ToanTrinh' }, 'Level'],
+    ['IsFromDVCQG 2', { IsFromDVCQG: '2' }, 'IsFromDVCQG'],
+    ['IsFromDVCQG "True"', { IsFromDVCQG: 'True' }, 'IsFromDVCQG'],
+    ['IsDVCBC missing', { IsDVCBC: undefined }, 'IsDVCBC'],
+    ['IsDVCBC as a list', { IsDVCBC: ['1'] }, 'IsDVCBC'],
+    ['SiteId 0', { SiteId: 0 }, 'SiteId'],
+    ['SiteId negative', { SiteId: -56 }, 'SiteId'],
+    ['SiteId with a leading zero', { SiteId: '056' }, 'SiteId'],
+    ['CodeTTHC missing', { CodeTTHC: undefined }, 'CodeTTHC'],
+    ['CodeTTHC empty', { CodeTTHC: '' }, 'CodeTTHC'],
+    ['User JSON null', { User: 'null' }, 'User'],
+    ['User JSON list', { User: '[]' }, 'User'],
   ];
 
   it.each(cases)('%s', async (_label, override, field) => {
@@ -166,6 +190,24 @@ describe('emc simulator: validation names the field', () => {
     expect(res.json.message).toContain(field);
     expect(sim.events().size).toBe(0);
     expect(sim.received().at(-1)).toMatchObject({ outcome: 'error', errorCode: '400', field });
+  });
+
+  it('accepts every documented code, as a string or a number, with User and Data absent', async () => {
+    const lists: Record<string, number[]> = {
+      Status: [0, 1, 2, 3, 4], FormsReception: [1, 2], FormsPayments: [0, 1, 2], Level: [0, 1, 3, 4], IsFromDVCQG: [0, 1], IsDVCBC: [0, 1, 2],
+    };
+    let sent = 0;
+    for (const [field, codes] of Object.entries(lists)) {
+      for (const code of codes) {
+        for (const value of [String(code), code]) {
+          const res = await track(event({ [field]: value, User: undefined, Data: undefined }));
+          expect([field, value, res.status]).toEqual([field, value, 200]);
+          sent++;
+        }
+      }
+    }
+    expect(sim.events().get(MA)).toHaveLength(sent);
+    expect(sim.received().every((r) => r.outcome === 'ok')).toBe(true);
   });
 
   it('rejects a body that is not an object', async () => {

@@ -34,7 +34,22 @@ export interface DvcqgSimOptions {
   latencyMs?: number;
   /** Extra random 0..jitterMs on top of latencyMs. Default 0. */
   jitterMs?: number;
+  /**
+   * Agency codes (`madonvi`) the portal knows; any other is answered 106 AGENCY_ID_INCORRECT.
+   * Default DVCQG_AGENCIES: the code the shipped mappings send (mappings/dvcqg/*.out.yaml).
+   */
+  agencies?: readonly string[];
+  /**
+   * `dstcode` values (HTTP header, or `?dstcode=` as the X-Road adapter also takes it) that reach this service;
+   * any other, or none, is answered 106 AGENCY_ID_INCORRECT. Default DVCQG_DSTCODES.
+   */
+  dstcodes?: readonly string[];
 }
+
+/** Default known agencies: Thanh Hóa's UBND code, the `madonvi` of the shipped DVCQG mappings. Fictitious use only. */
+export const DVCQG_AGENCIES: readonly string[] = ['000.00.00.H56'];
+/** Default `dstcode`: the DVCQG provider subsystem of Văn phòng Chính phủ on NGSP (VN-SYSTEMS §1, CM-LGSP). */
+export const DVCQG_DSTCODES: readonly string[] = ['VN:GOV:000.00.00.G22:vpcpdvcprovider'];
 
 /** One call to `/dvcqg/service`: ids and codes only, never names or other personal values. */
 export interface ReceivedCall {
@@ -52,7 +67,7 @@ export interface ReceivedCall {
   at: string;
   /**
    * ok: processed with error_code "0" (TraCuuHoSo reads count too: filter by service for writes);
-   * error: a business error_code (302, -3, 201, 106, 500); duplicate: replayed answer for a repeated idempotency-key;
+   * error: a business error_code (302, -3, 201, 106 for a missing/unknown dstcode or madonvi, 500); duplicate: replayed answer for a repeated idempotency-key;
    * rejected: not processed (fault mode, invalid/expired session).
    */
   outcome: Outcome;
@@ -115,6 +130,11 @@ const OK = (result?: unknown): Answer => ({
   outcome: 'ok',
 });
 const fail = (code: string, message: string): Answer => ({ body: { error_code: code, message }, outcome: 'error' });
+/**
+ * Every field check answers 302 DATA_TYPE_INVALID. VN-SYSTEMS lists no dedicated code for a value outside a code
+ * list (KenhThucHien, LoaiDoiTuong, LoaiDinhDanh, LoaiPhiLePhi, TrangThaiHoSo) or a malformed MaTTHC; 302 is the
+ * closest documented one (a value not of the field's type), as for malformed dates and non-string values.
+ */
 const invalid = (e: Invalid): Answer => fail('302', `DATA_TYPE_INVALID: ${e.field} ${e.reason}`);
 
 const SESSION_INVALID = { error_code: '-1', message: 'Phiên làm việc không hợp lệ hoặc đã hết hạn' };
@@ -129,6 +149,8 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
   const slowMs = opts.slowMs ?? 30_000;
   const latencyMs = opts.latencyMs ?? 0;
   const jitterMs = opts.jitterMs ?? 0;
+  const agencies = new Set(opts.agencies ?? DVCQG_AGENCIES);
+  const dstcodes = new Set(opts.dstcodes ?? DVCQG_DSTCODES);
 
   const modes = new ModeClock<DvcqgMode>(DVCQG_MODES, 'normal');
   const sessions = new Map<string, number>();
@@ -219,13 +241,11 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     const data = body?.data;
     const first = Array.isArray(data) ? data[0] : data;
     const item = isPlainObject(first) ? first : undefined;
-    const header = req.headers.dstcode;
-    const query = isPlainObject(req.query) ? req.query.dstcode : undefined;
     const call: ReceivedCall = { service: str(body?.service, 64) ?? '(none)', at, outcome: 'rejected' };
     const maHoSo = str(item?.MaHoSo, 100);
     const trangThai = str(item?.TrangThaiHoSo, 8) ?? str(item?.TrangThai, 8);
     const madonvi = str(body?.madonvi, 64);
-    const dstcode = str(Array.isArray(header) ? header[0] : header, 200) ?? str(query, 200);
+    const dstcode = str(dstcodeOf(req), 200);
     const idempotencyKey = idempotencyKeyOf(req);
     if (maHoSo) call.maHoSo = maHoSo;
     if (trangThai) call.trangThai = trangThai;
@@ -234,6 +254,14 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     if (dstcode) call.dstcode = dstcode;
     if (idempotencyKey) call.idempotencyKey = idempotencyKey;
     return call;
+  }
+
+  /** The `dstcode` header (its first value when repeated), else the `dstcode` query parameter. */
+  function dstcodeOf(req: FastifyRequest): unknown {
+    const header = req.headers.dstcode;
+    const value = Array.isArray(header) ? header[0] : header;
+    if (value !== undefined && value !== '') return value;
+    return isPlainObject(req.query) ? req.query.dstcode : undefined;
   }
 
   async function delay() {
@@ -311,6 +339,19 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
       done('error', '500');
       return { error_code: '500', message: 'DATA_INCORRECT: body must be a JSON object of moderate depth' };
     }
+    // The NGSP adapter routes by dstcode before the portal sees the session. VN-SYSTEMS gives no code for a missing
+    // or wrong dstcode; 106 AGENCY_ID_INCORRECT is the closest documented one (dstcode names the destination
+    // agency, VN:GOV:000.00.00.G22:…). The login (/dvcqg/auth) is not checked: the sources show dstcode on service calls.
+    const dstcode = dstcodeOf(req);
+    if (typeof dstcode !== 'string' || !dstcodes.has(dstcode)) {
+      done('error', '106');
+      return {
+        error_code: '106',
+        message: dstcode === undefined || dstcode === ''
+          ? 'AGENCY_ID_INCORRECT: thiếu dstcode / dstcode missing'
+          : 'AGENCY_ID_INCORRECT: dstcode không đúng / unknown dstcode',
+      };
+    }
     if (modes.current === 'session-expired') {
       if (typeof body.session === 'string') sessions.delete(body.session);
       done('rejected', '-1');
@@ -323,6 +364,10 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     if (typeof body.madonvi !== 'string' || !body.madonvi.trim()) {
       done('error', '106');
       return { error_code: '106', message: 'AGENCY_ID_INCORRECT: thiếu madonvi / madonvi missing' };
+    }
+    if (!agencies.has(body.madonvi)) {
+      done('error', '106');
+      return { error_code: '106', message: 'AGENCY_ID_INCORRECT: madonvi không có trong danh mục cơ quan / unknown madonvi' };
     }
 
     // The session changes when a client logs in again before retrying, so it is left out of the hash.

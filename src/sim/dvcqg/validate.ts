@@ -16,6 +16,25 @@ export type ProgressItem = Strings & { MaHoSo: string; ThoiDiemXuLy: string; Tra
 /** DVCQG TrangThaiHoSo 1 Mới đăng ký … 10 Đã trả kết quả. */
 export const TRANG_THAI_HO_SO = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'] as const;
 
+/**
+ * HoSo code lists (VN-SYSTEMS §2 "Other code lists"). The portal's field mandatory flags are not public (OCPS marks
+ * many fields "ko bb"), so these are checked when present: an absent field passes, any other value is refused.
+ */
+/** KenhThucHien: 1 trực tiếp, 2 trực tuyến, 3 bưu chính công ích. */
+export const KENH_THUC_HIEN = ['1', '2', '3'] as const;
+/** LoaiDoiTuong: 1 công dân, 2 doanh nghiệp, 3 cơ quan nhà nước, 4 tổ chức/khác. */
+export const LOAI_DOI_TUONG = ['1', '2', '3', '4'] as const;
+/** DinhDanhCHS[].LoaiDinhDanh: 1 số định danh 12 số, 2 CMND 9 số. */
+export const LOAI_DINH_DANH = ['1', '2'] as const;
+/** DanhSachLePhi[].LoaiPhiLePhi: 1 phí, 2 lệ phí. */
+export const LOAI_PHI_LE_PHI = ['1', '2'] as const;
+/**
+ * MaTTHC as the portal knows it: the national code `d.dddddd` (1.001234). A province's local code carries its
+ * agency suffix (1.001234.000.00.00.H56) and is mapped to the national one before it reaches DVCQG
+ * (VN-SYSTEMS §2 "Procedure code": ketnoi.json, OCPS serviceCodeDVCQG), so the suffixed form is refused here.
+ */
+export const MA_TTHC = /^\d\.\d{6}$/;
+
 /** Optional HoSo dates that, when present and non-empty, must be yyyyMMddHHmmss too. */
 const HOSO_OPTIONAL_DATES = ['NgayHenTra', 'NgayTra', 'NgayKetThucXuLy', 'NgayTuChoi', 'NgayNopHoSo'];
 const PROGRESS_FIELDS = [
@@ -77,6 +96,37 @@ function requireStatus(item: Record<string, unknown>, key: string, at: string): 
   return undefined;
 }
 
+/** A code from `allowed`, as a string; absent passes when optional. */
+function requireCode(item: Record<string, unknown>, key: string, at: string, allowed: readonly string[], optional = false): Invalid | undefined {
+  const v = item[key];
+  if (optional && v === undefined) return undefined;
+  if (typeof v !== 'string' || !allowed.includes(v)) {
+    return { field: `${at}.${key}`, reason: `một trong ${allowed.map((c) => `"${c}"`).join('|')} / one of ${allowed.map((c) => `"${c}"`).join('|')}` };
+  }
+  return undefined;
+}
+
+function requireProcedureCode(item: Record<string, unknown>, key: string, at: string): Invalid | undefined {
+  const e = requireId(item, key, at);
+  if (e) return e;
+  if (!MA_TTHC.test(item[key] as string)) {
+    return { field: `${at}.${key}`, reason: 'mã TTHC quốc gia dạng d.dddddd, ví dụ 1.001234 / national procedure code d.dddddd, e.g. 1.001234' };
+  }
+  return undefined;
+}
+
+/** The code `key` of every object in the optional list `item[listKey]` (non-objects are left to firstNonString). */
+function requireCodesIn(item: Record<string, unknown>, listKey: string, key: string, at: string, allowed: readonly string[]): Invalid | undefined {
+  const items = item[listKey];
+  if (!Array.isArray(items)) return undefined;
+  for (const [i, entry] of items.entries()) {
+    if (!isPlainObject(entry)) continue;
+    const e = requireCode(entry, key, `${at}.${listKey}[${i}]`, allowed, true);
+    if (e) return e;
+  }
+  return undefined;
+}
+
 function list(data: unknown): Checked<Record<string, unknown>[]> {
   if (!Array.isArray(data) || data.length === 0) return bad('data', 'mảng khác rỗng / non-empty array');
   for (let i = 0; i < data.length; i++) if (!isPlainObject(data[i])) return bad(`data[${i}]`, 'đối tượng / object');
@@ -104,13 +154,19 @@ export function checkHoSoList(data: unknown): Checked<HoSo[]> {
     const at = `data[${i}]`;
     const e =
       requireId(item, 'MaHoSo', at) ??
-      requireId(item, 'MaTTHC', at) ??
+      requireProcedureCode(item, 'MaTTHC', at) ??
       requireStatus(item, 'TrangThaiHoSo', at) ??
       requireTimestamp(item, 'NgayTiepNhan', at) ??
-      HOSO_OPTIONAL_DATES.map((k) => requireTimestamp(item, k, at, true)).find(Boolean);
+      HOSO_OPTIONAL_DATES.map((k) => requireTimestamp(item, k, at, true)).find(Boolean) ??
+      requireCode(item, 'KenhThucHien', at, KENH_THUC_HIEN, true) ??
+      requireCode(item, 'LoaiDoiTuong', at, LOAI_DOI_TUONG, true);
     if (e) return { ok: false, error: e };
     const nonString = firstNonString(item, at);
     if (nonString) return bad(nonString, 'giá trị phải là chuỗi / value must be a string');
+    const listed =
+      requireCodesIn(item, 'DinhDanhCHS', 'LoaiDinhDanh', at, LOAI_DINH_DANH) ??
+      requireCodesIn(item, 'DanhSachLePhi', 'LoaiPhiLePhi', at, LOAI_PHI_LE_PHI);
+    if (listed) return { ok: false, error: listed };
   }
   return { ok: true, value: items.value as HoSo[] };
 }

@@ -22,7 +22,9 @@ export type EmcTracking = {
 };
 
 /**
- * EMC code lists. Status: 0 Khác, 1 TiếpNhận, 2 ĐangXửLý, 3 TrảKếtQuả, 4 PhânCôngXửLý (in TH's enum, never sent by it).
+ * EMC code lists (VN-SYSTEMS §2 "EMC"; TH `EMCRequestBody.cs` enums). Status: 0 Khác, 1 TiếpNhận, 2 ĐangXửLý,
+ * 3 TrảKếtQuả; 4 PhânCôngXửLý is declared in TH's StatusEnum though TH never sends it (VN-SYSTEMS' status mapping
+ * only yields 0..3), so it is kept as a code EMC defines rather than refused on a guess.
  * FormsReception: 1 online, 2 direct. FormsPayments: 0 none, 1 online, 2 direct. Level: 0/1 direct partial/full,
  * 3/4 online partial/full. IsFromDVCQG: 0/1. IsDVCBC: 0 counter, 1 VNPost, 2 other.
  */
@@ -41,10 +43,13 @@ const MAX_TEXT = 500;
 
 export type EmcInvalid = { field: string; reason: string };
 
-/** A code given as an integer or as the decimal string of one. */
+/**
+ * A code given as a non-negative integer or as its canonical decimal string ("1"; not "01", "+1", " 1" or "1.0"):
+ * TH writes each code as `((int)Enum).ToString()`, and a padded or signed form is no code of the lists.
+ */
 function codeOf(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'string' && /^\d{1,9}$/.test(value)) return Number(value);
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  if (typeof value === 'string' && /^(?:0|[1-9]\d{0,8})$/.test(value)) return Number(value);
   return undefined;
 }
 
