@@ -45,15 +45,20 @@ const statusBody = (i: number) => JSON.stringify({
 const CONNECTIONS = 64;
 const DELIVERY_SLOTS = 256;
 
+/** Events sent so far: every round sends new ones (a resent event would be a duplicate by its business key). */
+let sentEvents = 0;
+
 /** Sends `n` status events with `concurrency` in flight, then waits until both simulators saw them all. */
 async function pushThroughHub(hubUrl: string, sims: { dvcqgOk: () => number; emcOk: () => number }, n: number, concurrency: number): Promise<number> {
   const pool = new HttpPool(hubUrl, { connections: concurrency });
   const started = performance.now();
+  const base = sentEvents;
+  sentEvents += n;
   let next = 0;
   let accepted = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < n) {
-      const i = next++;
+      const i = base + next++;
       const res = await pool.request({ path: '/v1/in/onegate-h56/dossier-status', method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: statusBody(i) });
       await res.body.dump();
       if (res.statusCode === 202) accepted++;

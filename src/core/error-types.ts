@@ -9,6 +9,7 @@ export const ERROR_TYPES: ReadonlySet<string> = new Set([
   'client.bad-soap',
   'client.bad-xml',
   'client.body-too-large',
+  'client.idempotency-conflict',
   'client.json-forbidden-key',
   'client.json-too-deep',
   'client.no-audit-journal',

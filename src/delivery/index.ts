@@ -3,7 +3,8 @@ import { openRedisQueue, type RedisQueueOptions } from './redis-queue.js';
 import { openSqliteQueue } from './sqlite-queue.js';
 import type { QueueDriver } from './types.js';
 
-export type { Accepted, AcceptMessage, DeadLetter, DeadLetterFilter, Delivery, DeliveryState, NewDelivery, QueueCounts, QueueDriver } from './types.js';
+export type { Accepted, AcceptMessage, DeadLetter, DeadLetterFilter, Delivery, DeliveryState, IdempotencyKey, NewDelivery, QueueCounts, QueueDriver } from './types.js';
+export { idempotencyKeysOf } from './types.js';
 export { isLeaseLost } from './errors.js';
 
 export interface OpenQueueOptions {

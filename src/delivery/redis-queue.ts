@@ -3,7 +3,7 @@ import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sealEach, type Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
-import { UNSEALABLE_PAYLOAD, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type NewDelivery, type QueueCounts, type QueueDriver } from './types.js';
+import { idempotencyKeysOf, UNSEALABLE_PAYLOAD, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type NewDelivery, type QueueCounts, type QueueDriver } from './types.js';
 
 /**
  * The Redis queue: several hub processes share one Redis, each delivery leased to one worker at a time.
@@ -12,7 +12,7 @@ import { UNSEALABLE_PAYLOAD, type DeadLetter, type DeadLetterFilter, type Delive
  * 1. **Our own structures are the source of truth**, changed only by the Lua scripts below, each one
  *    atomic: a hash per delivery (sealed payload, state, attempts, lease, …), a list per
  *    (destination, orderingKey) holding that key's unfinished delivery ids in acceptance order, the
- *    idempotency key (checked and written in the same script as the deliveries), sorted sets of pending
+ *    idempotency keys, each with the fingerprint it came with (checked and written in the same script as the deliveries), sorted sets of pending
  *    (by sequence), active (by lease expiry), delayed (by availableAt) and dead (by deadAt) ids.
  * 2. **BullMQ jobs are tickets**: only the head of each key's list (and every unordered delivery) has
  *    a job, no payload (so nothing personal sits in BullMQ). Its jobId is `<delivery id>.<n>`, n counting the
@@ -118,40 +118,64 @@ end
 `;
 
 /**
- * ARGV: prefix, now, idemKey ('' = none), idemTtlMs, messageId, n, then n × (id, messageId, routeId, destination,
- * orderingKey, sealedPayload, acceptedAt), then lease token, workerId, leaseUntil, most to lease (0 = none).
- * Returns {1, first message id} for a repeated key, else {0, ticket job ids to add, ids leased}.
+ * ARGV: prefix, now, messageId, idemTtlMs, k, then k × (idempotency key, fingerprint ('' = none)), then n, then
+ * n × (id, messageId, routeId, destination, orderingKey, sealedPayload, acceptedAt), then lease token, workerId,
+ * leaseUntil, most to lease (0 = none).
+ * Returns {1, first message id} for a repeated key (a duplicate), {2, first message id} for a key used before with
+ * another fingerprint (a conflict; nothing written), else {0, ticket job ids to add, ids leased}.
+ *
+ * A key is `<prefix>:idem:<key>` holding the message id (as before fingerprints were kept, so that a process of the
+ * previous version reads it right during a rolling upgrade), and, when it came with one, `<prefix>:idemfp:<key>`
+ * holding its fingerprint, written together with the same expiry.
  */
 const ACCEPT = `${PRELUDE}
-local p, now, idem, mid = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
-local n = tonumber(ARGV[6])
-local l = 7 + n * 7
+local p, now, mid, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local k = tonumber(ARGV[5])
+local d = 6 + k * 2
+local n = tonumber(ARGV[d])
+local l = d + 1 + n * 7
 local token, worker, leaseUntil, leaseLimit = ARGV[l], ARGV[l + 1], ARGV[l + 2], tonumber(ARGV[l + 3])
--- This very call run again (ioredis re-sent it after the reply was lost): its key, or its deliveries, are there
--- under its own message id. It answers as the first run did, from what that run stored.
-local again = false
-if idem ~= '' then
-  local seen = rcall('GET', p .. ':idem:' .. idem)
-  if seen == mid then again = true elseif seen then return {1, seen} end
+-- This very call run again (ioredis re-sent it after the reply was lost): its keys, or its deliveries, are there
+-- under its own message id. It answers as the first run did, from what that run stored. Otherwise a key seen
+-- before with the same fingerprint (or without one) makes this a duplicate, whichever key it is; failing that, a
+-- key seen with another fingerprint makes it a conflict.
+local again, duplicate, conflict = false, nil, nil
+for j = 0, k - 1 do
+  local key, fp = ARGV[6 + j * 2], ARGV[7 + j * 2]
+  local seen = rcall('GET', p .. ':idem:' .. key)
+  if seen == mid then again = true
+  elseif seen then
+    local seenFp = rcall('GET', p .. ':idemfp:' .. key)
+    if fp ~= '' and seenFp and seenFp ~= fp then conflict = conflict or seen
+    else duplicate = duplicate or seen end
+  end
+end
+if not again then
+  if duplicate then return {1, duplicate} end
+  if conflict then return {2, conflict} end
 end
 for i = 0, n - 1 do
-  local owner = rcall('HGET', p .. ':d:' .. ARGV[7 + i * 7], 'messageId')
+  local owner = rcall('HGET', p .. ':d:' .. ARGV[d + 1 + i * 7], 'messageId')
   if owner == mid then again = true
-  elseif owner then return redis.error_reply('delivery ' .. ARGV[7 + i * 7] .. ' already exists') end
+  elseif owner then return redis.error_reply('delivery ' .. ARGV[d + 1 + i * 7] .. ' already exists') end
 end
 local tickets, leased = {}, {}
 if again then
   for i = 0, n - 1 do
-    local id = ARGV[7 + i * 7]
+    local id = ARGV[d + 1 + i * 7]
     local f = rcall('HMGET', p .. ':d:' .. id, 'state', 'lease')
     if token ~= '' and f[1] == 'active' and f[2] == token then leased[#leased + 1] = id
     elseif rcall('SISMEMBER', p .. ':tojob', id) == 1 then tickets[#tickets + 1] = ticketOf(p, id) end
   end
   return {0, tickets, leased}
 end
-if idem ~= '' then rcall('SET', p .. ':idem:' .. idem, mid, 'PX', ARGV[4]) end
+for j = 0, k - 1 do
+  local key, fp = ARGV[6 + j * 2], ARGV[7 + j * 2]
+  rcall('SET', p .. ':idem:' .. key, mid, 'PX', ttl)
+  if fp ~= '' then rcall('SET', p .. ':idemfp:' .. key, fp, 'PX', ttl) else rcall('DEL', p .. ':idemfp:' .. key) end
+end
 for i = 0, n - 1 do
-  local b = 7 + i * 7
+  local b = d + 1 + i * 7
   local id, dest, okey = ARGV[b], ARGV[b + 3], ARGV[b + 4]
   local h = p .. ':d:' .. id
   local seq = rcall('INCR', p .. ':seq')
@@ -630,14 +654,18 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     async accept(message) {
       live();
       const at = now();
-      const args: Array<string | number> = [p, at, message.idempotencyKey ?? '', Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), message.messageId, message.deliveries.length];
+      const keys = idempotencyKeysOf(message);
+      const args: Array<string | number> = [p, at, message.messageId, Math.max(1, Math.round(message.idempotencyTtlMs ?? defaultTtl)), keys.length];
+      for (const { key, fingerprint } of keys) args.push(key, fingerprint ?? '');
+      args.push(message.deliveries.length);
       const sealed = sealEach(sealer, message.deliveries.map((d) => d.payload), message.messageId);
       message.deliveries.forEach((d: NewDelivery, i) => args.push(d.id, d.messageId, d.routeId, d.destination, d.orderingKey, sealed[i]!, d.acceptedAt));
       const { lease } = message;
       const token = lease ? `${lease.workerId}:${randomUUID()}` : '';
       args.push(token, lease?.workerId ?? '', lease ? at + lease.leaseMs : 0, lease ? Math.max(0, Math.floor(lease.limit)) : 0);
-      const answer = (await scripts.accept.run(client, [], args)) as [0, string[], string[]] | [1, string];
+      const answer = (await scripts.accept.run(client, [], args)) as [0, string[], string[]] | [1, string] | [2, string];
       if (answer[0] === 1) return { messageId: answer[1], duplicate: true };
+      if (answer[0] === 2) return { messageId: answer[1], duplicate: false, conflict: true };
       const [, needTickets, leasedIds] = answer;
       for (const id of leasedIds) ticketless.set(id, token);
       if (ticketless.size > 100_000) ticketless.delete(ticketless.keys().next().value!);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { sealEach, type Sealer } from '../core/seal.js';
 import { leaseLost, unsealableReason } from './errors.js';
-import { UNSEALABLE_PAYLOAD, type Accepted, type AcceptMessage, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type QueueCounts, type QueueDriver } from './types.js';
+import { idempotencyKeysOf, UNSEALABLE_PAYLOAD, type Accepted, type AcceptMessage, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type QueueCounts, type QueueDriver } from './types.js';
 
 /**
  * The embedded queue: one SQLite file (better-sqlite3, WAL), for a single-node hub.
@@ -26,8 +26,9 @@ import { UNSEALABLE_PAYLOAD, type Accepted, type AcceptMessage, type DeadLetter,
  * - Delivered deliveries are deleted (the message log keeps the history). Payloads are stored sealed.
  * - Writes are group-committed (see `write` below) in IMMEDIATE transactions with synchronous=FULL: when
  *   `accept` resolves, the rows are on disk (WAL fsynced), power failure included.
- * - Idempotency keys live in their own table with an expiry; expired keys are swept lazily, a batch at
- *   a time, during accepts.
+ * - Idempotency keys live in their own table with an expiry and the fingerprint of what was submitted under them
+ *   (NULL: any repeat is a duplicate); expired keys are swept lazily, a batch at a time, during accepts.
+ * - Schema versions (PRAGMA user_version): 1, then 2 added idempotency.fingerprint (migrated on open).
  *
  * Several driver instances (or processes) may open the same file: writers are serialised by SQLite's
  * lock (busy_timeout 5 s), and claim's read-then-mark runs in one IMMEDIATE transaction, so a delivery is
@@ -53,6 +54,9 @@ export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_CLAIM = 1_000;
 
 const UNFINISHED = `state IN ('ready','delayed','active')`;
+
+/** The queue schema version this code writes (PRAGMA user_version); see the migrations in openSqliteQueue. */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS delivery (
@@ -83,12 +87,12 @@ CREATE INDEX IF NOT EXISTS delivery_key ON delivery (destination, ordering_key, 
 CREATE INDEX IF NOT EXISTS delivery_dead ON delivery (dead_at, seq) WHERE state = 'dead';
 CREATE INDEX IF NOT EXISTS delivery_message ON delivery (message_id);
 CREATE TABLE IF NOT EXISTS idempotency (
-  key        TEXT PRIMARY KEY,
-  message_id TEXT NOT NULL,
-  expires_at INTEGER NOT NULL
+  key         TEXT PRIMARY KEY,
+  message_id  TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  fingerprint TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
-PRAGMA user_version = 1;
 `;
 
 interface Row {
@@ -113,6 +117,19 @@ interface Row {
   reason: string | null;
 }
 
+/**
+ * Brings the file to SCHEMA_VERSION, in one IMMEDIATE transaction (another process may be opening it at the same time:
+ * it waits, then finds the work done). 0: a new file (or one from before versions). 1 → 2: idempotency.fingerprint.
+ */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    const columns = (db.pragma('table_info(idempotency)') as Array<{ name: string }>).map((c) => c.name);
+    if (!columns.includes('fingerprint')) db.exec('ALTER TABLE idempotency ADD COLUMN fingerprint TEXT');
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
 export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   const { sealer } = opts;
   const now = opts.now ?? Date.now;
@@ -127,15 +144,15 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   // Every grouped write is a savepoint: its journal stays in memory instead of a temp file written page by page.
   db.pragma('temp_store = MEMORY');
   const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > 1) {
+  if (version > SCHEMA_VERSION) {
     db.close();
-    throw new Error(`${opts.file}: queue schema version ${version} is newer than this lienthong understands (1)`);
+    throw new Error(`${opts.file}: queue schema version ${version} is newer than this lienthong understands (${SCHEMA_VERSION})`);
   }
-  db.exec(SCHEMA);
+  if (version < SCHEMA_VERSION) migrate(db);
 
   const s = {
-    idemGet: db.prepare<[string], { message_id: string; expires_at: number }>('SELECT message_id, expires_at FROM idempotency WHERE key = ?'),
-    idemPut: db.prepare<[string, string, number]>('INSERT OR REPLACE INTO idempotency (key, message_id, expires_at) VALUES (?, ?, ?)'),
+    idemGet: db.prepare<[string], { message_id: string; expires_at: number; fingerprint: string | null }>('SELECT message_id, expires_at, fingerprint FROM idempotency WHERE key = ?'),
+    idemPut: db.prepare<[string, string, number, string | null]>('INSERT OR REPLACE INTO idempotency (key, message_id, expires_at, fingerprint) VALUES (?, ?, ?, ?)'),
     idemSweep: db.prepare<[number]>('DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE expires_at <= ? LIMIT 500)'),
     keyBusy: db.prepare<[string, string], { one: number }>(`SELECT 1 AS one FROM delivery WHERE destination = ? AND ordering_key = ? AND ${UNFINISHED} LIMIT 1`),
     insert: db.prepare(
@@ -212,11 +229,17 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   };
 
   const acceptTx = db.transaction((message: AcceptMessage, sealed: string[], at: number): Accepted => {
-    if (message.idempotencyKey) {
-      const seen = s.idemGet.get(message.idempotencyKey);
-      if (seen && seen.expires_at > at) return { messageId: seen.message_id, duplicate: true };
-      s.idemPut.run(message.idempotencyKey, message.messageId, at + (message.idempotencyTtlMs ?? defaultTtl));
+    // Every key is looked at before anything is written: a duplicate under any key wins, then a conflict under any.
+    const keys = idempotencyKeysOf(message);
+    let conflictWith: string | undefined;
+    for (const { key, fingerprint } of keys) {
+      const seen = s.idemGet.get(key);
+      if (!seen || seen.expires_at <= at) continue;
+      if (fingerprint && seen.fingerprint && fingerprint !== seen.fingerprint) conflictWith ??= seen.message_id;
+      else return { messageId: seen.message_id, duplicate: true };
     }
+    if (conflictWith !== undefined) return { messageId: conflictWith, duplicate: false, conflict: true };
+    for (const { key, fingerprint } of keys) s.idemPut.run(key, message.messageId, at + (message.idempotencyTtlMs ?? defaultTtl), fingerprint ?? null);
     const leased: Array<{ id: string; lease: string }> = [];
     const { lease } = message;
     message.deliveries.forEach((d, i) => {

@@ -5,7 +5,9 @@
  *
  * Guarantees every driver gives:
  * - `accept` is atomic and durable: when it resolves, all of the message's deliveries and its
- *   idempotency key are stored, or (on a repeated key) nothing new is and the first message's id comes back.
+ *   idempotency keys are stored, or (on a repeated key) nothing new is and the first message's id comes back,
+ *   said to be a duplicate, or a conflict when the key came with another fingerprint. Of concurrent accepts
+ *   sharing a key, across processes, exactly one is accepted.
  * - Per (destination, orderingKey) FIFO: at most one delivery of a key is in flight, and a later one is
  *   never handed out before an earlier one has finished (delivered, dead-lettered or discarded).
  *   Other keys are not held up by a stuck one. An empty orderingKey means "no ordering".
@@ -74,19 +76,56 @@ export interface QueueCounts {
   dead: number;
 }
 
+/** One name a submission is known by, e.g. a caller's Idempotency-Key header, or a business key (dossier + status + time). */
+export interface IdempotencyKey {
+  key: string;
+  /**
+   * What was submitted under the key (e.g. a hash of the message), stored with it. A repeat of the key with another
+   * fingerprint is a conflict, not a duplicate. Without one (on either side: a "same event" key such as a business
+   * key, or a key stored before fingerprints were kept), any repeat of the key is a duplicate.
+   */
+  fingerprint?: string;
+}
+
 export interface AcceptMessage {
   messageId: string;
+  /** One key without a fingerprint; the same as `idempotencyKeys: [{ key }]` (both may be given). */
   idempotencyKey?: string;
+  /**
+   * Every key the submission is known by, each checked: the first key that was seen with the same (or no) fingerprint
+   * makes it a duplicate of that key's message; otherwise a key seen with another fingerprint makes it a conflict;
+   * otherwise it is accepted and every key is stored with it, atomically with its deliveries.
+   */
+  idempotencyKeys?: IdempotencyKey[];
   idempotencyTtlMs?: number;
   deliveries: NewDelivery[];
   lease?: { workerId: string; leaseMs: number; limit: number };
 }
 
 export interface Accepted {
+  /** The new message's id; on a duplicate or a conflict, the id of the message the key belongs to. */
   messageId: string;
   duplicate: boolean;
+  /**
+   * Set (with `duplicate` false) when a key was used before for another submission (its fingerprint differs): nothing was
+   * stored, and `messageId` is the earlier message's. Only an accept that gave fingerprints gets it.
+   */
+  conflict?: true;
   /** Present when the accept asked for a lease and leased at least one delivery. */
   leased?: Array<{ id: string; lease: string }>;
+}
+
+/** The keys of an accept, `idempotencyKey` first, without empty or repeated keys (the first of a key wins). */
+export function idempotencyKeysOf(message: Pick<AcceptMessage, 'idempotencyKey' | 'idempotencyKeys'>): IdempotencyKey[] {
+  const all = [...(message.idempotencyKey ? [{ key: message.idempotencyKey }] : []), ...(message.idempotencyKeys ?? [])];
+  const seen = new Set<string>();
+  const out: IdempotencyKey[] = [];
+  for (const { key, fingerprint } of all) {
+    if (!key || seen.has(key)) continue;
+    seen.add(key);
+    out.push(fingerprint ? { key, fingerprint } : { key });
+  }
+  return out;
 }
 
 export interface QueueDriver {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HubError, toHubError } from '../core/errors.js';
 import { timeOrderedId } from '../core/ids.js';
@@ -5,9 +6,10 @@ import { decodeJson, encodeJson } from '../codec/json.js';
 import { decodeSoap, encodeSoap, soapContentType } from '../codec/soap.js';
 import { findOperation, serviceOf, type Registry } from '../config/registry.js';
 import type { ConnectorConfig, OperationConfig, RouteConfig, RouteDestination } from '../config/types.js';
-import type { NewDelivery, QueueDriver } from '../delivery/types.js';
+import type { IdempotencyKey, NewDelivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
 import type { AccessRights } from '../trust/access.js';
+import { canonicalJson } from '../trust/evidence.js';
 import type { Peer } from '../transport/index.js';
 import { callOperation, onAnswerSide } from './call.js';
 import { remoteError, type OtherHubs } from './hubs.js';
@@ -25,7 +27,9 @@ import { checksums as compileChecksums, conformers, isoVn, mapWith, noSoapSecuri
  *     sync:  call the destination (call.ts: map, validate, call, decode, validate, map back), or the
  *            hub that serves it (hubs.ts: signed, mTLS) → validate → map into the caller's dialect → reply
  *     async: one delivery per destination (route conditions applied) → accepted durably, atomically
- *            with the idempotency key → logged → 202 with the message id. Workers (worker.ts) deliver.
+ *            with the idempotency keys (the Idempotency-Key header, with the message's fingerprint, and the
+ *            operation's business key) → logged → 202 with the message id (the first one's, for a repeat; a
+ *            header key reused for another message: 422). Workers (worker.ts) deliver.
  *
  * Each step that can fail names its stage in the error type; a failure on the answer's side is the
  * peer's (or the hub's configuration's) fault, never the caller's, and is reported as such (502).
@@ -37,7 +41,10 @@ export interface InboundRequest {
   body: Buffer;
   requestId: string;
   correlationId: string;
-  /** Idempotency-Key header; wins over the operation's business key. */
+  /**
+   * Idempotency-Key header. Checked together with the operation's business key: a repeat under either is a duplicate;
+   * the header key reused for a different message is refused (422, client.idempotency-conflict).
+   */
   idempotencyKey?: string;
   /** Who the transport says is calling: a verified client certificate, or a trusted proxy's header. */
   caller?: { participant: string; via: 'mtls' | 'proxy' };
@@ -143,7 +150,8 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       logOutcome(request.log ?? log, { ...facts, outcome: 'rejected', status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
       observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome: 'rejected' });
       if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
-      remember({ state: 'rejected', reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
+      // (A refused idempotency conflict has had its row written already.)
+      if (facts.conflictWith === undefined) remember({ state: 'rejected', reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
       return { messageId, route: facts.route as string | undefined, error };
     }
 
@@ -154,32 +162,49 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       const payload = JSON.stringify(canonical);
       const acceptedAt = receivedAt.getTime();
       const deliveries: NewDelivery[] = destinations.map((d) => ({ id: timeOrderedId(), messageId, routeId: route.id, destination: d.to, orderingKey, payload, acceptedAt }));
-      const key = request.idempotencyKey ?? businessKey(op, canonical);
-      // The deliveries (with the idempotency key) and the message's log row are written at the same
+      // Both keys count when both exist: the caller's Idempotency-Key header stands for "this request", so it comes
+      // with the message's fingerprint (a different message under a reused key is refused, not dropped as a repeat);
+      // the operation's business key names the event itself (dossier + status + time), so its repeat is a duplicate
+      // whatever the header says. Both are scoped to the endpoint, as before (keys stored by earlier versions still match).
+      const scope = `${from.id}.${op.id}:`;
+      const keys: IdempotencyKey[] = [];
+      if (request.idempotencyKey !== undefined) keys.push({ key: scope + request.idempotencyKey, fingerprint: fingerprintOf(canonical) });
+      const business = businessKey(op, canonical);
+      if (business !== undefined) keys.push({ key: scope + business });
+      // The deliveries (with the idempotency keys) and the message's log row are written at the same
       // time, each durably, so that a 202 waits for one storage round trip, not two. A repeated key is
       // found by the queue; the submission's row then says it was a duplicate, and of which message.
       const row = { state: deliveries.length ? 'accepted' as const : 'delivered' as const, deliveries: deliveries.length, payload };
       const [accepted, logged] = await Promise.allSettled([
-        queue.accept({
-          messageId, deliveries,
-          idempotencyKey: key === undefined ? undefined : `${from.id}.${op.id}:${key}`,
-          idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs,
-        }),
+        queue.accept({ messageId, deliveries, idempotencyKeys: keys, idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs }),
         remember(row),
       ]);
       if (accepted.status === 'rejected') throw accepted.reason;
       const result = accepted.value;
+      if (result.conflict) {
+        // Nothing was stored. The row written as "accepted" above is rewritten as rejected before the answer
+        // (a failure to rewrite it is retried in the background); the error is then answered and logged as any other.
+        facts.conflictWith = result.messageId;
+        const error = idempotencyConflict(result.messageId);
+        const rejected = { state: 'rejected' as const, deliveries: 0, reason: `${error.type}: ${error.message}` };
+        await remember(rejected).catch((e: unknown) => {
+          (request.log ?? log).error({ err: e, messageId }, 'message log write failed for a refused message; writing it again');
+          void writeLater(() => remember(rejected), request.log ?? log, { messageId });
+        });
+        throw error;
+      }
+      if (result.duplicate) {
+        // Nothing new was stored: this submission's row says so (never the "accepted" row written above, even later).
+        facts.acceptedAs = result.messageId;
+        facts.duplicate = true;
+        await remember({ state: 'duplicate', deliveries: 0, reason: `same idempotency key as message ${result.messageId}; nothing new delivered` });
+        return json(202, { messageId: result.messageId, status: 'duplicate', message: 'Đã nhận trước đó / already accepted: nothing new will be delivered' });
+      }
       if (logged.status === 'rejected') {
         // The deliveries are durable, so the message is accepted (and may be on its way): refusing it now would invite a
         // resubmission delivered twice. Its log row is written again in the background until the log takes it.
         (request.log ?? log).error({ err: logged.reason, messageId }, 'message log write failed after the message was accepted; writing it again');
         void writeLater(() => remember(row), request.log ?? log, { messageId });
-      }
-      if (result.duplicate) {
-        facts.acceptedAs = result.messageId;
-        facts.duplicate = true;
-        await remember({ state: 'duplicate', deliveries: 0, reason: `same idempotency key as message ${result.messageId}; nothing new delivered` });
-        return json(202, { messageId: result.messageId, status: 'duplicate', message: 'Đã nhận trước đó / already accepted: nothing new will be delivered' });
       }
       facts.deliveries = deliveries.length;
       return json(202, { messageId, status: 'accepted', deliveries: deliveries.map((d) => d.destination) });
@@ -251,6 +276,30 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
 
 function json(status: number, body: unknown): Reply {
   return { status, contentType: 'application/json; charset=utf-8', body: encodeJson(body) };
+}
+
+/**
+ * What the caller asked the hub to deliver, as a SHA-256 of the canonical message without the fields the hub stamps
+ * on each submission (its message id, reception time and correlation id): a genuine retry has the same one however it
+ * is serialised (JSON key order and spacing, a SOAP envelope signed afresh with a new timestamp), a different event
+ * (another status, time or handler) has another. Fields of the caller's request that the mapping drops do not count:
+ * they are not delivered either.
+ */
+export function fingerprintOf(canonical: Record<string, unknown>): string {
+  const { messageId: _id, occurredAt: _at, correlationId: _corr, ...asked } = canonical;
+  return `sha256:${createHash('sha256').update(canonicalJson(asked)).digest('hex')}`;
+}
+
+/** The caller's Idempotency-Key was used before for a different message: refused, nothing accepted (draft-ietf-httpapi-idempotency-key-header). */
+function idempotencyConflict(firstMessageId: string): HubError {
+  return new HubError('client.idempotency-conflict', 'Idempotency-Key đã được dùng cho một yêu cầu khác / this Idempotency-Key was already used for a different request', {
+    status: 422,
+    detail: [{
+      field: 'Idempotency-Key',
+      reason: `message ${firstMessageId} was accepted under this Idempotency-Key with different content; nothing was accepted now. Send a new event under a new key; resend the first one unchanged to learn its outcome`,
+      code: 'idempotency-key-reused',
+    }],
+  });
 }
 
 /** The operation's declared business key (e.g. dossier code + status + time), or none. */

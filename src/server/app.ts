@@ -221,7 +221,7 @@ const accepted = {
   type: 'object',
   properties: {
     messageId: { type: 'string', format: 'uuid', description: 'Mã thông điệp; tra cứu lịch sử tại /admin/messages/{messageId}.' },
-    status: { enum: ['accepted', 'duplicate'], description: 'duplicate: the same idempotency key was accepted before; messageId is the first one.' },
+    status: { enum: ['accepted', 'duplicate'], description: 'duplicate: this event was accepted before (same business key, or same Idempotency-Key with the same request); messageId is the first one. A key reused for another request is refused: 422 client.idempotency-conflict.' },
     deliveries: { type: 'array', items: { type: 'string' }, description: 'Destinations the message will be delivered to.' },
   },
   required: ['messageId', 'status'],

@@ -295,6 +295,89 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
       expect(await q.accept({ messageId: 'm8', idempotencyKey: 'short', idempotencyTtlMs: 300, deliveries: [] })).toEqual({ messageId: 'm8', duplicate: false });
     });
 
+    describe('idempotency keys with fingerprints, and several keys per message', () => {
+      const accepted = (messageId: string) => ({ messageId, duplicate: false });
+      const duplicateOf = (messageId: string) => ({ messageId, duplicate: true });
+      const conflictWith = (messageId: string) => ({ messageId, duplicate: false, conflict: true });
+
+      it('takes a repeated key with the same fingerprint as a duplicate, refuses one with another (a conflict, nothing stored)', async () => {
+        const q = await open();
+        const first = delivery({ messageId: 'm1' });
+        expect(await q.accept({ messageId: 'm1', idempotencyKeys: [{ key: 'hdr:K', fingerprint: 'sha256:aaa' }], deliveries: [first] })).toEqual(accepted('m1'));
+        expect(await q.accept({ messageId: 'm2', idempotencyKeys: [{ key: 'hdr:K', fingerprint: 'sha256:aaa' }], deliveries: [delivery({ messageId: 'm2' })] })).toEqual(duplicateOf('m1'));
+        // another message under the same key: refused, nothing of it stored (neither its deliveries nor its other keys), nothing leased
+        const other = delivery({ messageId: 'm3' });
+        expect(await q.accept({ messageId: 'm3', idempotencyKeys: [{ key: 'hdr:K', fingerprint: 'sha256:bbb' }, { key: 'biz:E3' }], deliveries: [other], lease: { workerId: 'w', leaseMs: 30_000, limit: 5 } })).toEqual(conflictWith('m1'));
+        expect(await q.counts()).toEqual({ ready: 1, delayed: 0, active: 0, dead: 0 });
+        expect(await q.accept({ messageId: 'm4', idempotencyKeys: [{ key: 'biz:E3' }], deliveries: [] })).toEqual(accepted('m4'));
+        // a repeat without a fingerprint is a duplicate, whatever the key was stored with; so is one of a key stored without
+        expect(await q.accept({ messageId: 'm5', idempotencyKey: 'hdr:K', deliveries: [] })).toEqual(duplicateOf('m1'));
+        expect(await q.accept({ messageId: 'm6', idempotencyKeys: [{ key: 'plain' }], deliveries: [] })).toEqual(accepted('m6'));
+        expect(await q.accept({ messageId: 'm7', idempotencyKeys: [{ key: 'plain', fingerprint: 'sha256:ccc' }], deliveries: [] })).toEqual(duplicateOf('m6'));
+        expect(ids(await claimAll(q))).toEqual([first.id]);
+        // the fingerprint expires with its key
+        expect(await q.accept({ messageId: 'm8', idempotencyKeys: [{ key: 'short', fingerprint: 'sha256:1' }], idempotencyTtlMs: 300, deliveries: [] })).toEqual(accepted('m8'));
+        expect(await q.accept({ messageId: 'm9', idempotencyKeys: [{ key: 'short', fingerprint: 'sha256:2' }], idempotencyTtlMs: 300, deliveries: [] })).toEqual(conflictWith('m8'));
+        await clock.advance(400);
+        expect(await q.accept({ messageId: 'm10', idempotencyKeys: [{ key: 'short', fingerprint: 'sha256:2' }], idempotencyTtlMs: 300, deliveries: [] })).toEqual(accepted('m10'));
+      });
+
+      it('checks every key: a repeat under either is a duplicate, a same-event key winning over a conflicting one', async () => {
+        const q = await open();
+        const first = delivery({ messageId: 'm1' });
+        expect(await q.accept({ messageId: 'm1', idempotencyKeys: [{ key: 'hdr:A', fingerprint: 'sha256:e1' }, { key: 'biz:E1' }], deliveries: [first] })).toEqual(accepted('m1'));
+        // a new header key, the same event: a duplicate (and the new header key is not stored)
+        expect(await q.accept({ messageId: 'm2', idempotencyKeys: [{ key: 'hdr:B', fingerprint: 'sha256:e1' }, { key: 'biz:E1' }], deliveries: [delivery({ messageId: 'm2' })] })).toEqual(duplicateOf('m1'));
+        // each key alone finds the message
+        expect(await q.accept({ messageId: 'm3', idempotencyKeys: [{ key: 'hdr:A', fingerprint: 'sha256:e1' }], deliveries: [] })).toEqual(duplicateOf('m1'));
+        expect(await q.accept({ messageId: 'm4', idempotencyKeys: [{ key: 'biz:E1' }], deliveries: [] })).toEqual(duplicateOf('m1'));
+        // the header key with other content, but the same event by its business key: that event is there, a duplicate
+        expect(await q.accept({ messageId: 'm5', idempotencyKeys: [{ key: 'hdr:A', fingerprint: 'sha256:e1-edited' }, { key: 'biz:E1' }], deliveries: [] })).toEqual(duplicateOf('m1'));
+        // the header key for another event: a conflict
+        expect(await q.accept({ messageId: 'm6', idempotencyKeys: [{ key: 'hdr:A', fingerprint: 'sha256:e2' }, { key: 'biz:E2' }], deliveries: [delivery({ messageId: 'm6' })] })).toEqual(conflictWith('m1'));
+        // hdr:B was not stored by the duplicate m2, nor biz:E2 by the conflict m6
+        const second = delivery({ messageId: 'm7' });
+        expect(await q.accept({ messageId: 'm7', idempotencyKeys: [{ key: 'hdr:B', fingerprint: 'sha256:e2' }, { key: 'biz:E2' }], deliveries: [second] })).toEqual(accepted('m7'));
+        // the shorthand key and the list together (a key given twice counts once)
+        expect(await q.accept({ messageId: 'm8', idempotencyKey: 'fed:X', idempotencyKeys: [{ key: 'biz:E3' }, { key: 'biz:E3' }], deliveries: [] })).toEqual(accepted('m8'));
+        expect(await q.accept({ messageId: 'm9', idempotencyKeys: [{ key: 'fed:X' }], deliveries: [] })).toEqual(duplicateOf('m8'));
+        expect(await q.accept({ messageId: 'm10', idempotencyKey: 'biz:E3', deliveries: [] })).toEqual(duplicateOf('m8'));
+        expect(ids(await claimAll(q))).toEqual([first.id, second.id]);
+      });
+
+      it('of concurrent accepts sharing a key, in several instances, exactly one is accepted', async () => {
+        const instances = [await open(), await open(), await open()];
+        const n = 12;
+        const race = (keysOf: (i: number) => Array<{ key: string; fingerprint?: string }>) =>
+          Promise.all(Array.from({ length: n }, (_, i) => {
+            const d = delivery({ messageId: `race-${randomUUID()}` });
+            return instances[i % instances.length]!.accept({ messageId: d.messageId, idempotencyKeys: keysOf(i), deliveries: [d] });
+          }));
+        const winnerOf = (results: Array<{ messageId: string; duplicate: boolean; conflict?: true }>) => {
+          const winners = results.filter((r) => !r.duplicate && !r.conflict);
+          expect(winners).toHaveLength(1);
+          return winners[0]!.messageId;
+        };
+
+        // genuine retries racing: one accepted, the others duplicates of it
+        const retries = await race(() => [{ key: 'hdr:same', fingerprint: 'sha256:f' }]);
+        const retried = winnerOf(retries);
+        expect(retries.filter((r) => r.duplicate).map((r) => r.messageId)).toEqual(Array(n - 1).fill(retried));
+        // different messages under one key: one accepted, the others conflicts naming it
+        const reused = await race((i) => [{ key: 'hdr:reused', fingerprint: `sha256:${i}` }]);
+        const kept = winnerOf(reused);
+        expect(reused.filter((r) => r.conflict)).toEqual(Array(n - 1).fill({ messageId: kept, duplicate: false, conflict: true }));
+        // one event under different header keys: one accepted, by the business key the others are its duplicates
+        const event = await race((i) => [{ key: `hdr:${i}`, fingerprint: 'sha256:g' }, { key: 'biz:one-event' }]);
+        const one = winnerOf(event);
+        expect(event.filter((r) => r.duplicate).map((r) => r.messageId)).toEqual(Array(n - 1).fill(one));
+
+        expect(await instances[0]!.counts()).toMatchObject({ ready: 3, active: 0 });
+        const handed = await claimAll(instances[0]!);
+        expect(handed.map((d) => d.messageId).sort()).toEqual([retried, kept, one].sort());
+      }, 20_000);
+    });
+
     it('keeps per-key FIFO under retries: a retried head blocks only its own key', async () => {
       const q = await open();
       const a = [await acceptOne(q, { orderingKey: 'A' }), await acceptOne(q, { orderingKey: 'A' }), await acceptOne(q, { orderingKey: 'A' })];

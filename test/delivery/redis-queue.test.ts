@@ -326,6 +326,42 @@ if (available) {
       }
     });
 
+    it('recognises its own re-run with several fingerprinted keys, and stores each key as a process of the previous version reads it', async () => {
+      const prefix = `${filePrefix}:lost-accept-keys`;
+      const proxy = await redisProxy();
+      const q = await openRedisQueue({ url: proxy.url, prefix, sealer, sweepIntervalMs: 60_000, onError: () => {} });
+      try {
+        const base = { routeId: 'r', destination: 'x.y', payload: '{}', acceptedAt: Date.now() };
+        const keys = [{ key: 'hdr:k-1', fingerprint: 'sha256:first' }, { key: 'biz:E1' }];
+        await q.counts();
+        proxy.loseReply((request) => request.includes('m-first'));
+        expect(await q.accept({ messageId: 'm-first', idempotencyKeys: keys, deliveries: [{ ...base, messageId: 'm-first', id: 'k1', orderingKey: 'K' }] })).toEqual({ messageId: 'm-first', duplicate: false });
+        expect(proxy.lost()).toBe(1);
+        // a conflict's lost reply: its re-run is a conflict again, and stores nothing
+        await q.counts();
+        proxy.loseReply((request) => request.includes('m-other'));
+        expect(await q.accept({ messageId: 'm-other', idempotencyKeys: [{ key: 'hdr:k-1', fingerprint: 'sha256:other' }, { key: 'biz:E2' }], deliveries: [{ ...base, messageId: 'm-other', id: 'k2', orderingKey: '' }] }))
+          .toEqual({ messageId: 'm-first', duplicate: false, conflict: true });
+        expect(proxy.lost()).toBe(2);
+        expect(await q.accept({ messageId: 'm-same', idempotencyKeys: keys, deliveries: [{ ...base, messageId: 'm-same', id: 'k3', orderingKey: '' }] })).toEqual({ messageId: 'm-first', duplicate: true });
+        const claimed = await q.claim('w', 10, 30_000);
+        expect(claimed.map((d) => d.id)).toEqual(['k1']);
+        // the key's value is the message id alone (what the previous version's script compares); the fingerprint is beside it, expiring with it
+        expect(await admin.get(`${prefix}:idem:hdr:k-1`)).toBe('m-first');
+        expect(await admin.get(`${prefix}:idemfp:hdr:k-1`)).toBe('sha256:first');
+        expect(await admin.get(`${prefix}:idem:biz:E1`)).toBe('m-first');
+        expect(await admin.exists(`${prefix}:idemfp:biz:E1`, `${prefix}:idem:biz:E2`)).toBe(0);
+        expect(Math.abs((await admin.pttl(`${prefix}:idemfp:hdr:k-1`)) - (await admin.pttl(`${prefix}:idem:hdr:k-1`)))).toBeLessThan(1_000);
+        // a key stored by the previous version (no fingerprint) is a duplicate for a fingerprinted repeat
+        await admin.set(`${prefix}:idem:hdr:old`, 'm-old', 'PX', 60_000);
+        expect(await q.accept({ messageId: 'm-new', idempotencyKeys: [{ key: 'hdr:old', fingerprint: 'sha256:x' }], deliveries: [] })).toEqual({ messageId: 'm-old', duplicate: true });
+      } finally {
+        await q.close();
+        proxy.close();
+        await removeKeys(admin, prefix);
+      }
+    });
+
     it('hands out a delivery whose gate reply was lost (sent again): the gate knows its own lease, not "busy"', async () => {
       const prefix = `${filePrefix}:lost-gate`;
       const proxy = await redisProxy();

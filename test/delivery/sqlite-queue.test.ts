@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/core/seal.js';
 import { openSqliteQueue } from '../../src/delivery/sqlite-queue.js';
@@ -148,6 +149,73 @@ describe('embedded SQLite queue specifics', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 20_000);
+
+  it('migrates a version-1 file: its idempotency keys keep working (any repeat a duplicate), new ones keep fingerprints', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lienthong-queue-'));
+    const file = join(dir, 'queue.db');
+    try {
+      // the schema as version 1 wrote it, with a key accepted then
+      const v1 = new Database(file);
+      v1.exec(`
+      CREATE TABLE IF NOT EXISTS delivery (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        id               TEXT NOT NULL UNIQUE,
+        message_id       TEXT NOT NULL,
+        route_id         TEXT NOT NULL,
+        destination      TEXT NOT NULL,
+        ordering_key     TEXT NOT NULL,
+        payload          TEXT NOT NULL,
+        accepted_at      INTEGER NOT NULL,
+        state            TEXT NOT NULL CHECK (state IN ('ready','delayed','active','dead','discarded')),
+        head             INTEGER NOT NULL,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        available_at     INTEGER NOT NULL,
+        due_at           INTEGER NOT NULL,
+        first_attempt_at INTEGER,
+        last_error       TEXT,
+        lease            TEXT,
+        worker_id        TEXT,
+        dead_at          INTEGER,
+        reason           TEXT,
+        discarded_at     INTEGER,
+        discard_reason   TEXT
+      );
+      CREATE INDEX IF NOT EXISTS delivery_claimable ON delivery (due_at, seq) WHERE head = 1;
+      CREATE INDEX IF NOT EXISTS delivery_key ON delivery (destination, ordering_key, seq) WHERE state IN ('ready','delayed','active');
+      CREATE INDEX IF NOT EXISTS delivery_dead ON delivery (dead_at, seq) WHERE state = 'dead';
+      CREATE INDEX IF NOT EXISTS delivery_message ON delivery (message_id);
+      CREATE TABLE IF NOT EXISTS idempotency (
+        key        TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+      PRAGMA user_version = 1;
+      `);
+      v1.prepare('INSERT INTO idempotency (key, message_id, expires_at) VALUES (?, ?, ?)').run('onegate-h56.dossier-status:old-key', 'm-old', Date.now() + 60_000);
+      v1.close();
+
+      const q = openSqliteQueue({ file, sealer });
+      const migrated = new Database(file, { readonly: true });
+      expect(migrated.pragma('user_version', { simple: true })).toBe(2);
+      expect((migrated.pragma('table_info(idempotency)') as Array<{ name: string }>).map((c) => c.name)).toContain('fingerprint');
+      migrated.close();
+      expect(await q.accept({ messageId: 'm-new', idempotencyKeys: [{ key: 'onegate-h56.dossier-status:old-key', fingerprint: 'sha256:a' }], deliveries: [] })).toEqual({ messageId: 'm-old', duplicate: true });
+      expect(await q.accept({ messageId: 'm1', idempotencyKeys: [{ key: 'k', fingerprint: 'sha256:a' }], deliveries: [] })).toEqual({ messageId: 'm1', duplicate: false });
+      await q.close();
+      // reopened (now at version 2, nothing to migrate): the fingerprint is still there
+      const again = openSqliteQueue({ file, sealer });
+      expect(await again.accept({ messageId: 'm2', idempotencyKeys: [{ key: 'k', fingerprint: 'sha256:b' }], deliveries: [] })).toEqual({ messageId: 'm1', duplicate: false, conflict: true });
+      await again.close();
+      // a file from a later version is refused, not used
+      const later = new Database(file);
+      later.pragma('user_version = 3');
+      later.close();
+      expect(() => openSqliteQueue({ file, sealer })).toThrow(/queue schema version 3 is newer than this lienthong understands \(2\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('works in memory', async () => {
     const q = openSqliteQueue({ file: ':memory:', sealer });

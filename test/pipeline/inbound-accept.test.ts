@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/core/seal.js';
 import { openSqliteQueue } from '../../src/delivery/sqlite-queue.js';
-import { createInboundPipeline } from '../../src/pipeline/inbound.js';
+import { createInboundPipeline, fingerprintOf } from '../../src/pipeline/inbound.js';
 import type { MessageLog } from '../../src/store/types.js';
 import { createAccessRights } from '../../src/trust/access.js';
 import { loadShipped } from '../support/hub.js';
@@ -39,5 +39,17 @@ describe('accepting an async message', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  it("fingerprints what the caller asked for: not the hub's stamps, nor key order; any other field counts", () => {
+    const message = { messageType: 'DossierStatusChanged', source: 'H56', dossierCode: 'D-1', status: '2', at: '2025-03-07T08:00:00+07:00', handler: { name: 'Trần Văn Thử', title: 'Chuyên viên' } };
+    const stamped = { ...message, messageId: 'm-1', occurredAt: '2025-03-07T08:00:01+07:00', correlationId: 'c-1' };
+    const fingerprint = fingerprintOf(stamped);
+    expect(fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // a retry: new stamps, members in another order
+    expect(fingerprintOf({ correlationId: 'c-2', handler: { title: 'Chuyên viên', name: 'Trần Văn Thử' }, occurredAt: '2025-03-07T09:00:00+07:00', messageId: 'm-2', at: message.at, status: '2', dossierCode: 'D-1', source: 'H56', messageType: 'DossierStatusChanged' })).toBe(fingerprint);
+    // another event
+    expect(fingerprintOf({ ...stamped, status: '4' })).not.toBe(fingerprint);
+    expect(fingerprintOf({ ...stamped, handler: { ...message.handler, name: 'Lê Thị Mẫu' } })).not.toBe(fingerprint);
   });
 });

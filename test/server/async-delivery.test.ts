@@ -106,14 +106,17 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     expect(again.status).toBe(202);
     expect(again.body).toMatchObject({ messageId: first.body.messageId, status: 'duplicate' });
     const byHeader1 = await post(status(code, '4', 2), { 'idempotency-key': `k-${code}` });
-    const byHeader2 = await post(status(code, '4', 3), { 'idempotency-key': `k-${code}` });
-    expect(byHeader2.body.messageId).toBe(byHeader1.body.messageId);
+    const byHeader2 = await post(status(code, '4', 2), { 'idempotency-key': `k-${code}` });
+    expect(byHeader2.body).toMatchObject({ messageId: byHeader1.body.messageId, status: 'duplicate' });
+    // The key reused for another event is refused, not taken as a repeat (test/server/idempotency-key.test.ts).
+    expect((await post(status(code, '4', 3), { 'idempotency-key': `k-${code}` })).status).toBe(422);
     await waitFor(() => okCalls(dvcqg, code).length === 2, 10_000, 'two distinct events');
     await new Promise((r) => setTimeout(r, 300));
     expect(okCalls(dvcqg, code).map((c) => c.trangThai)).toEqual(['2', '4']);
     // Every submission is in the log; a repeated one says it was a duplicate, and of which message.
     const logged = (await call(`${hub.url}/admin/messages?dossierCode=${code}`, 'GET')).body.items as Array<{ id: string; state: string; reason?: string }>;
-    expect(logged).toHaveLength(4);
+    expect(logged).toHaveLength(5);
+    expect(logged.filter((m) => m.state === 'rejected')).toHaveLength(1);
     const duplicates = logged.filter((m) => m.state === 'duplicate');
     expect(duplicates.map((m) => m.reason)).toEqual(expect.arrayContaining([expect.stringContaining(first.body.messageId), expect.stringContaining(byHeader1.body.messageId)]));
   });
