@@ -93,12 +93,15 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     const filter = body.filter ?? {};
     const targets = body.ids ?? (await q.listDead({ ...toFilter(filter), limit: Number(filter.limit ?? 1000) })).map((d) => d.id);
     const found = (await Promise.all(targets.map((id) => q.getDead(id)))).filter((d) => d !== undefined);
-    const replayed = await q.replay(found.map((d) => d.id));
+    // The replay is written to the log BEFORE the deliveries go back to the queue: another hub may deliver one at once,
+    // and its `delivered` must come after this `replayed` in the log's write order, from which states are settled.
     if (messageLog && found.length) {
-      const at = Date.now();
-      await messageLog.recordEvents(found.map((d) => ({ messageId: d.messageId, deliveryId: d.id, destination: d.destination, at, kind: 'replayed' as const })));
-      await Promise.all([...new Set(found.map((d) => d.messageId))].map((id) => messageLog.setState(id, 'accepted')));
+      await messageLog.recordEvents(found.map((d) => ({ messageId: d.messageId, deliveryId: d.id, destination: d.destination, at: Date.now(), kind: 'replayed' as const })));
     }
+    const replayed = await q.replay(found.map((d) => d.id));
+    // The messages' states follow from their events (accepted again while a replayed delivery is under way), never
+    // set blindly: a hub that delivered one already may have settled it, and this must not overwrite that.
+    if (messageLog && found.length) await messageLog.settle([...new Set(found.map((d) => d.messageId))]);
     request.log.info({ replayed, requested: targets.length }, 'dead letters replayed');
     onReplay?.();
     return { replayed, requested: targets.length };

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Sealer } from '../core/seal.js';
 import type { AccessChangeRecord } from '../trust/access.js';
 import { canonicalJson, type EvidenceBundle, type MessageFacts } from '../trust/evidence.js';
@@ -20,6 +20,8 @@ export const MAX_LIMIT = 500;
 const MESSAGE_ROWS_PER_STATEMENT = 200;
 const EVENT_ROWS_PER_STATEMENT = 500;
 const STATE_ROWS_PER_STATEMENT = 500;
+/** Messages settled per write (two reads and a few updates in the write transaction). */
+const SETTLE_IDS_PER_WRITE = 200;
 
 export interface MessageLogSettings {
   sealer: Sealer;
@@ -59,11 +61,27 @@ type WriteOp =
   | { kind: 'message'; row: Insertable<MessagesTable>; facts: MessageFacts }
   | { kind: 'state'; id: string; state: MessageState; reason: string | null; at: number }
   | { kind: 'events'; rows: Insertable<EventsTable>[] }
+  /** Derives these messages' states from their events, in the write transaction (see `settle`). */
+  | { kind: 'settle'; ids: string[]; result: SettleResult }
   | { kind: 'access'; record: AccessChangeRecord; at: number }
   /** A signed checkpoint's row: stored in turn with the writes (on SQLite's one connection it would starve otherwise). */
   | { kind: 'checkpoint'; row: Insertable<CheckpointsTable> }
   /** Retention about to run (so a verifier can tell purged rows from deleted ones), with access entries it carries over. */
   | { kind: 'purge'; facts: RetentionFacts; carried: PendingEntry[] };
+
+/** What one settle write did: filled in by the transaction that commits it (again if it is retried alone). */
+interface SettleResult {
+  changed: number;
+  /** Ids whose deliveries have ended events but no message row (yet): see `#settleAgainLater`. */
+  missing: string[];
+}
+
+/** Event kinds that end a delivery, or reopen it (`replayed`). */
+const SETTLING_KINDS = ['delivered', 'dead-lettered', 'discarded', 'replayed'] as const;
+/** The states settling derives from events; others (received, rejected, duplicate) are the row's own facts. */
+const SETTLEABLE: ReadonlySet<string> = new Set<MessageState>(['accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded']);
+/** Delays before settling again a message whose events came before its row (its hub may still be writing the row). */
+const MISSING_ROW_RETRY_MS = [1_000, 5_000, 30_000];
 
 export class KyselyMessageLog implements StoreMessageLog {
   readonly dialect: Dialect;
@@ -72,6 +90,7 @@ export class KyselyMessageLog implements StoreMessageLog {
   readonly #writer: GroupCommit<WriteOp>;
   readonly #audit: { chain: JournalChain; checkpointer?: Checkpointer };
   #closing: Promise<void> | undefined;
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(db: Kysely<StoreDatabase>, dialect: Dialect, settings: MessageLogSettings, audit: LogAudit) {
     this.#db = db;
@@ -80,7 +99,7 @@ export class KyselyMessageLog implements StoreMessageLog {
     this.#writer = new GroupCommit<WriteOp>({
       windowMs: settings.batchWindowMs,
       maxBatch: settings.maxBatch,
-      rowsOf: (op) => (op.kind === 'events' ? Math.max(1, op.rows.length) : op.kind === 'purge' ? 1 + op.carried.length : 1),
+      rowsOf: (op) => (op.kind === 'events' ? Math.max(1, op.rows.length) : op.kind === 'purge' ? 1 + op.carried.length : op.kind === 'settle' ? Math.max(1, op.ids.length) : 1),
       commit: (ops) => this.#commit(ops),
     });
     this.#audit = { chain: audit.chain };
@@ -100,8 +119,9 @@ export class KyselyMessageLog implements StoreMessageLog {
     let prepared: PreparedEntries;
     try {
       prepared = await this.#db.transaction().execute(async (trx) => {
-        const entries = await applyWrites(trx, ops);
-        return chain.append(trx, entries, Math.round(this.#settings.now()));
+        const at = Math.round(this.#settings.now());
+        const entries = await applyWrites(trx, ops, this.dialect, at);
+        return chain.append(trx, entries, at);
       });
     } catch (error) {
       chain.failed();
@@ -204,54 +224,49 @@ export class KyselyMessageLog implements StoreMessageLog {
   }
 
   /**
-   * Settles the state of messages whose deliveries may all have ended: two queries for the whole batch,
-   * then one state write per message that changed. A delivery's last terminal event counts (a replay
-   * reopens it); a message is delivered, dead-lettered, or partially delivered once every delivery ended.
+   * Settles the state of messages from their events: each delivery's last ending event counts (a replay reopens it),
+   * in the order the events were WRITTEN (their ids), never by `at`, which is each writer's own clock. A message is
+   * delivered, dead-lettered, discarded or partially delivered once every delivery ended, and accepted again while a
+   * replayed one is open. The state is read and written in one write transaction, the message rows locked first on
+   * PostgreSQL, so that when several hubs settle one message the last to commit read every event committed before
+   * it: with each event write followed by a settle, the final state is always the one the events say.
    */
   async settle(messageIds: string[]): Promise<number> {
-    let changed = 0;
-    for (let i = 0; i < messageIds.length; i += 200) {
-      const ids = messageIds.slice(i, i + 200);
-      const messages = await this.#db.selectFrom('messages').select(['id', 'deliveries', 'state']).where('id', 'in', ids).execute();
-      const events = await this.#db
-        .selectFrom('events')
-        .select(['message_id', 'delivery_id', 'kind'])
-        .where('message_id', 'in', ids)
-        .where('kind', 'in', ['delivered', 'dead-lettered', 'discarded', 'replayed'])
-        .orderBy('at', 'asc')
-        .orderBy('id', 'asc')
-        .execute();
-      type Outcome = 'delivered' | 'dead' | 'discarded';
-      const ended = new Map<string, Map<string, Outcome>>();
-      for (const event of events) {
-        if (!event.delivery_id) continue;
-        const perMessage = ended.get(event.message_id) ?? new Map<string, Outcome>();
-        ended.set(event.message_id, perMessage);
-        if (event.kind === 'replayed') perMessage.delete(event.delivery_id);
-        else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : event.kind === 'discarded' ? 'discarded' : 'dead');
-      }
-      const writes: Array<Promise<void>> = [];
-      const at = Math.round(this.#settings.now());
-      for (const message of messages) {
-        const outcomes = ended.get(message.id);
-        const total = Number(message.deliveries);
-        if (!outcomes || total === 0 || outcomes.size < total) continue;
-        const count = (outcome: Outcome) => [...outcomes.values()].filter((o) => o === outcome).length;
-        const [delivered, discarded] = [count('delivered'), count('discarded')];
-        // Discarded by an operator: the message's state says so once none of its deliveries is still dead.
-        const state: MessageState =
-          delivered === outcomes.size ? 'delivered'
-            : discarded === outcomes.size ? 'discarded'
-              : delivered === 0 && count('dead') + discarded === outcomes.size && count('dead') > 0 ? 'dead-lettered'
-                : 'partially-delivered';
-        if (state !== message.state) {
-          writes.push(this.#writer.write({ kind: 'state', id: message.id, state, reason: null, at }));
-          changed++;
-        }
-      }
-      await Promise.all(writes);
+    const chunks: Array<Promise<SettleResult>> = [];
+    for (let i = 0; i < messageIds.length; i += SETTLE_IDS_PER_WRITE) {
+      const result: SettleResult = { changed: 0, missing: [] };
+      chunks.push(this.#writer.write({ kind: 'settle', ids: messageIds.slice(i, i + SETTLE_IDS_PER_WRITE), result }).then(() => result));
     }
-    return changed;
+    const results = await Promise.all(chunks);
+    const missing = results.flatMap((r) => r.missing);
+    if (missing.length > 0) this.#settleAgainLater(missing, 0);
+    return results.reduce((sum, r) => sum + r.changed, 0);
+  }
+
+  /**
+   * A delivery ended before its message's row was written: the accepting hub may be writing it right now, in a
+   * transaction that read the events just before these committed. Its row then says `accepted` with nothing to settle
+   * it again, so it is settled again a few times shortly after (a row written later derives its state itself).
+   */
+  #settleAgainLater(ids: string[], attempt: number): void {
+    const delay = MISSING_ROW_RETRY_MS[attempt];
+    if (delay === undefined || this.#closing) return;
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      if (this.#closing) return;
+      void (async () => {
+        const results: SettleResult[] = [];
+        for (let i = 0; i < ids.length; i += SETTLE_IDS_PER_WRITE) {
+          const result: SettleResult = { changed: 0, missing: [] };
+          await this.#writer.write({ kind: 'settle', ids: ids.slice(i, i + SETTLE_IDS_PER_WRITE), result });
+          results.push(result);
+        }
+        const still = results.flatMap((r) => r.missing);
+        if (still.length > 0) this.#settleAgainLater(still, attempt + 1);
+      })().catch(() => undefined); // closed, or the database is away: the worker's sweep at start settles what is left
+    }, delay);
+    timer.unref();
+    this.#retries.add(timer);
   }
 
   async payload(messageId: string): Promise<string | undefined> {
@@ -359,6 +374,8 @@ export class KyselyMessageLog implements StoreMessageLog {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      for (const timer of this.#retries) clearTimeout(timer);
+      this.#retries.clear();
       try {
         await this.#writer.close();
         await this.#audit.checkpointer?.close();
@@ -395,8 +412,9 @@ function yieldToOthers(): Promise<void> {
  * Applies a batch in order; consecutive writes of one kind share multi-row statements. Returns the journal entries
  * stating what was done, in the same order: a state change of an unknown message changed nothing and states nothing.
  */
-async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Promise<PendingEntry[]> {
+async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[], dialect: Dialect, at: number): Promise<PendingEntry[]> {
   const entries: PendingEntry[] = [];
+  await lockSettled(trx, dialect, ops);
   let i = 0;
   while (i < ops.length) {
     const op = ops[i]!;
@@ -424,6 +442,12 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Pro
         const ids = await insertEvents(trx, chunk);
         chunk.forEach((row, index) => entries.push({ kind: 'event', ref: row.message_id, facts: eventFacts(ids[index]!, row) }));
       }
+    } else if (op.kind === 'settle') {
+      const settled = await settleIn(trx, dialect, op.ids, at);
+      op.result.changed = settled.changed;
+      op.result.missing = settled.missing;
+      entries.push(...settled.entries);
+      i++;
     } else if (op.kind === 'access') {
       const record = canonicalJson(op.record);
       const { id } = await trx.insertInto('access_changes').values({ at: accessTime(op.record, op.at), record }).returning('id').executeTakeFirstOrThrow();
@@ -448,9 +472,116 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[]): Pro
         entries.push({ kind: 'message', ref: next.row.id, facts: { ...next.facts } });
       }
       await upsertMessages(trx, rows);
+      // A delivery may have ended (on another hub) before this row was written, e.g. when the accepting hub's first
+      // write failed and this is its retry: an accepted message's state is then derived from those events here.
+      const open = rows.filter((row) => row.state === 'accepted' && Number(row.deliveries) > 0);
+      if (open.length > 0) entries.push(...(await settleIn(trx, dialect, open.map((row) => ({ id: row.id, deliveries: row.deliveries, state: row.state })), at)).entries);
     }
   }
   return entries;
+}
+
+/** Rows locked in the order of a JavaScript sort of their ids (code points, not the database's collation). */
+const BYTE_ORDER = sql`id collate "C"`;
+
+/**
+ * PostgreSQL: a batch that settles locks, first and in id order, every message row it will write, so that two hubs'
+ * batches settling and writing the same messages in different orders wait for each other instead of deadlocking.
+ */
+
+async function lockSettled(trx: Transaction<StoreDatabase>, dialect: Dialect, ops: WriteOp[]): Promise<void> {
+  if (dialect !== 'postgres' || !ops.some((op) => op.kind === 'settle')) return;
+  const ids = new Set<string>();
+  for (const op of ops) {
+    if (op.kind === 'settle') for (const id of op.ids) ids.add(id);
+    else if (op.kind === 'message') ids.add(op.row.id);
+    else if (op.kind === 'state') ids.add(op.id);
+  }
+  const sorted = [...ids].sort();
+  for (let i = 0; i < sorted.length; i += STATE_ROWS_PER_STATEMENT) {
+    await trx.selectFrom('messages').select('id').where('id', 'in', sorted.slice(i, i + STATE_ROWS_PER_STATEMENT)).orderBy(BYTE_ORDER).forUpdate().execute();
+  }
+}
+
+/**
+ * Derives the states of these messages from their delivery events, in `trx`, and writes those that changed (one
+ * statement per state). Given ids, the message rows are read, on PostgreSQL locked (in id order), before the events,
+ * so that a concurrent settle of the same message waits, then reads what this one wrote and every event committed
+ * since. Given rows, they were just written (and so locked) by `trx`; a missing row is then not reported.
+ */
+async function settleIn(
+  trx: Transaction<StoreDatabase>,
+  dialect: Dialect,
+  target: string[] | Array<{ id: string; deliveries: number | string; state: string }>,
+  at: number,
+): Promise<{ entries: PendingEntry[]; changed: number; missing: string[] }> {
+  const given = typeof target[0] === 'object';
+  const unique = [...new Set(target.map((t) => (typeof t === 'string' ? t : t.id)))].sort();
+  let messages: Array<{ id: string; deliveries: number | string; state: string }>;
+  if (given) {
+    messages = target as Array<{ id: string; deliveries: number | string; state: string }>;
+  } else {
+    let rows = trx.selectFrom('messages').select(['id', 'deliveries', 'state']).where('id', 'in', unique);
+    if (dialect === 'postgres') rows = rows.orderBy(BYTE_ORDER).forUpdate();
+    messages = await rows.execute();
+  }
+  const events = await trx
+    .selectFrom('events')
+    .select(['message_id', 'delivery_id', 'kind'])
+    .where('message_id', 'in', unique)
+    .where('kind', 'in', [...SETTLING_KINDS])
+    // Write order: the id is an autoincrement (SQLite) or a sequence (PostgreSQL) taken when the row is inserted.
+    .orderBy('id', 'asc')
+    .execute();
+  const ended = new Map<string, Map<string, Outcome>>();
+  for (const event of events) {
+    if (!event.delivery_id) continue;
+    const perMessage = ended.get(event.message_id) ?? new Map<string, Outcome>();
+    ended.set(event.message_id, perMessage);
+    if (event.kind === 'replayed') perMessage.delete(event.delivery_id);
+    else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : event.kind === 'discarded' ? 'discarded' : 'dead');
+  }
+  const byState = new Map<MessageState, string[]>();
+  for (const message of messages) {
+    const outcomes = ended.get(message.id);
+    if (!outcomes || !SETTLEABLE.has(message.state)) continue;
+    const state = settledState(Number(message.deliveries), outcomes);
+    if (state === undefined || state === message.state) continue;
+    byState.set(state, [...(byState.get(state) ?? []), message.id]);
+  }
+  const changedIds = new Map<string, MessageState>();
+  for (const [state, stateIds] of byState) {
+    for (let i = 0; i < stateIds.length; i += STATE_ROWS_PER_STATEMENT) {
+      const chunk = stateIds.slice(i, i + STATE_ROWS_PER_STATEMENT);
+      const changed = await trx.updateTable('messages').set({ state, reason: null, updated_at: at }).where('id', 'in', chunk).returning('id').execute();
+      for (const row of changed) changedIds.set(row.id, state);
+    }
+  }
+  const entries: PendingEntry[] = [];
+  for (const id of unique) {
+    const state = changedIds.get(id);
+    if (state !== undefined) entries.push({ kind: 'state', ref: id, facts: { ...stateFacts(id, state, null, at) } });
+  }
+  const found = new Set(messages.map((m) => m.id));
+  const missing = given ? [] : unique.filter((id) => !found.has(id) && ended.has(id));
+  return { entries, changed: changedIds.size, missing };
+}
+
+type Outcome = 'delivered' | 'dead' | 'discarded';
+
+/**
+ * A message's state from how its deliveries ended: undefined for a message without deliveries; accepted while one is
+ * still under way (e.g. replayed); discarded by an operator once none is still dead.
+ */
+function settledState(total: number, outcomes: Map<string, Outcome>): MessageState | undefined {
+  if (total <= 0) return undefined;
+  if (outcomes.size < total) return 'accepted';
+  const count = (outcome: Outcome) => [...outcomes.values()].filter((o) => o === outcome).length;
+  const [delivered, discarded, dead] = [count('delivered'), count('discarded'), count('dead')];
+  return delivered === outcomes.size ? 'delivered'
+    : discarded === outcomes.size ? 'discarded'
+      : delivered === 0 && dead + discarded === outcomes.size && dead > 0 ? 'dead-lettered'
+        : 'partially-delivered';
 }
 
 /**

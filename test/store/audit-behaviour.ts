@@ -191,6 +191,27 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       expect((await verify(store)).findings).toEqual([]);
     });
 
+    it('journals the states derived from events: a row written after its delivery ended, a replay, a delivery by another writer', async () => {
+      const store = await fresh();
+      const hubA = await open(store, { batchWindowMs: 0 });
+      const hubB = await open(store, { batchWindowMs: 0, now: () => Date.now() - 30 });
+      const m = message({ deliveries: 1 });
+      const delivery = { messageId: m.id, deliveryId: `dlv-${m.id}`, destination: 'dvcqg.capNhatTrangThai' };
+      await hubB.recordEvents([{ ...delivery, at: T0 + 10, kind: 'dead-lettered', reason: 'gave up' }]);
+      await hubB.settle([m.id]);
+      await hubA.recordMessage(m); // arrives late: takes its state from the events, stated as its own entry
+      await hubA.recordEvents([{ ...delivery, at: T0 + 40, kind: 'replayed' }]);
+      await hubA.settle([m.id]);
+      await hubB.recordEvents([{ ...delivery, at: T0 + 30, kind: 'delivered' }]);
+      await hubB.settle([m.id]);
+      await hubA.settle([m.id]); // late, and changes nothing
+      await Promise.all([hubA.close(), hubB.close()]);
+      const entries = await store.raw("select kind, facts from journal where ref = ? and kind in ('message', 'state') order by pos", [m.id]);
+      expect(entries.map((e) => [e.kind, JSON.parse(String(e.facts)).state])).toEqual([['message', 'accepted'], ['state', 'dead-lettered'], ['state', 'accepted'], ['state', 'delivered']]);
+      expect((await store.raw('select state from messages where id = ?', [m.id]))[0]!.state).toBe('delivered');
+      expect((await verify(store)).findings).toEqual([]);
+    });
+
     it('replays a re-recorded message as the upsert does, and signs at the pace asked, not once per commit', async () => {
       const store = await fresh();
       const log = await open(store, { batchWindowMs: 0, audit: { checkpointEvery: 50 } });

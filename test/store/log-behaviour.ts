@@ -4,6 +4,7 @@ import { isHubError } from '../../src/core/errors.js';
 import { createSealer } from '../../src/core/seal.js';
 import { openMessageLog, type OpenMessageLogOptions, type StoreMessageLog } from '../../src/store/open.js';
 import type { LogEvent, MessageRecord, MessageSummary } from '../../src/store/types.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * One behaviour suite for every database the message log runs on. Each test gets a fresh, isolated
@@ -416,6 +417,127 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       expect(log.stats().failedBatches).toBe(1);
       expect((await store.raw('select state from messages where id = ?', [good.id]))[0]!.state).toBe('delivered');
       expect(Number((await store.raw('select count(*) as n from events where message_id = ?', [good.id]))[0]!.n)).toBe(1);
+    });
+
+    // ---- message states when several hubs share one log (each its own clock) ----
+
+    /** Two hubs writing to the same store, hub B's clock 30 ms behind hub A's. */
+    async function twoHubs(store: TestStore, clock: { now: number }) {
+      const hubA = await open(store, { now: () => clock.now });
+      const hubB = await open(store, { now: () => clock.now - 30 });
+      return { hubA, hubB };
+    }
+    const stateOf = async (log: StoreMessageLog, id: string) => (await log.history(id))?.message.state;
+    const ending = (m: MessageRecord, delivery: string) => ({ messageId: m.id, deliveryId: `${m.id}-${delivery}`, destination: `dest.${delivery}` });
+
+    it('settles by the order events were written, not by the hubs\' clocks: a replay, then a delivery by a hub whose clock is behind', async () => {
+      const store = await fresh();
+      const clock = { now: T0 + DAY };
+      const { hubA, hubB } = await twoHubs(store, clock);
+      const m = message({ deliveries: 1 });
+      await hubA.recordMessage(m);
+      await hubA.recordEvents([{ ...ending(m, 'a'), at: clock.now, kind: 'dead-lettered', reason: 'gave up' }]);
+      await hubA.settle([m.id]);
+      expect(await stateOf(hubA, m.id)).toBe('dead-lettered');
+
+      // Hub A replays: the replay reopens the delivery, so the message is accepted again, derived from the events.
+      clock.now += 1000;
+      const replayedAt = clock.now;
+      await hubA.recordEvents([{ ...ending(m, 'a'), at: replayedAt, kind: 'replayed' }]);
+      expect(await hubA.settle([m.id])).toBe(1);
+      expect(await stateOf(hubA, m.id)).toBe('accepted');
+
+      // 20 ms later hub B delivers it: by B's clock, 10 ms BEFORE the replay.
+      clock.now += 20;
+      const deliveredAt = clock.now - 30;
+      expect(deliveredAt).toBeLessThan(replayedAt);
+      await hubB.recordEvents([{ ...ending(m, 'a'), at: deliveredAt, kind: 'delivered', succeeded: true }]);
+      expect(await hubB.settle([m.id])).toBe(1);
+      expect(await stateOf(hubA, m.id)).toBe('delivered');
+      // Settling again, on either hub, changes nothing; `at` is kept as each hub wrote it (for display).
+      expect(await hubA.settle([m.id])).toBe(0);
+      expect(await hubB.settle([m.id])).toBe(0);
+      const events = (await hubB.history(m.id))!.events.filter((e) => e.deliveryId !== undefined);
+      expect(Object.fromEntries(events.map((e) => [e.kind, e.at]))).toMatchObject({ replayed: replayedAt, delivered: deliveredAt });
+
+      // The same events settled only once, at the end: the delivery written last counts.
+      const n = message({ deliveries: 1 });
+      await hubA.recordMessage(n);
+      await hubA.recordEvents([{ ...ending(n, 'a'), at: (clock.now += 1000), kind: 'dead-lettered' }]);
+      await hubA.recordEvents([{ ...ending(n, 'a'), at: (clock.now += 1000), kind: 'replayed' }]);
+      await hubB.recordEvents([{ ...ending(n, 'a'), at: (clock.now += 20) - 30, kind: 'delivered' }]);
+      await hubB.settle([n.id]);
+      expect(await stateOf(hubA, n.id)).toBe('delivered');
+    });
+
+    it('a replay settled late never undoes a delivery that another hub settled meanwhile', async () => {
+      const store = await fresh();
+      const clock = { now: T0 + DAY };
+      const { hubA, hubB } = await twoHubs(store, clock);
+      const m = message({ deliveries: 2 });
+      await hubA.recordMessage(m);
+      await hubA.recordEvents([{ ...ending(m, 'a'), at: clock.now, kind: 'delivered' }, { ...ending(m, 'b'), at: clock.now, kind: 'dead-lettered' }]);
+      await hubA.settle([m.id]);
+      expect(await stateOf(hubA, m.id)).toBe('partially-delivered');
+
+      // Hub A's replay endpoint records the replay, puts the delivery back in the queue... and is slow to settle.
+      await hubA.recordEvents([{ ...ending(m, 'b'), at: (clock.now += 1000), kind: 'replayed' }]);
+      // Hub B delivers it and settles first.
+      await hubB.recordEvents([{ ...ending(m, 'b'), at: (clock.now += 5) - 30, kind: 'delivered' }]);
+      await hubB.settle([m.id]);
+      expect(await stateOf(hubA, m.id)).toBe('delivered');
+      // Hub A's settle commits last: the state still follows from the events (a blind 'accepted' stayed for good).
+      expect(await hubA.settle([m.id])).toBe(0);
+      expect(await stateOf(hubB, m.id)).toBe('delivered');
+      // An explicit state write is still possible, and the next settle derives the state from the events again.
+      await hubA.setState(m.id, 'accepted');
+      expect(await hubB.settle([m.id])).toBe(1);
+      expect(await stateOf(hubA, m.id)).toBe('delivered');
+    });
+
+    it('a message row written after its deliveries ended (a retried accept) takes its state from their events', async () => {
+      const store = await fresh();
+      const clock = { now: T0 + DAY };
+      const { hubA, hubB } = await twoHubs(store, clock);
+      const late = message({ deliveries: 2 });
+      const half = message({ deliveries: 2 });
+      const dead = message({ deliveries: 1 });
+      const quiet = message({ deliveries: 1 });
+      // Hub B delivers before hub A's write of the rows lands: nothing to settle yet.
+      await hubB.recordEvents([
+        { ...ending(late, 'a'), at: clock.now, kind: 'delivered' },
+        { ...ending(late, 'b'), at: clock.now, kind: 'delivered' },
+        { ...ending(half, 'a'), at: clock.now, kind: 'delivered' },
+        { ...ending(dead, 'a'), at: clock.now, kind: 'dead-lettered', reason: 'gave up' },
+      ]);
+      expect(await hubB.settle([late.id, half.id, dead.id])).toBe(0);
+      // Hub A's retried write of the rows, as accepted.
+      await Promise.all([late, half, dead, quiet].map((m) => hubA.recordMessage(m)));
+      expect(await stateOf(hubA, late.id)).toBe('delivered');
+      expect(await stateOf(hubA, half.id)).toBe('accepted'); // one delivery is still under way
+      expect(await stateOf(hubA, dead.id)).toBe('dead-lettered');
+      expect(await stateOf(hubA, quiet.id)).toBe('accepted');
+      expect(ids((await hubB.search({ state: 'delivered' })).items)).toEqual([late.id]);
+      // The same row written again (a retry whose first try did commit) keeps the settled state.
+      await hubA.recordMessage(late);
+      expect(await stateOf(hubB, late.id)).toBe('delivered');
+      // Rows of other states are the message's own facts, whatever the events say.
+      await hubA.recordMessage({ ...dead, state: 'rejected', deliveries: 0, reason: 'schema.invalid' });
+      expect(await stateOf(hubA, dead.id)).toBe('rejected');
+    });
+
+    it('settles again shortly a message whose row appeared only after its delivery ended and was settled', async () => {
+      const { store, log } = await setup();
+      const m = message({ deliveries: 1 });
+      await log.recordEvents([{ ...ending(m, 'a'), at: T0, kind: 'delivered' }]);
+      expect(await log.settle([m.id])).toBe(0);
+      // Written by a hub whose transaction read the events just before they committed: accepted, and nothing else
+      // would settle it again.
+      await store.exec(
+        'insert into messages (id, message_type, participant, connector, operation, correlation_id, received_at, updated_at, state, deliveries) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [m.id, m.messageType, m.participant, m.connector, m.operation, m.correlationId, m.receivedAt, m.receivedAt, 'accepted', 1],
+      );
+      await waitFor(async () => (await stateOf(log, m.id)) === 'delivered', 4_000, 'the message settled again');
     });
 
     it('reopens an existing store (migrations are idempotent) and keeps its rows', async () => {
