@@ -141,11 +141,12 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
       return await signed(status, encodeJson(answer), verified.requestHash, verified.client);
     } catch (thrown) {
       const error = toHubError(thrown);
+      const outcome = error.status >= 500 ? 'failed' : 'rejected';
       if (error.status >= 500 && !(thrown instanceof HubError)) (request.log ?? log).error({ ...facts, err: thrown }, 'federated message failed inside the hub');
-      else (request.log ?? log).info({ ...facts, outcome: 'rejected', status: error.status, errorType: error.type }, 'federated message rejected');
-      observer.message({ connector: 'federation', operation: operationId ?? '(unknown)', outcome: 'rejected' });
+      else (request.log ?? log).info({ ...facts, outcome, status: error.status, errorType: error.type }, `federated message ${outcome}`);
+      observer.message({ connector: 'federation', operation: operationId ?? '(unknown)', outcome });
       if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
-      remember('rejected', 0, undefined, `${error.type}: ${error.message}`).catch(() => undefined);
+      remember(outcome, 0, undefined, `${error.type}: ${error.message}`).catch(() => undefined);
       const problem = encodeJson({ type: error.type, status: error.status, message: error.message, detail: error.detail, messageId, logId: request.requestId });
       let requestHash: string | undefined;
       try {
@@ -162,7 +163,7 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
       return { status, headers: { ...headers, 'content-type': contentType }, body, messageId };
     }
 
-    function remember(state: 'accepted' | 'delivered' | 'rejected' | 'duplicate', deliveries: number, payload?: string, reason?: string): Promise<void> {
+    function remember(state: 'accepted' | 'delivered' | 'rejected' | 'failed' | 'duplicate', deliveries: number, payload?: string, reason?: string): Promise<void> {
       if (!messageLog) return Promise.resolve();
       return messageLog.recordMessage({
         id: messageId, messageType: canonicalType ?? '(unknown)', routeId: 'federation', participant: client ?? signedClient(request.headers) ?? '(unknown)',

@@ -147,11 +147,13 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       return { messageId: typeof facts.acceptedAs === "string" ? facts.acceptedAs : messageId, route: route.id, reply };
     } catch (thrown) {
       const error = toHubError(thrown);
-      logOutcome(request.log ?? log, { ...facts, outcome: 'rejected', status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
-      observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome: 'rejected' });
+      // The caller's fault (4xx) is a rejection; a destination's or the hub's (5xx) is a failure, told apart for the operator.
+      const outcome = error.status >= 500 ? 'failed' : 'rejected';
+      logOutcome(request.log ?? log, { ...facts, outcome, status: error.status, errorType: error.type, timings, totalMs: elapsed(started) }, thrown);
+      observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome });
       if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
       // (A refused idempotency conflict has had its row written already.)
-      if (facts.conflictWith === undefined) remember({ state: 'rejected', reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
+      if (facts.conflictWith === undefined) remember({ state: outcome, reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
       return { messageId, route: facts.route as string | undefined, error };
     }
 
@@ -250,7 +252,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
 
     /** Retries with a growing pause (up to a minute) for as long as this process runs; each failure is logged. */
     /** The message log's record of this message: awaited for async acceptance (durable before 202), best effort otherwise. */
-    async function remember(record: { state: 'accepted' | 'delivered' | 'rejected' | 'duplicate'; deliveries: number; payload?: string; reason?: string }): Promise<void> {
+    async function remember(record: { state: 'accepted' | 'delivered' | 'rejected' | 'failed' | 'duplicate'; deliveries: number; payload?: string; reason?: string }): Promise<void> {
       if (!messageLog) return;
       // One row says it all: when, from whom, what, how large, and the state (received, then rejected,
       // delivered or accepted); an accepted message's deliveries continue its history as events.

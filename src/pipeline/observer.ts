@@ -4,7 +4,7 @@
  * metrics library; the server plugs prom-client in.
  */
 export interface Observer {
-  message(facts: { connector: string; operation: string; outcome: 'accepted' | 'delivered' | 'rejected' }): void;
+  message(facts: { connector: string; operation: string; outcome: 'accepted' | 'delivered' | 'rejected' | 'failed' }): void;
   attempt(facts: { destination: string; outcome: 'delivered' | 'retry' | 'dead-lettered'; durationMs: number; queueWaitMs: number }): void;
   /** A message refused for a trust reason (signature, certificate, replay, access, checksum). */
   trustFailure(facts: { type: string; code?: string }): void;

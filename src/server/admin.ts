@@ -136,7 +136,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
         type: 'object',
         properties: {
           dossierCode: { type: 'string', maxLength: 64 }, correlationId: { type: 'string', maxLength: 128 }, participant: { type: 'string', maxLength: 200 },
-          messageType: { type: 'string', maxLength: 100 }, state: { enum: ['received', 'rejected', 'duplicate', 'accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded'] },
+          messageType: { type: 'string', maxLength: 100 }, state: { enum: ['received', 'rejected', 'failed', 'duplicate', 'accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded'] },
           from: { type: 'string', pattern: '^\\d{1,15}$' }, to: { type: 'string', pattern: '^\\d{1,15}$' }, limit: { type: 'string', pattern: '^\\d{1,3}$' }, cursor: { type: 'string', maxLength: 400 },
         },
         additionalProperties: false,

@@ -14,7 +14,8 @@ import type { AccessChangeRecord } from '../trust/access.js';
 import type { EvidenceBundle } from '../trust/evidence.js';
 
 /** `duplicate`: a submission whose idempotency key was accepted before; its reason names the first message. */
-export type MessageState = 'received' | 'rejected' | 'duplicate' | 'accepted' | 'delivered' | 'partially-delivered' | 'dead-lettered' | 'discarded';
+/** `rejected`: refused for the caller's own fault (4xx); `failed`: the destination or the hub failed it (5xx: timeout, fault, outage). */
+export type MessageState = 'received' | 'rejected' | 'failed' | 'duplicate' | 'accepted' | 'delivered' | 'partially-delivered' | 'dead-lettered' | 'discarded';
 
 export interface MessageRecord {
   id: string;

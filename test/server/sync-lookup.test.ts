@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startPopulationSim } from '../../src/sim/population/server.js';
 import { startTestHub } from '../support/hub.js';
+import { waitFor } from '../support/wait.js';
 
 type Sim = Awaited<ReturnType<typeof startPopulationSim>>;
 type Hub = Awaited<ReturnType<typeof startTestHub>>;
@@ -75,6 +76,11 @@ describe('citizen lookup, end to end through the hub to the population database 
     expect(body.message).toMatch(/bận/);
     expect(body.messageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(body.logId).toBeTruthy();
+    // The destination failed it, not the caller: recorded as failed, apart from the caller's own mistakes.
+    const recorded = await waitFor(async () => (await hub.messageLog.history(body.messageId))?.message, 10_000, 'the failed lookup in the message log');
+    expect(recorded).toMatchObject({ state: 'failed', reason: expect.stringContaining('transport.peer-fault') });
+    const metrics = await (await request(`${hub.url}/metrics`)).body.text();
+    expect(metrics).toMatch(/lienthong_messages_total\{connector="onegate-h56",operation="citizen-lookup",outcome="failed"\} [1-9]/);
   });
 
   it('reports a peer that does not answer in time as 504 transport.timeout', async () => {
