@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import { loadRegistry } from '../config/load.js';
 import { formatIssue } from '../core/issues.js';
-import { runMappingTests, type CaseResult } from '../mapping/index.js';
+import { envelopeProbe, runMappingTests, type CaseResult } from '../mapping/index.js';
 import { toErrorDetails } from '../schema/validation-errors.js';
 import { resolveRoot } from './root.js';
 import type { Registry } from '../config/registry.js';
@@ -17,9 +17,12 @@ export function runAllMappingTests(registry: Registry): CaseResult[] {
       continue;
     }
     const validator = registry.validators.get(mapping.target);
+    // Output into a canonical type is stamped with the envelope before the hub validates it: so is a test's.
+    const canonical = mapping.target.startsWith('canonical/') ? mapping.target.slice('canonical/'.length) : undefined;
     const validate = (output: unknown) => {
       if (!validator) return [`target schema ${mapping.target} is not loaded`];
-      return validator(output) ? [] : toErrorDetails(validator.errors ?? []).map((d) => `${d.field ?? '(root)'}: ${d.reason}`);
+      const stamped = canonical ? { ...(output as Record<string, unknown>), ...envelopeProbe(canonical) } : output;
+      return validator(stamped) ? [] : toErrorDetails(validator.errors ?? []).map((d) => `${d.field ?? '(root)'}: ${d.reason}`);
     };
     results.push(...runMappingTests(suite, mapping, validate));
   }

@@ -1,16 +1,17 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, sep } from 'node:path';
-import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { soapPrefixProblem } from '../codec/soap.js';
 import { ConfigError, type ConfigIssue } from '../core/issues.js';
-import { suggestion } from '../core/suggest.js';
+import { closest, suggestion } from '../core/suggest.js';
 import { parseSource, type SourceFile } from '../core/yaml.js';
 import {
-  checkMapping, compileCondition, compileMapping, loadCodeTable, loadMapping, loadMappingTests,
+  checkCaseInputs, checkMapping, compileCondition, compileMapping, envelopeProbe, loadCodeTable, loadMapping, loadMappingTests,
   type CodeTable, type CompiledMapping, type MappingDefinition, type MappingTestSuite,
 } from '../mapping/index.js';
-import { createAjv } from '../schema/ajv.js';
-import { SchemaSet, idForName, type JsonSchema } from '../schema/set.js';
+import { PII_LEVELS, createAjv } from '../schema/ajv.js';
+import { HUB_FORMATS, ISO_FORMATS } from '../schema/formats.js';
+import { SchemaSet, idForName, nameForId, type JsonSchema } from '../schema/set.js';
 import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } from '../delivery/retry.js';
 import { interpolate } from './interpolate.js';
 import { deepFreeze, findOperation, type Registry } from './registry.js';
@@ -43,46 +44,92 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   // 1. JSON Schemas: config-file kinds, canonical types and every system's native formats.
   const schemaFiles = listFiles(join(root, 'schemas'), (f) => f.endsWith('.json'));
   const schemaDocs: JsonSchema[] = [];
+  const schemaTexts = new Map<string, { file: string; text: string }>();
+  // Schema files that exist but did not load: what refers to them is told to fix them first, not to create them.
+  const brokenSchemas = new Set<string>();
   for (const file of schemaFiles) {
     const name = relative(join(root, 'schemas'), file).split(sep).join('/').replace(/\.json$/, '');
+    const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, ''); // editors on Windows may save a BOM
     let doc: unknown;
     try {
-      doc = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')); // editors on Windows may save a BOM
+      doc = JSON.parse(text);
     } catch (e) {
-      error(file, `not valid JSON: ${(e as Error).message}`, { hint: 'fix the JSON syntax (a JSON linter shows the exact spot)' });
+      const { message, line, column } = jsonSyntaxError(text, (e as Error).message);
+      error(file, `not valid JSON: ${message}`, { line, column, hint: 'fix the JSON syntax (a trailing comma, a missing comma or quote just before this spot)' });
+      brokenSchemas.add(name);
       continue;
     }
     if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
       error(file, 'a schema file must hold one JSON object');
+      brokenSchemas.add(name);
       continue;
     }
     const schema = doc as JsonSchema;
     const expectedId = idForName(name);
     if (schema.$id !== expectedId) {
       error(file, `$id is ${JSON.stringify(schema.$id)} but this file's path requires "${expectedId}"`, { field: '$id', line: lineOf(file, '"$id"'), hint: `set "$id": "${expectedId}"` });
+      brokenSchemas.add(name);
       continue;
     }
     schemaDocs.push(schema);
+    schemaTexts.set(name, { file, text });
   }
   const schemas = new SchemaSet(schemaDocs);
+  // Where a schema's problem sits: its file parsed again (JSON is YAML) only when there is a problem to place.
+  const schemaProblem = (name: string, problem: SchemaProblem) => {
+    const source = schemaTexts.get(name)!;
+    const at = problem.path ? parseSource(rel(source.file), source.text).locate(problem.path) : undefined;
+    error(source.file, problem.message, { line: at?.line, column: at?.column, hint: problem.hint });
+  };
   const ajv = createAjv();
   for (const schema of schemaDocs) {
     try {
       ajv.addSchema(schema);
     } catch (e) {
-      error(join(root, 'schemas', `${nameOf(schema)}.json`), `schema cannot be added: ${(e as Error).message}`);
+      schemaProblem(nameOf(schema), describeSchemaError(e as Error, nameOf(schema), schemas, 'schema cannot be added'));
+      brokenSchemas.add(nameOf(schema));
     }
   }
   const validators = new Map<string, ValidateFunction>();
+  const cyclesReported = new Set<string>();
   for (const schema of schemaDocs) {
     const name = nameOf(schema);
+    if (brokenSchemas.has(name)) continue;
     try {
       validators.set(name, ajv.getSchema(schema.$id as string) as ValidateFunction);
     } catch (e) {
-      error(join(root, 'schemas', `${name}.json`), `schema does not compile: ${(e as Error).message}`, {
-        hint: 'check $ref targets, formats (cccd, cmnd, personalId, agencyCode, dossierCode, procedureCode, vnPhone, date-dmy, …) and keywords',
-      });
+      brokenSchemas.add(name);
+      // A $ref that leads back to itself without entering a property overflows Ajv's stack: name the cycle instead.
+      const cycle = e instanceof RangeError ? findRefCycle(schemas, name) : undefined;
+      if (cycle) {
+        if (cyclesReported.has(cycle.nodes.join(' '))) continue;
+        cyclesReported.add(cycle.nodes.join(' '));
+        schemaProblem(cycle.owner, {
+          message: `$ref cycle: ${cycle.nodes.join(' → ')}: each $ref leads to the next without entering a field, so no value could ever be checked`,
+          path: cycle.path, hint: 'make one of them a real schema (a $ref may recurse only through properties or items, like a tree)',
+        });
+        continue;
+      }
+      schemaProblem(name, describeSchemaError(e as Error, name, schemas, 'schema does not compile'));
     }
+  }
+  // The hub stamps the envelope (messageId, messageType, occurredAt, correlationId, source) onto every canonical
+  // message after mapping, then validates it: a canonical type that refuses those fields refuses every message.
+  const probeAjv = createAjv({ allErrors: true });
+  for (const schema of schemaDocs) if (!nameOf(schema).startsWith('config/')) probeAjv.addSchema(schema);
+  for (const name of schemas.names()) {
+    if (!name.startsWith('canonical/') || brokenSchemas.has(name) || !validators.has(name)) continue;
+    const validate = probeAjv.getSchema(idForName(name)) as ValidateFunction;
+    validate(envelopeProbe(name.slice('canonical/'.length)));
+    const refused = (validate.errors ?? []).filter((e) => refusesEnvelope(e));
+    if (refused.length === 0) continue;
+    const fields = [...new Set(refused.map((e) => envelopeFieldOf(e)))];
+    const keyword = refused.find((e) => e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties');
+    schemaProblem(name, {
+      message: `canonical type ${name.slice('canonical/'.length)} refuses the envelope fields the hub stamps on every message after mapping (${fields.join(', ')})${keyword ? ` because of ${keyword.keyword}: false` : ''}: every message of this type would be refused`,
+      path: keyword ? [...pointerToPath(keyword.schemaPath.replace(/^#/, ''))] : pointerToPath(refused[0]!.schemaPath.replace(/^#/, '')),
+      hint: 'write it like the shipped canonical types: "allOf": [{ "$ref": "common.json#/$defs/Envelope" }] with "unevaluatedProperties": false (additionalProperties does not see the fields allOf declares)',
+    });
   }
   // Config files are checked with every error reported at once, so an integrator fixes them in one pass.
   // Values from the environment stay text until the config schema says what they are ("8080" a port, "123456" a password).
@@ -103,7 +150,8 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       return false;
     }
     if (validate(value)) return true;
-    for (const e of withoutBranchNoise(validate.errors ?? [])) {
+    const schema = schemaDocs.find((d) => d.$id === idForName(`config/${kind}.schema`));
+    for (const e of withoutBranchNoise(validate.errors ?? [], schema, value)) {
       const path = pointerToPath(e.instancePath);
       // A key refused by propertyNames (e.g. a simulator option it does not have) is reported as an unknown field.
       const badKey = e.propertyName;
@@ -111,10 +159,14 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       const at = src.locate(field);
       const unknownKey = badKey ?? (e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : undefined);
       const allowed = e.keyword === 'enum' ? `${badKey !== undefined ? ': one of ' : ': '}${(e.params.allowedValues as unknown[]).join(', ')}` : '';
-      const what = `${unknownKey !== undefined ? `unknown field ("${unknownKey}")` : e.message}${allowed}`;
+      const url = e.keyword === 'pattern' && String(e.params.pattern).startsWith('^https?://');
+      const what = `${unknownKey !== undefined ? `unknown field ("${unknownKey}")` : url ? 'must be an absolute URL (http://… or https://…)' : e.message}${allowed}`;
+      // An unknown key is most often a near miss of a declared one (client_id for clientId).
+      const declared = e.keyword === 'additionalProperties' && schema ? Object.keys(objectSchemaOf(schema, e) ?.properties ?? {}) : [];
+      const near = unknownKey !== undefined ? closest(unknownKey, declared) : undefined;
       error(src.file, `${e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')}: ` : ''}${what}`, {
         field: field.join('.') || undefined, line: at.line, column: at.column,
-        hint: e.keyword === 'additionalProperties' ? 'remove or rename the field; see the schema named in $schema for what is allowed' : `see schemas/config/${kind}.schema.json`,
+        hint: near !== undefined ? `did you mean '${near}'?` : e.keyword === 'additionalProperties' ? `remove or rename the field${declared.length ? ` (allowed here: ${declared.join(', ')})` : ''}; see schemas/config/${kind}.schema.json` : `see schemas/config/${kind}.schema.json`,
       });
     }
     return false;
@@ -142,13 +194,22 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   const mappingRoot = join(root, 'mappings');
   const yamlFiles = listFiles(mappingRoot, (f) => f.endsWith('.yaml') || f.endsWith('.yml'));
   const codeTables = new Map<string, CodeTable>();
+  const brokenCodeTables = new Map<string, string>(); // file name → file, for "fix it first" instead of "unknown table"
   const definitions = new Map<string, MappingDefinition>();
   const suites: MappingTestSuite[] = [];
+  // Mapping files found, loaded or not: a reference to one that did not load says to fix it, not to create it.
+  const mappingFiles = new Set<string>();
+  // Mappings whose tests are in a misnamed file: that file is the problem to report, not missing tests.
+  const misnamedTests = new Set<string>();
   for (const file of yamlFiles) {
+    const rest = relative(mappingRoot, file);
+    if (!isCodeTableFile(rest) && !/\.test\.ya?ml$/.test(file)) mappingFiles.add(rest.split(sep).join('/').replace(/\.ya?ml$/, ''));
     const src = readYaml(file);
+    if (!src && isCodeTableFile(rest)) brokenCodeTables.set(basename(file).replace(/\.ya?ml$/, ''), rel(file));
     if (!src) continue;
     if (isCodeTableFile(relative(mappingRoot, file))) {
       const { table, issues: found } = loadCodeTable(src);
+      if (!table) brokenCodeTables.set(basename(file).replace(/\.ya?ml$/, ''), rel(file));
       issues.push(...found);
       if (table) {
         if (codeTables.has(table.name)) error(file, `code table "${table.name}" is defined twice (also in ${codeTables.get(table.name)!.file})`, { field: 'name', line: src.locate(['name']).line, hint: 'code table names are global: rename one' });
@@ -158,6 +219,12 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src) });
       issues.push(...found.map((i) => ({ ...i, file: rel(i.file) })));
       if (suite) suites.push(suite);
+    } else if (looksLikeTests(src.value)) {
+      // Only *.test.yaml files are read as tests; any other name is read as a mapping and fails with confusing errors.
+      const name = basename(file).replace(/([._-]tests?)?\.ya?ml$/i, '.test.yaml');
+      error(file, 'this file holds golden tests (mapping:, cases:) but is not named *.test.yaml, so it is read as a mapping', { line: 1, hint: `name golden test files *.test.yaml: rename it to ${name}` });
+      const target = (src.value as { mapping?: unknown }).mapping;
+      if (typeof target === 'string') misnamedTests.add(relative(mappingRoot, resolve(dirname(file), target)).split(sep).join('/').replace(/\.ya?ml$/, ''));
     } else {
       const id = relative(mappingRoot, file).split(sep).join('/').replace(/\.ya?ml$/, '');
       const { mapping, issues: found } = loadMapping({ ...src, value: resolveEnv(src) }, id);
@@ -165,13 +232,13 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       if (mapping) definitions.set(id, mapping);
     }
   }
-  const mappingEnv = { schemas, codeTables };
+  const mappingEnv = { schemas, codeTables, brokenCodeTables };
   const mappings = new Map<string, CompiledMapping>();
   for (const def of definitions.values()) {
     for (const side of ['source', 'target'] as const) {
       if (!schemas.byName(def[side])) {
         const at = def.locate([side]);
-        error(def.file, `${side} schema "${def[side]}" does not exist`, { field: side, line: at.line, column: at.column, hint: `create schemas/${def[side]}.json, or: ${suggestion(def[side], schemas.names(), 'schemas')}` });
+        error(def.file, brokenSchemas.has(def[side]) ? `${side} schema "${def[side]}" did not load` : `${side} schema "${def[side]}" does not exist`, { field: side, line: at.line, column: at.column, hint: missingSchemaHint(def[side], schemas, brokenSchemas) });
       }
     }
     if (!schemas.byName(def.source) || !schemas.byName(def.target)) continue;
@@ -186,15 +253,28 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   }
   const tested = new Set(suites.map((s) => relative(mappingRoot, s.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, '')));
   for (const def of definitions.values()) {
-    if (!tested.has(def.id)) issues.push({ file: def.file, message: `mapping ${def.id} has no golden tests`, hint: `add ${basename(def.file).replace(/\.ya?ml$/, '.test.yaml')} beside it with at least one passing and one failing case`, severity: 'warning' });
+    if (!tested.has(def.id) && !misnamedTests.has(def.id)) issues.push({ file: def.file, message: `mapping ${def.id} has no golden tests`, hint: `add ${basename(def.file).replace(/\.ya?ml$/, '.test.yaml')} beside it with at least one passing and one failing case`, severity: 'warning' });
   }
   for (const suite of suites) {
     const id = relative(mappingRoot, suite.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, '');
-    if (!definitions.has(id)) error(suite.file, `tests refer to mapping file ${rel(suite.mappingFile)}, which does not exist or failed to load`, { field: 'mapping', hint: 'point `mapping:` at a mapping file beside this test file' });
+    const at = suite.locate?.(['mapping']);
+    if (definitions.has(id)) continue;
+    if (mappingFiles.has(id)) error(suite.file, `these tests cannot run: mapping ${rel(suite.mappingFile)} did not load`, { field: 'mapping', line: at?.line, column: at?.column, hint: `fix the errors reported for ${rel(suite.mappingFile)} first` });
+    else error(suite.file, `tests refer to mapping file ${rel(suite.mappingFile)}, which does not exist`, { field: 'mapping', line: at?.line, column: at?.column, hint: `point \`mapping:\` at a mapping file beside this test file: ${suggestion(basename(suite.mappingFile), [...mappingFiles].filter((m) => dirname(join(mappingRoot, m)) === dirname(suite.mappingFile)).map((m) => `${basename(m)}.yaml`), 'mappings')}` });
+  }
+  // Golden inputs must be messages the hub would let through to the mapping (see checkCaseInputs).
+  const inputValidator = (name: string | undefined) => (name === undefined || brokenSchemas.has(name) || !schemas.byName(name) ? undefined : probeAjv.getSchema(idForName(name)) as ValidateFunction | undefined);
+  for (const suite of suites) {
+    const def = definitions.get(relative(mappingRoot, suite.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, ''));
+    const input = inputValidator(def?.source);
+    if (!def || !input) continue;
+    const request = inputValidator(def.request);
+    issues.push(...checkCaseInputs(suite, { schema: def.source, validate: input }, request && { schema: def.request!, validate: request }).map((i) => ({ ...i, file: rel(i.file) })));
   }
 
   // 3. Connectors.
   const connectors = new Map<string, ConnectorConfig>();
+  const connectorSources = new Map<string, SourceFile>(); // for the lines of checks that need the hub too (retry)
   const brokenConnectors = new Set<string>();
   for (const file of listFiles(join(root, 'connectors'), (f) => /\.ya?ml$/.test(f))) {
     brokenConnectors.add(basename(file).replace(/\.ya?ml$/, ''));
@@ -209,10 +289,11 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     }
     const connector = readValues(() => normaliseConnector(value, rel(file), root), (bad) => error(file, bad.message, bad.path && { field: bad.path.join('.'), line: src.locate(bad.path).line, hint: 'use e.g. 250ms, 2s, 5m, 1h, 1d, 1h30m' }));
     if (!connector) continue;
-    checkConnector(connector, src, { schemas, definitions, error: (m, extra) => error(file, m, extra) });
+    checkConnector(connector, src, { schemas, brokenSchemas, definitions, mappingFiles, error: (m, extra) => error(file, m, extra) });
     checkConnectorWsSecurity(connector, undefined, src, (m, extra) => error(file, m, extra));
     checkConnectorChecksums(connector, src, { error: (m, extra) => error(file, m, extra), warn: (m, extra) => issues.push({ file: rel(file), message: m, severity: 'warning', ...extra }) });
     connectors.set(id, connector);
+    connectorSources.set(id, src);
     brokenConnectors.delete(id);
   }
 
@@ -231,6 +312,8 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       const trustContext = { hub, connectors, src, error: (m: string, extra?: Partial<ConfigIssue>) => error(hubFile, m, extra), warn: (m: string, extra?: Partial<ConfigIssue>) => issues.push({ file: rel(hubFile), message: m, severity: 'warning', ...extra }) };
       checkTrustSections(trustContext);
       for (const c of connectors.values()) {
+        const lifetime = c.wsSecurity?.maxTimestampLifetimeSeconds;
+        if (lifetime !== undefined && !(lifetime >= 1 && lifetime <= 86_400)) error(c.file, 'wsSecurity.maxTimestampLifetime must be between 1 second and 1 day', { field: 'wsSecurity.maxTimestampLifetime', hint: 'WS-I BSP and common stacks use 5m' });
         if (c.wsSecurity?.sign && !hub.trust) error(c.file, 'wsSecurity.sign needs this hub\'s key: add a trust: section to config/hub.yaml (or set sign: false)', { field: 'wsSecurity.sign', hint: 'trust: { key, certificate, anchors } (see lienthong keys)' });
       }
       const leaseMs = hub.delivery.leaseMs;
@@ -243,7 +326,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
           return;
         }
         const from = findOperation({ connectors }, route.from);
-        if (!from) error(hubFile, `route ${route.id}: "${route.from}" is not a known connector operation`, { ...at('from'), hint: `one of: ${operationRefs(connectors, 'inbound').join(', ') || '(no inbound operations defined)'}` });
+        if (!from) error(hubFile, `route ${route.id}: "${route.from}" is not a known connector operation`, { ...at('from'), hint: operationHint(route.from, operationRefs(connectors, 'inbound'), 'inbound') });
         else if (from.operation.direction !== 'inbound') error(hubFile, `route ${route.id}: "${route.from}" is an outbound operation; a route starts at an inbound one`, { ...at('from'), hint: 'set direction: inbound on that operation or pick another' });
         if (route.mode === 'sync' && route.destinations.length !== 1) error(hubFile, `route ${route.id}: a sync route has exactly one destination`, { ...at('to'), hint: 'use mode: async to fan out to several destinations' });
         route.destinations.forEach((destination, d) => {
@@ -251,7 +334,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
           if (isService(destination.to)) return; // another hub's service: checkRouteTrust finds the hub that serves it
           const to = findOperation({ connectors }, destination.to);
           if (!to) {
-            error(hubFile, `route ${route.id}: "${destination.to}" is not a known connector operation`, { ...at(...where), hint: `one of: ${operationRefs(connectors, 'outbound').join(', ') || '(no outbound operations defined)'}` });
+            error(hubFile, `route ${route.id}: "${destination.to}" is not a known connector operation`, { ...at(...where), hint: operationHint(destination.to, operationRefs(connectors, 'outbound'), 'outbound') });
             return;
           }
           if (to.operation.direction !== 'outbound') error(hubFile, `route ${route.id}: "${destination.to}" is an inbound operation; a route ends at outbound ones`, at(...where));
@@ -289,18 +372,44 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
         if (routes.has(route.from)) error(hubFile, `two routes start at ${route.from}`, { ...at('from'), hint: 'one inbound operation feeds one route; list several destinations in its `to`' });
         else routes.set(route.from, route);
       });
-      // Retry policies: defaults < hub delivery.retry < connector < operation; unbounded or nonsensical ones are errors.
-      const hubRetry = hub.delivery.retry;
-      for (const problem of hubRetry ? checkPolicy(hubRetry) : []) error(hubFile, `delivery.retry: ${problem}`, { field: 'delivery.retry', line: src.locate(['delivery', 'retry']).line });
+      // An inbound operation no route starts at answers every call 404: most likely a route was forgotten.
+      const routed = new Set(hub.routes.map((r) => r.from));
       for (const connector of connectors.values()) {
-        for (const problem of connector.retry ? checkPolicy(connector.retry) : []) error(connector.file, `retry: ${problem}`, { field: 'retry' });
+        for (const op of Object.values(connector.operations)) {
+          if (op.direction !== 'inbound' || routed.has(`${connector.id}.${op.id}`)) continue;
+          const where = connectorSources.get(connector.id)!.locate(['operations', op.id]);
+          issues.push({
+            file: connector.file, severity: 'warning', field: `operations.${op.id}`, line: where.line, column: where.column,
+            message: `inbound operation ${op.id} is not the start of any route: every call to it is answered 404`,
+            hint: `add a route to config/hub.yaml with from: ${connector.id}.${op.id}, or remove the operation`,
+          });
+        }
+      }
+      // Retry policies: defaults < hub delivery.retry < connector < operation; unbounded or nonsensical ones are errors,
+      // each reported once at its own line. A combination is checked only when every layer is sound on its own.
+      const policyAt = (source: SourceFile, path: Array<string | number>, problem: string) => {
+        const field = /^(\w+)/.exec(problem)?.[1];
+        const at = field && source.locate([...path, field]).line !== source.locate(path).line ? [...path, field] : path;
+        const where = source.locate(at);
+        return { field: at.join('.'), line: where.line, column: where.column };
+      };
+      const hubRetry = hub.delivery.retry;
+      const hubRetryProblems = hubRetry ? checkPolicy(hubRetry) : [];
+      for (const problem of hubRetryProblems) error(hubFile, `delivery.retry: ${problem}`, policyAt(src, ['delivery', 'retry'], problem));
+      for (const connector of connectors.values()) {
+        const source = connectorSources.get(connector.id)!;
+        const connectorProblems = connector.retry ? checkPolicy(connector.retry) : [];
+        for (const problem of connectorProblems) error(connector.file, `retry: ${problem}`, policyAt(source, ['retry'], problem));
         for (const op of Object.values(connector.operations)) {
           if (op.direction !== 'outbound') continue;
-          for (const problem of op.retry ? checkPolicy(op.retry) : []) error(connector.file, `operations.${op.id}.retry: ${problem}`, { field: `operations.${op.id}.retry` });
+          const opProblems = op.retry ? checkPolicy(op.retry) : [];
+          for (const problem of opProblems) error(connector.file, `operations.${op.id}.retry: ${problem}`, policyAt(source, ['operations', op.id, 'retry'], problem));
           try {
             op.retryPolicy = resolvePolicy(hubRetry, connector.retry, op.retry);
           } catch (e) {
-            error(connector.file, `operations.${op.id}: retry policy: ${(e as Error).message}`, { field: `operations.${op.id}.retry` });
+            if (hubRetryProblems.length || connectorProblems.length || opProblems.length) continue;
+            const path = op.retry ? ['operations', op.id, 'retry'] : connector.retry ? ['retry'] : ['operations', op.id];
+            error(connector.file, `operations.${op.id}: the retry policy it gets (hub delivery.retry, then this connector's retry${op.retry ? ', then its own' : ''}): ${(e as Error).message}`, policyAt(source, path, ''));
           }
         }
       }
@@ -337,7 +446,10 @@ export function loadRegistryOrThrow(root: string, options: LoadOptions = {}): { 
 
 interface CheckContext {
   schemas: SchemaSet;
+  brokenSchemas: ReadonlySet<string>;
   definitions: ReadonlyMap<string, MappingDefinition>;
+  /** Mapping files found (by id), loaded or not. */
+  mappingFiles: ReadonlySet<string>;
   error: (message: string, extra?: Partial<ConfigIssue>) => void;
 }
 
@@ -351,12 +463,18 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
       const where = src.locate(['operations', op.id, ...path]);
       return { field: ['operations', op.id, ...path].join('.'), line: where.line, column: where.column };
     };
+    // Fields that say how the hub calls the peer mean nothing on an operation where the peer calls the hub.
+    if (op.direction === 'inbound') {
+      for (const field of ['path', 'result', 'notFound', 'retry', 'headers'] as const) {
+        if (op[field] !== undefined) ctx.error(`operation ${op.id} is inbound, but ${field} is an outbound-only field (it says how the hub calls the system)`, { ...at(field), hint: `remove ${field}, or set direction: outbound if the hub calls this operation` });
+      }
+    }
     if (op.direction === 'outbound' && !connector.baseUrl) ctx.error(`operation ${op.id} is outbound but the connector has no baseUrl`, { ...at('direction'), hint: 'add baseUrl: ${SYSTEM_URL} to the connector' });
     // Paths the hub reads from the peer's answer: misspelled, every lookup would be "not found", or every delivery judged a failure.
     const answerSchema = op.response?.schema;
     const answerPaths: Array<[string[], string | undefined]> = [[['notFound', 'missing'], op.notFound?.missing], [['result', 'codeField'], op.result?.codeField], [['result', 'messageField'], op.result?.messageField]];
     for (const [field, path] of answerPaths) {
-      if (path === undefined || !answerSchema || !ctx.schemas.byName(answerSchema) || schemaHasPath(ctx.schemas, answerSchema, path)) continue;
+      if (path === undefined || op.direction === 'inbound' || !answerSchema || !ctx.schemas.byName(answerSchema) || schemaHasPath(ctx.schemas, answerSchema, path)) continue;
       ctx.error(`operation ${op.id}: ${field.join('.')} "${path}" is not a field of the answer (${answerSchema})`, { ...at(...field), hint: 'name a field of the response schema (a dotted path)' });
     }
     op.result?.resendWith?.forEach((rule, i) => {
@@ -372,17 +490,20 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
         continue;
       }
       const canonical = `canonical/${canonicalName}`;
-      if (!ctx.schemas.byName(canonical)) ctx.error(`canonical type ${canonicalName} does not exist`, { ...at('canonical', kind), hint: `create schemas/${canonical}.json, or: ${suggestion(canonical, ctx.schemas.names().filter((n) => n.startsWith('canonical/')), 'canonical types')}` });
-      if (!ctx.schemas.byName(message.schema)) ctx.error(`schema "${message.schema}" does not exist`, { ...at(kind, 'schema'), hint: `create schemas/${message.schema}.json (ids are paths under schemas/ without .json)` });
+      if (ctx.brokenSchemas.has(canonical)) ctx.error(`canonical type ${canonicalName} did not load`, { ...at('canonical', kind), hint: `fix the errors reported for schemas/${canonical}.json first` });
+      else if (!ctx.schemas.byName(canonical)) ctx.error(`canonical type ${canonicalName} does not exist`, { ...at('canonical', kind), hint: `create schemas/${canonical}.json, or: ${suggestion(canonicalName, ctx.schemas.names().filter((n) => n.startsWith('canonical/') && n !== 'canonical/common').map((n) => n.slice('canonical/'.length)), 'canonical types')}` });
+      if (!ctx.schemas.byName(message.schema)) ctx.error(`schema "${message.schema}" ${ctx.brokenSchemas.has(message.schema) ? 'did not load' : 'does not exist'}`, { ...at(kind, 'schema'), hint: missingSchemaHint(message.schema, ctx.schemas, ctx.brokenSchemas) });
       const def = ctx.definitions.get(message.mapping);
       if (!def) {
-        ctx.error(`mapping "${message.mapping}" does not exist or did not load`, { ...at(kind, 'mapping'), hint: `create mappings/${message.mapping}.yaml (ids are paths under mappings/ without .yaml)` });
+        if (ctx.mappingFiles.has(message.mapping)) ctx.error(`mapping "${message.mapping}" did not load`, { ...at(kind, 'mapping'), hint: `fix the errors reported for mappings/${message.mapping}.yaml first` });
+        else ctx.error(`mapping "${message.mapping}" does not exist`, { ...at(kind, 'mapping'), hint: `create mappings/${message.mapping}.yaml, or: ${suggestion(message.mapping, [...ctx.mappingFiles], 'mappings')} (names are paths under mappings/ without .yaml)` });
         continue;
       }
       // Inbound requests and outbound responses come from the system (native → canonical); the rest go to it.
       const intoCanonical = (op.direction === 'inbound') === (kind === 'request');
       const [source, target] = intoCanonical ? [message.schema, canonical] : [canonical, message.schema];
-      if (def.source !== source || def.target !== target) {
+      // A schema that is missing is reported above; comparing with its misspelt name would only repeat it.
+      if ((def.source !== source || def.target !== target) && ctx.schemas.byName(message.schema)) {
         ctx.error(`mapping ${message.mapping} maps ${def.source} → ${def.target}, but the ${op.direction} ${kind} of ${op.id} needs ${source} → ${target}`, {
           ...at(kind, 'mapping'), hint: `set source: ${source} and target: ${target} in ${def.file}, or reference another mapping`,
         });
@@ -401,11 +522,81 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
   }
 }
 
-/** A failed oneOf reports every branch's complaint; keep the oneOf itself and drop the branches' noise. */
-function withoutBranchNoise(errors: NonNullable<ValidateFunction['errors']>): NonNullable<ValidateFunction['errors']> {
-  const oneOfAt = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.schemaPath.replace(/\/oneOf$/, '/oneOf/'));
+type AjvErrors = NonNullable<ValidateFunction['errors']>;
+
+/**
+ * A failed oneOf reports every branch's complaint. When its branches are told apart by a constant (auth's
+ * `scheme`), only the branch the value names matters: keep its errors, or say the constant is none of the
+ * known ones. Otherwise keep the oneOf itself and drop the branches' noise.
+ */
+function withoutBranchNoise(errors: AjvErrors, schema: JsonSchema | undefined, value: unknown): AjvErrors {
+  const kept: AjvErrors = [];
+  const dropped: string[] = []; // schemaPath prefixes of branches not to report
+  for (const e of errors) {
+    if (e.keyword !== 'oneOf') continue;
+    const branches = schema && (atPointer(schema, e.schemaPath) as JsonSchema[] | undefined);
+    const key = branches && discriminator(branches);
+    const instance = atPointer(value, `#${e.instancePath}`);
+    if (!branches || !key || !instance || typeof instance !== 'object') {
+      kept.push(e);
+      dropped.push(`${e.schemaPath}/`);
+      continue;
+    }
+    const given = (instance as Record<string, unknown>)[key];
+    const constants = branches.map((b) => (b.properties as Record<string, { const: unknown }>)[key]!.const);
+    const chosen = constants.findIndex((c) => c === given);
+    branches.forEach((_, i) => { if (i !== chosen) dropped.push(`${e.schemaPath}/${i}/`); });
+    if (chosen >= 0) continue;
+    kept.push(given === undefined
+      ? { ...e, keyword: 'required', params: { missingProperty: key }, message: `must have required property '${key}' (one of ${constants.join(', ')})` }
+      : { ...e, keyword: 'enum', instancePath: `${e.instancePath}/${key}`, params: { allowedValues: constants }, message: `unknown ${key} ${JSON.stringify(given)}, must be one of` });
+  }
   // "must match then schema" and "property name must be valid" only wrap the error that says what is wrong.
-  return errors.filter((e) => e.keyword !== 'if' && e.keyword !== 'propertyNames' && (e.keyword === 'oneOf' || !oneOfAt.some((prefix) => e.schemaPath.startsWith(prefix))));
+  for (const e of errors) {
+    if (e.keyword === 'oneOf' || e.keyword === 'if' || e.keyword === 'propertyNames') continue;
+    if (dropped.some((prefix) => e.schemaPath.startsWith(prefix))) continue;
+    kept.push(e);
+  }
+  return kept;
+}
+
+/**
+ * The object schema an additionalProperties error is about. Ajv's schemaPath is relative to the schema a $ref
+ * led to (the Operation of operations.x says only "#/additionalProperties"), so it is trusted only when it
+ * descends as deep as the value; otherwise the schema is found by walking the value's path through it.
+ */
+function objectSchemaOf(schema: JsonSchema, e: AjvErrors[number]): JsonSchema | undefined {
+  const deref = (node: unknown): JsonSchema | undefined => {
+    let n = node as JsonSchema | undefined;
+    for (let i = 0; i < 8 && n && typeof n.$ref === 'string' && n.$ref.startsWith('#/'); i++) n = atPointer(schema, n.$ref) as JsonSchema | undefined;
+    return n && typeof n === 'object' ? n : undefined;
+  };
+  const depth = pointerToPath(e.instancePath).length;
+  const tokens = pointerToPath(e.schemaPath.replace(/^#/, '')).slice(0, -1);
+  const descents = tokens.filter((t, i) => t === 'items' || t === 'additionalProperties' || (tokens[i - 1] === 'properties' && tokens[i - 2] !== 'properties')).length;
+  if (descents === depth) return deref(atPointer(schema, `#/${tokens.join('/')}`));
+  let node = deref(schema);
+  for (const key of pointerToPath(e.instancePath)) {
+    const properties = node?.properties as Record<string, unknown> | undefined;
+    node = deref(properties && Object.hasOwn(properties, key) ? properties[key] : typeof node?.additionalProperties === 'object' ? node.additionalProperties : node?.items);
+  }
+  return node;
+}
+
+/** The property every branch of a oneOf fixes to its own constant (auth's `scheme`), if there is one. */
+function discriminator(branches: JsonSchema[]): string | undefined {
+  const first = branches[0]?.properties as Record<string, { const?: unknown }> | undefined;
+  return Object.keys(first ?? {}).find((key) => branches.every((b) => (b.properties as Record<string, { const?: unknown }> | undefined)?.[key]?.const !== undefined));
+}
+
+/** The value at a JSON pointer ("#/properties/auth" or "/auth"), or undefined. */
+function atPointer(root: unknown, pointer: string): unknown {
+  let node = root;
+  for (const key of pointerToPath(pointer.replace(/^#/, ''))) {
+    if (!node || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
 }
 
 function normaliseConnector(value: Record<string, unknown>, file: string, root: string): ConnectorConfig {
@@ -426,6 +617,7 @@ function normaliseConnector(value: Record<string, unknown>, file: string, root: 
       sign: (wsSecurity.sign as boolean | undefined) ?? true,
       requireSigned: (wsSecurity.requireSigned as boolean | undefined) ?? true,
       timestampTtlSeconds: Math.round(durationAt(['wsSecurity', 'timestampTtl'], wsSecurity.timestampTtl, '5m') / 1000),
+      maxTimestampLifetimeSeconds: Math.round(durationAt(['wsSecurity', 'maxTimestampLifetime'], wsSecurity.maxTimestampLifetime, '5m') / 1000),
     },
     baseUrl: (value.baseUrl as string | undefined)?.replace(/\/+$/, ''),
     auth: (value.auth as ConnectorConfig['auth']) ?? { scheme: 'none' },
@@ -522,8 +714,28 @@ function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean 
   return true;
 }
 
+/** "did you mean …?" for a near miss (operation ids are case-sensitive), then every operation of that direction. */
+function operationHint(ref: string, refs: string[], direction: string): string {
+  if (refs.length === 0) return `(no ${direction} operations defined)`;
+  const near = closest(ref, refs);
+  return `${near !== undefined ? `did you mean ${near}? ` : ''}one of: ${refs.join(', ')}`;
+}
+
 function operationRefs(connectors: ReadonlyMap<string, ConnectorConfig>, direction: 'inbound' | 'outbound'): string[] {
   return [...connectors.values()].flatMap((c) => Object.values(c.operations).filter((o) => o.direction === direction).map((o) => `${c.id}.${o.id}`));
+}
+
+/** A document with the keys of golden tests and none of a mapping's. */
+function looksLikeTests(value: unknown): boolean {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  const has = (key: string) => Object.hasOwn(value, key);
+  return (has('cases') || has('mapping')) && !has('fields') && !has('source') && !has('target');
+}
+
+/** How to fix a reference to a schema that is not there: fix the file if it exists but did not load, else create it or correct the name. */
+function missingSchemaHint(name: string, schemas: SchemaSet, broken: ReadonlySet<string>): string {
+  if (broken.has(name)) return `fix the errors reported for schemas/${name}.json first`;
+  return `create schemas/${name}.json, or: ${suggestion(name, schemas.names().filter((n) => !n.startsWith('config/')), 'schemas')}`;
 }
 
 /** A code table lives in a `codes` folder under mappings/ (`file` is relative to mappings/: the root's own path may hold one too). */
@@ -554,4 +766,162 @@ function listFiles(dir: string, keep: (file: string) => boolean): string[] {
     else if (keep(path)) out.push(path);
   }
   return out;
+}
+
+/** A problem in a schema file: what, where (a path inside the document, for its line) and how to fix it. */
+interface SchemaProblem {
+  message: string;
+  path?: string[];
+  hint?: string;
+}
+
+/** JSON.parse's complaint with the line and column of its position (Node says only "at position 430"). */
+function jsonSyntaxError(text: string, message: string): { message: string; line?: number; column?: number } {
+  const position = /at position (\d+)/.exec(message);
+  const offset = position ? Number(position[1]) : /end of JSON input/.test(message) ? text.length : undefined;
+  const bare = message.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/, '');
+  if (offset === undefined) return { message: bare };
+  const before = text.slice(0, offset).split('\n');
+  return { message: bare, line: before.length, column: before[before.length - 1]!.length + 1 };
+}
+
+/** Keywords of JSON Schema 2020-12 and the hub's annotations, to suggest one for a misspelled keyword. */
+const SCHEMA_KEYWORDS = [
+  '$schema', '$id', '$ref', '$defs', '$comment', '$anchor', '$dynamicRef', '$dynamicAnchor', 'title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly',
+  'type', 'enum', 'const', 'format', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
+  'properties', 'patternProperties', 'additionalProperties', 'unevaluatedProperties', 'required', 'dependentRequired', 'dependentSchemas', 'propertyNames', 'minProperties', 'maxProperties',
+  'items', 'prefixItems', 'unevaluatedItems', 'contains', 'minContains', 'maxContains', 'minItems', 'maxItems', 'uniqueItems',
+  'allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'x-pii', 'x-note',
+];
+
+/**
+ * An Ajv error about a schema (not about data) as a problem at its place: a $ref that resolves nowhere, an
+ * unknown format or keyword, an invalid keyword value. Ajv names the place by a JSON pointer or not at all.
+ */
+function describeSchemaError(e: Error, name: string, schemas: SchemaSet, what: string): SchemaProblem {
+  const doc = schemas.byName(name)?.schema;
+  const text = e.message;
+  const atPointer = (pointer: string | undefined) => (pointer === undefined ? undefined : pointerToPath(decodeURIComponent(pointer.replace(/^#/, ''))));
+  const unresolved = /^can't resolve reference (.+) from id (.+)$/.exec(text);
+  if (unresolved) {
+    const [, ref, baseId] = unresolved as unknown as [string, string, string];
+    const url = new URL(ref, baseId);
+    const targetName = nameForId(`${url.origin}${url.pathname}`) ?? ref;
+    const target = schemas.byName(targetName);
+    let hint: string;
+    if (!target) hint = `no schema ${targetName} (schemas/${targetName}.json): ${suggestion(targetName, schemas.names().filter((n) => !n.startsWith('config/')), 'schemas')}`;
+    else {
+      // The file exists: the pointer names something it lacks. Suggest from the keys where the pointer stops matching.
+      const tokens = pointerToPath(decodeURIComponent(url.hash.replace(/^#/, '')));
+      let node: unknown = target.schema;
+      let i = 0;
+      for (; i < tokens.length && node && typeof node === 'object' && Object.hasOwn(node, tokens[i]!); i++) node = (node as Record<string, unknown>)[tokens[i]!];
+      const keys = node && typeof node === 'object' ? Object.keys(node) : [];
+      hint = `${targetName} has no ${url.hash}: ${suggestion(tokens[i] ?? '', keys, `names under #/${tokens.slice(0, i).join('/')}`)}`;
+    }
+    return { message: `${what}: $ref "${ref}" resolves to nothing`, path: doc ? pathOfKeyValue(doc, '$ref', ref) : undefined, hint };
+  }
+  const format = /^unknown format "(.+)" ignored in schema at path "(.*)"$/.exec(text);
+  if (format) {
+    const known = [...HUB_FORMATS.map((f) => f.name), ...ISO_FORMATS];
+    return { message: `${what}: unknown format "${format[1]}"`, path: [...atPointer(format[2])!, 'format'], hint: `${suggestion(format[1]!, known, 'formats')} (formats: docs/connectors.md)` };
+  }
+  const keyword = /^strict mode: unknown keyword: "(.+)"$/.exec(text);
+  if (keyword) {
+    return { message: `${what}: unknown keyword "${keyword[1]}"`, path: doc ? pathOfKey(doc, keyword[1]!) : undefined, hint: `${suggestion(keyword[1]!, SCHEMA_KEYWORDS, 'keywords')} (the hub's own annotations are x-pii and x-note)` };
+  }
+  // "keyword "x-pii" value is invalid at path "#/properties/CanBo": …", "schema is invalid: data/properties/a/type must be …"
+  const pointer = /at path "(#[^"]*)"/.exec(text)?.[1] ?? /^schema is invalid: data(\/[^ ,]*)?/.exec(text)?.[1] ?? undefined;
+  const hint = /keyword "x-pii"/.test(text) ? `x-pii is one of ${PII_LEVELS.map((l) => `"${l}"`).join(', ')}` : 'check the keyword and its value against JSON Schema 2020-12 (docs/connectors.md)';
+  return { message: `${what}: ${text}`, path: atPointer(pointer), hint };
+}
+
+/** Path (for locate) of the first object in `node` holding `key`: `value`, depth first. */
+function pathOfKeyValue(node: unknown, key: string, value: unknown, path: string[] = []): string[] | undefined {
+  if (!node || typeof node !== 'object') return undefined;
+  if (!Array.isArray(node) && (node as Record<string, unknown>)[key] === value) return [...path, key];
+  for (const [k, child] of Object.entries(node)) {
+    const found = pathOfKeyValue(child, key, value, [...path, k]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function pathOfKey(node: unknown, key: string, path: string[] = []): string[] | undefined {
+  if (!node || typeof node !== 'object') return undefined;
+  if (!Array.isArray(node) && Object.hasOwn(node, key)) return [...path, key];
+  for (const [k, child] of Object.entries(node)) {
+    const found = pathOfKey(child, key, [...path, k]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Keywords that apply a subschema to the same value (a $ref cycle through these never ends; through properties it is a tree). */
+const IN_PLACE = ['allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else'] as const;
+
+/**
+ * A cycle of $refs reachable from schema `name` that never enters a property or an item: Ajv recurses on
+ * it until the stack overflows. Returns the nodes (as "name#pointer"), the schema that holds the first, and
+ * where in that schema its $ref is.
+ */
+function findRefCycle(schemas: SchemaSet, name: string): { nodes: string[]; owner: string; path: string[] } | undefined {
+  const label = (docId: string, pointer: string) => `${nameForId(docId) ?? docId}${pointer ? `#${pointer}` : ''}`;
+  const done = new Set<string>();
+  const visit = (docId: string, pointer: string, node: unknown, stack: Array<{ docId: string; pointer: string }>): Array<{ docId: string; pointer: string }> | undefined => {
+    if (!node || typeof node !== 'object') return undefined;
+    const key = label(docId, pointer);
+    const seen = stack.findIndex((s) => label(s.docId, s.pointer) === key);
+    if (seen >= 0) return [...stack.slice(seen), { docId, pointer }];
+    if (done.has(key)) return undefined;
+    const next = [...stack, { docId, pointer }];
+    const schema = node as Record<string, unknown>;
+    if (typeof schema.$ref === 'string') {
+      const url = new URL(schema.$ref, docId);
+      const target = schemas.resolveRef(docId, schema.$ref);
+      const found = target && visit(target.baseId, decodeURIComponent(url.hash.replace(/^#/, '')), target.schema, next);
+      if (found) return found;
+    }
+    for (const keyword of IN_PLACE) {
+      const child = schema[keyword];
+      const children = Array.isArray(child) ? child.map((c, i) => [`/${keyword}/${i}`, c] as const) : [[`/${keyword}`, child] as const];
+      for (const [suffix, c] of children) {
+        const found = visit(docId, `${pointer}${suffix}`, c, next);
+        if (found) return found;
+      }
+    }
+    done.add(key);
+    return undefined;
+  };
+  // Every subschema of the document may start a cycle (the $ref of a property, say).
+  const start = schemas.byName(name);
+  if (!start) return undefined;
+  const walk = (node: unknown, pointer: string): ReturnType<typeof visit> => {
+    if (!node || typeof node !== 'object') return undefined;
+    const found = Array.isArray(node) ? undefined : visit(start.baseId, pointer, node, []);
+    if (found) return found;
+    for (const [k, child] of Object.entries(node)) {
+      const inner = walk(child, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      if (inner) return inner;
+    }
+    return undefined;
+  };
+  const cycle = walk(start.schema, '');
+  if (!cycle) return undefined;
+  const first = cycle[0]!;
+  return { nodes: cycle.map((n) => label(n.docId, n.pointer)), owner: nameForId(first.docId) ?? name, path: [...pointerToPath(first.pointer), '$ref'] };
+}
+
+const ENVELOPE_FIELDS = Object.keys(envelopeProbe('Probe'));
+
+function envelopeFieldOf(e: ErrorObject): string | undefined {
+  const property = e.params.additionalProperty ?? e.params.unevaluatedProperty;
+  if ((e.keyword === 'additionalProperties' || e.keyword === 'unevaluatedProperties') && e.instancePath === '' && (ENVELOPE_FIELDS as readonly unknown[]).includes(property)) return String(property);
+  const first = pointerToPath(e.instancePath)[0];
+  return first !== undefined && (ENVELOPE_FIELDS as readonly string[]).includes(first) ? first : undefined;
+}
+
+/** Whether a validation error of the envelope probe is about an envelope field (not, say, a required business field). */
+function refusesEnvelope(e: ErrorObject): boolean {
+  return envelopeFieldOf(e) !== undefined;
 }

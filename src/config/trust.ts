@@ -161,8 +161,9 @@ export function checkTrustSections({ hub, connectors, src, error, warn }: TrustC
 
 /**
  * A route destination that is a service id must be served by a federated hub; a local one is a
- * connector operation. Also warns about routes whose source has no grant for a destination: their
- * messages would all be refused (403), which is rarely what the author meant.
+ * connector operation. Also warns about routes whose source has no grant for a destination: unless the
+ * grant was made through the admin API, every message of the route would be refused (403), whatever its
+ * destination, since the hub checks every destination before it accepts a message.
  */
 export function checkRouteTrust(route: RouteConfig, index: number, ctx: TrustCheckContext): void {
   const { hub, connectors, src, error, warn } = ctx;
@@ -187,7 +188,11 @@ export function checkRouteTrust(route: RouteConfig, index: number, ctx: TrustChe
       operation = to.operation.id;
     }
     if (from && rights && isParticipant(from.connector.participant) && !rights.check(from.connector.participant, service, operation).allowed) {
-      warn(`route ${route.id}: ${from.connector.participant} (the caller of ${route.from}) has no access grant for ${service}; its messages will be refused (403)`, { ...at(d), hint: `add to access.grants: { service: ${service}, to: { participant: ${from.connector.participant} } }` });
+      // A warning, not an error: a grant may also come through the admin API (POST /admin/access/grants), which the
+      // message log records and the hub restores at every start (src/server/hub.ts), so config need not hold it.
+      warn(`route ${route.id}: ${from.connector.participant} (the caller of ${route.from}) has no access grant for ${service} in this file; unless one was granted through the admin API, every message of this route is refused (403), for all its destinations`, {
+        ...at(d), hint: `add to access.grants: { service: ${service}, to: { participant: ${from.connector.participant} } } (or grant it with POST /admin/access/grants)`,
+      });
     }
   });
 }

@@ -126,7 +126,7 @@ export interface ConnectorConfig {
   transport: 'rest-json' | 'soap';
   soap?: { version: '1.1' | '1.2'; namespace: string; prefix: string; qualifyChildren: boolean };
   /** WS-Security with this SOAP peer: sign what the hub sends, verify what it receives against the pinned certificate (absolute path). */
-  wsSecurity?: { peerCertificateFile: string; sign: boolean; requireSigned: boolean; timestampTtlSeconds: number };
+  wsSecurity?: { peerCertificateFile: string; sign: boolean; requireSigned: boolean; timestampTtlSeconds: number; maxTimestampLifetimeSeconds: number };
   baseUrl?: string;
   auth: AuthConfig;
   timeouts: { connectMs: number; requestMs: number };

@@ -26,6 +26,8 @@ import { fieldOf, type Location } from './validate.js';
 export interface MappingEnv {
   schemas: SchemaSet;
   codeTables: ReadonlyMap<string, CodeTable>;
+  /** Code table files that exist but did not load, by the name their file gives (codes/<name>.yaml) → file. */
+  brokenCodeTables?: ReadonlyMap<string, string>;
 }
 
 /** Where rules are evaluated: the scope (document or `each` item) and the root, as schema nodes (undefined: open/unknown). */
@@ -241,6 +243,11 @@ class Checker {
         const name = typeof args === 'string' ? args : args.table;
         const hasOwnDefault = typeof args === 'object' && Object.hasOwn(args, 'default');
         table = this.env.codeTables.get(name);
+        const broken = this.env.brokenCodeTables?.get(name);
+        if (!table && broken) {
+          this.report(call.at, `code table '${name}' did not load`, `fix the errors reported for ${broken} first`);
+          return UNKNOWN;
+        }
         if (!table) {
           this.report(call.at, `unknown code table '${name}'`, `create mappings/codes/${name}.yaml with name: ${name}, or ${suggestion(name, [...this.env.codeTables.keys()], 'tables')}`);
           return UNKNOWN;

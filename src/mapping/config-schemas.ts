@@ -177,6 +177,7 @@ export function mappingTestSchema(): JsonSchemaObject {
             contains: { description: 'The output must contain this (recursive subset; lists compare item by item and must have the same length).' },
             schema: { type: 'boolean', description: 'true: the output must be valid against the target schema.' },
             error_matches: { type: 'string', minLength: 1, description: 'The mapping must fail, and this regular expression must match its message or detail (field, reason, code).' },
+            inputSchema: { type: 'boolean', description: 'false: the input (and request) need not be valid against the mapping\'s source (and request) schema. By default they must be: the hub refuses an invalid message before mapping it, so a case on such an input tests nothing that can happen. Use false only to test the mapping\'s own defences.' },
           },
           anyOf: ['equals', 'contains', 'schema', 'error_matches'].map((k) => requires([k])),
         },

@@ -9,6 +9,8 @@ import type { ConfigIssue } from '../core/issues.js';
 import type { SourceFile } from '../core/yaml.js';
 import type { CompiledMapping } from './compile.js';
 import { diffContains, diffEquals, show } from './diff.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { toErrorDetails } from '../schema/validation-errors.js';
 import { issueAt, validateFile } from './validate.js';
 
 export interface MappingTestCase {
@@ -23,6 +25,8 @@ export interface MappingTestCase {
   schema?: boolean;
   /** Regular expression the failure's message or detail must match (named as in the file). */
   error_matches?: string;
+  /** false: the input (and request) need not be valid against the mapping's schemas (a test of the mapping's own defences). */
+  inputSchema?: boolean;
 }
 
 export interface MappingTestSuite {
@@ -30,6 +34,8 @@ export interface MappingTestSuite {
   /** The mapping under test (absolute path). */
   mappingFile: string;
   cases: MappingTestCase[];
+  /** Line/column of a path in the test file (for issues about a case's input). */
+  locate?: SourceFile['locate'];
 }
 
 export interface CaseResult {
@@ -48,6 +54,7 @@ interface RawCase {
   contains?: unknown;
   schema?: boolean;
   error_matches?: string;
+  inputSchema?: boolean;
 }
 
 export function loadMappingTests(src: SourceFile): { suite?: MappingTestSuite; issues: ConfigIssue[] } {
@@ -76,13 +83,59 @@ export function loadMappingTests(src: SourceFile): { suite?: MappingTestSuite; i
     if (Object.hasOwn(c, 'equals')) tc.equals = c.equals;
     if (Object.hasOwn(c, 'contains')) tc.contains = c.contains;
     if (c.schema !== undefined) tc.schema = c.schema;
+    if (c.inputSchema !== undefined) tc.inputSchema = c.inputSchema;
     if (tc.error_matches === undefined && tc.equals === undefined && tc.contains === undefined && tc.schema !== true && !Object.hasOwn(c, 'error_matches')) {
       issues.push(issueAt(src, at, `case "${c.name}" checks nothing (schema: false and no equals/contains/error_matches)`, 'add equals:, contains:, schema: true or error_matches:'));
     }
     cases.push(tc);
   });
   if (issues.some((i) => i.severity === 'error')) return { issues };
-  return { suite: { file: src.file, mappingFile: resolve(dirname(src.file), doc.mapping), cases }, issues };
+  return { suite: { file: src.file, mappingFile: resolve(dirname(src.file), doc.mapping), cases, locate: src.locate }, issues };
+}
+
+/**
+ * An envelope like the one the hub stamps on every canonical message after mapping (src/pipeline/inbound.ts
+ * and call.ts, `stamp`): the same fields, values of their real form. A canonical type is checked against it
+ * (it must accept the envelope), and golden tests of mappings into a canonical type validate their output
+ * with it, as the hub validates what it stamped.
+ */
+export function envelopeProbe(messageType: string): Record<string, string> {
+  return {
+    messageId: '00000000-0000-4000-8000-000000000000',
+    messageType,
+    occurredAt: '2025-01-01T08:00:00+07:00',
+    correlationId: '00000000-0000-4000-8000-000000000001',
+    source: 'VN/GOV/000.00.00.H56/PROBE',
+  };
+}
+
+/**
+ * Golden inputs (and requests) the hub would refuse before the mapping ever ran: the hub validates every
+ * message against its schema first, so a test on such an input passes on something that never occurs at
+ * run time (an undeclared key, or a failing case that fails for another reason than the one it names).
+ */
+export function checkCaseInputs(suite: MappingTestSuite, input: { schema: string; validate: ValidateFunction }, request?: { schema: string; validate: ValidateFunction }): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  suite.cases.forEach((c, i) => {
+    if (c.inputSchema === false) return;
+    const parts: Array<['input' | 'request', unknown, { schema: string; validate: ValidateFunction }]> = [['input', c.input, input]];
+    if (request && c.request !== undefined) parts.push(['request', c.request, request]);
+    for (const [key, value, { schema, validate }] of parts) {
+      if (validate(value)) continue;
+      for (const e of validate.errors ?? []) {
+        const detail = toErrorDetails([e])[0]!;
+        const extra = e.params.additionalProperty ?? e.params.unevaluatedProperty;
+        const path = [...e.instancePath.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~')), ...(typeof extra === 'string' ? [extra] : [])];
+        const at = suite.locate?.(['cases', i, key, ...path]);
+        issues.push({
+          file: suite.file, line: at?.line ?? c.line, column: at?.column, field: `cases[${i}].${key}${detail.field ? `.${detail.field}` : ''}`, severity: 'error',
+          message: `case "${c.name}": the ${key} is not valid against ${schema} (${detail.field ?? '(root)'}: ${detail.reason}); the hub would refuse it before the mapping runs`,
+          hint: `correct the ${key} so it is one the system can send, or add inputSchema: false to this case if it tests the mapping on a value the schema refuses`,
+        });
+      }
+    }
+  });
+  return issues;
 }
 
 /** Text a failure is matched against: type, message, then one line per detail (field: reason (code)). */

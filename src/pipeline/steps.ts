@@ -87,7 +87,7 @@ export function soapSecurity(registry: Registry, signer?: { key: KeyObject; cert
     open(connector, body) {
       const ws = connector.wsSecurity;
       if (!ws?.requireSigned) return;
-      verifySoapEnvelope(body, { certificates: pinned.get(connector.id)! });
+      verifySoapEnvelope(body, { certificates: pinned.get(connector.id)!, maxTimestampLifetimeSeconds: ws.maxTimestampLifetimeSeconds });
     },
   };
 }

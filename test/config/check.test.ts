@@ -199,6 +199,13 @@ describe('lienthong check', () => {
     expect(issue).toMatchObject({ field: 'operations.DongBoHoSoMC.result.resendWith.0.messageContains', message: expect.stringContaining('resendWith[0].messageContains needs result.messageField') });
   });
 
+  it('refuses a WS-Security Timestamp lifetime over a day (a captured message could be replayed that long)', () => {
+    const dir = broken();
+    edit(dir, 'connectors/motcua-legacy.yaml', /\nsoap:/, '\nwsSecurity:\n  peerCertificate: keys/legacy.crt\n  maxTimestampLifetime: 2d\nsoap:');
+    const issue = errors(loadRegistry(dir, { env }).issues).find((i) => i.field === 'wsSecurity.maxTimestampLifetime');
+    expect(issue).toMatchObject({ file: 'connectors/motcua-legacy.yaml', message: 'wsSecurity.maxTimestampLifetime must be between 1 second and 1 day' });
+  });
+
   it('reports a connector field the schema does not allow, at its line', () => {
     const dir = broken();
     const line = edit(dir, 'connectors/csdldc.yaml', 'timeouts:\n', 'timeout:\n');
