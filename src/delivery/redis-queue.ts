@@ -587,7 +587,9 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   };
 
   let sweeping: Promise<void> | undefined;
-  /** Adds the tickets that are missing: the outbox always; every pending delivery when deep. */
+  /** Where the next sweep's look over pending deliveries begins (see below). */
+  let pendingCursor = 0;
+  /** Adds the tickets that are missing: the outbox always; every pending delivery when deep, else the next 1,000. */
   const sweep = (deep: boolean): Promise<void> => {
     if (closed) return Promise.resolve();
     if (sweeping) return sweeping;
@@ -615,6 +617,16 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
             const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[];
             if (missing.length) await addJobs(missing);
             if (ids.length < 1000) break;
+          }
+        } else {
+          // A ticket lost some way no outbox records (a process of another version dropping one it cannot read,
+          // during a rolling upgrade) would leave its delivery waiting for the next start: every sweep also looks
+          // at the next 1,000 pending deliveries, so that a whole pass over the queue takes minutes, not a restart.
+          const ids = await client.zrange(key.pending, pendingCursor, pendingCursor + 999);
+          pendingCursor = ids.length < 1000 ? 0 : pendingCursor + 1000;
+          if (ids.length) {
+            const missing = (await scripts.check.run(client, [], [p, key.jobPrefix, 0, ...ids])) as string[];
+            if (missing.length) await addJobs(missing);
           }
         }
       } catch (error) {

@@ -166,6 +166,29 @@ if (available) {
       }
     });
 
+    it('repairs a ticket lost without a trace in the outbox while running (a process of another version dropped it)', async () => {
+      const prefix = `${filePrefix}:lost`;
+      const q = await openRedisQueue({ url: REDIS_URL, prefix, sealer, sweepIntervalMs: 100 });
+      const bull = new Queue(REDIS_QUEUE_NAME, { connection: { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) }, prefix: `${prefix}:bull` });
+      try {
+        await q.accept({ messageId: 'm', deliveries: [{ id: 'u1', messageId: 'm', routeId: 'r', destination: 'x.y', orderingKey: '', payload: '{}', acceptedAt: Date.now() }] });
+        await bull.remove('u1.1');
+        await admin.del(`${prefix}:tojob`);
+        // Without a restart: a later sweep's look over pending deliveries finds it ticketless and adds one.
+        const deadline = Date.now() + 10_000;
+        let claimed: Array<{ id: string }> = [];
+        while (!claimed.length && Date.now() < deadline) {
+          claimed = await q.claim('w', 10, 30_000);
+          if (!claimed.length) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(claimed.map((d) => d.id)).toEqual(['u1']);
+      } finally {
+        await bull.close();
+        await q.close();
+        await removeKeys(admin, prefix);
+      }
+    });
+
     it('repairs from the outbox while running (the periodic sweeper)', async () => {
       const prefix = `${filePrefix}:outbox`;
       const q = await openRedisQueue({ url: REDIS_URL, prefix, sealer, sweepIntervalMs: 100 });
