@@ -53,6 +53,8 @@ export function startWorker(options: WorkerOptions): Worker {
   let reserved = 0;
   const handing = new Set<Promise<unknown>>();
   let stopping = false;
+  /** Events the message log refused, waiting to be written again (see record). */
+  const unwritten = new Set<LateEvents>();
   // Messages whose deliveries may all have ended: settled in the background, once per message, so that
   // reading a message's history never holds a delivery slot.
   const unsettled = new Set<string>();
@@ -206,15 +208,31 @@ export function startWorker(options: WorkerOptions): Worker {
    */
   async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery, ending?: 'delivered' | 'dead'): Promise<void> {
     if (!messageLog) return;
-    const written = () => messageLog.recordEvents(events).then(() => {
-      if (ending) unsettled.add(delivery.messageId);
-    });
+    const late: LateEvents = {
+      events, messageId: delivery.messageId, deliveryId: delivery.id,
+      write: async () => {
+        if (!unwritten.has(late)) return; // written by stop() meanwhile
+        await messageLog.recordEvents(events);
+        unwritten.delete(late);
+        if (ending) unsettled.add(delivery.messageId);
+      },
+    };
     try {
-      await written();
+      await messageLog.recordEvents(events);
+      if (ending) unsettled.add(delivery.messageId);
     } catch (error) {
       log.error({ err: error, messageId: delivery.messageId, deliveryId: delivery.id }, 'message log write failed; the delivery is settled and its events will be written later');
-      void writeLater(written, log, { messageId: delivery.messageId, deliveryId: delivery.id });
+      unwritten.add(late);
+      void writeLater(late.write, log, { messageId: delivery.messageId, deliveryId: delivery.id });
     }
+  }
+
+  /** At shutdown: one last try for events still waiting to be written; what the log still refuses is named in full. */
+  async function writeUnwritten(): Promise<void> {
+    for (const late of [...unwritten]) await late.write().catch(() => undefined);
+    if (!unwritten.size) return;
+    const lost = [...unwritten].map((l) => ({ messageId: l.messageId, deliveryId: l.deliveryId, events: l.events.map((e) => ({ kind: e.kind, at: e.at, attempt: e.attempt, httpStatus: e.httpStatus })) }));
+    log.error({ unwritten: lost }, `${lost.length} deliveries' events could not be written to the message log before shutdown; their messages may show an earlier state`);
   }
 
   return {
@@ -256,6 +274,7 @@ export function startWorker(options: WorkerOptions): Worker {
       await Promise.allSettled([...handing]);
       while (running.size) await Promise.allSettled([...running]);
       clearInterval(settleTimer);
+      await writeUnwritten();
       await sweep;
       await settleAll();
     },
@@ -263,3 +282,9 @@ export function startWorker(options: WorkerOptions): Worker {
   };
 }
 
+interface LateEvents {
+  events: Parameters<MessageLog['recordEvents']>[0];
+  messageId: string;
+  deliveryId: string;
+  write: () => Promise<void>;
+}

@@ -163,7 +163,11 @@ describe('worker: the message log is down', () => {
     };
     // The real log, but for its first two event writes.
     const messageLog = new Proxy(store, {
-      get: (target, name) => (name === 'recordEvents' ? recordEvents : (Reflect.get(target, name) as unknown)),
+      get: (target, name) => {
+        if (name === 'recordEvents') return recordEvents;
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
     }) as MessageLog;
     const sent: string[] = [];
     const deliver = async (delivery: Delivery): Promise<DeliveryResult> => {
@@ -185,6 +189,56 @@ describe('worker: the message log is down', () => {
       expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
     } finally {
       await worker.stop();
+      await queue.close();
+      await store.close();
+    }
+  });
+});
+
+describe('worker: events the log refused, at shutdown', () => {
+  it('writes them once more on stop(), and only once', async () => {
+    const sealer = createSealer(randomBytes(32));
+    const queue = openSqliteQueue({ file: ':memory:', sealer });
+    const store = await openMessageLog({ sqliteFile: ':memory:', sealer });
+    let refusals = 1;
+    const recordEvents: MessageLog['recordEvents'] = async (events) => {
+      if (refusals > 0) {
+        refusals--;
+        throw new Error('database is unreachable');
+      }
+      return store.recordEvents(events);
+    };
+    const messageLog = new Proxy(store, {
+      get: (target, name) => {
+        if (name === 'recordEvents') return recordEvents;
+        const value = Reflect.get(target, name) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as MessageLog;
+    let delivered = 0;
+    const deliver = async (): Promise<DeliveryResult> => {
+      delivered++;
+      return { ok: true, httpStatus: 200, requestBytes: 10, responseBytes: 2, durationMs: 1, requestInAt: Date.now() };
+    };
+    const worker = startWorker({ registry: {} as Registry, queue, deliver, log: pino({ level: 'silent' }), messageLog, workerId: 'w-stop', concurrency: 2, leaseMs: 30_000, pollIntervalMs: 20 });
+    const messageId = randomUUID();
+    try {
+      await store.recordMessage({ id: messageId, messageType: 'DossierStatusChanged', participant: 'VN/GOV/000.00.14.H56/MOTCUA', connector: 'onegate-h56', operation: 'dossier-status', correlationId: messageId, receivedAt: Date.now(), state: 'accepted', deliveries: 1 });
+      await queue.accept({ messageId, deliveries: [{ id: randomUUID(), messageId, routeId: 'dossier-status', destination: 'emc.TrackingMCDT', orderingKey: '', payload: '{}', acceptedAt: Date.now() }] });
+      const deadline = Date.now() + 10_000;
+      while ((delivered === 0 || refusals > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(refusals).toBe(0); // the first write was refused; its retry waits 0.5 s
+    } finally {
+      await worker.stop();
+    }
+    try {
+      // stop() wrote it, before the background retry came round; that retry then writes nothing more.
+      const deliveredEvents = () => store.history(messageId).then((h) => h!.events.filter((e) => e.kind === 'delivered').length);
+      expect(await deliveredEvents()).toBe(1);
+      await new Promise((r) => setTimeout(r, 800));
+      expect(await deliveredEvents()).toBe(1);
+      expect((await store.history(messageId))!.message.state).toBe('delivered');
+    } finally {
       await queue.close();
       await store.close();
     }
