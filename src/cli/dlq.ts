@@ -50,6 +50,7 @@ export async function dlqReplay(ids: string[], options: Filters & { root?: strin
   }
   let done = 0;
   let replayed = 0;
+  const unsealable: string[] = [];
   const bar = (n: number) => {
     const width = 30;
     const filled = targets.length ? Math.round((n / targets.length) * width) : width;
@@ -58,13 +59,15 @@ export async function dlqReplay(ids: string[], options: Filters & { root?: strin
   bar(0);
   for (let i = 0; i < targets.length; i += CHUNK) {
     const chunk = targets.slice(i, i + CHUNK);
-    const result = (await client.post('/admin/dead-letters/replay', { ids: chunk })) as { replayed: number };
+    const result = (await client.post('/admin/dead-letters/replay', { ids: chunk })) as { replayed: number; unsealable?: string[] };
     replayed += result.replayed;
+    unsealable.push(...(result.unsealable ?? []));
     done += chunk.length;
     bar(done);
   }
   process.stderr.write('\n');
   console.log(`replayed ${replayed} of ${targets.length}`);
+  if (unsealable.length) console.log(`${unsealable.length} left dead: their payload cannot be opened with this hub's data key (LIENTHONG_DATA_KEY): ${unsealable.join(', ')}`);
   return replayed === targets.length ? 0 : 1;
 }
 

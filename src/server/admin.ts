@@ -92,7 +92,10 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     const q = needQueue();
     const filter = body.filter ?? {};
     const targets = body.ids ?? (await q.listDead({ ...toFilter(filter), limit: Number(filter.limit ?? 1000) })).map((d) => d.id);
-    const found = (await Promise.all(targets.map((id) => q.getDead(id)))).filter((d) => d !== undefined);
+    const dead = (await Promise.all(targets.map((id) => q.getDead(id)))).filter((d) => d !== undefined);
+    // A payload this hub cannot open (its data key changed) would only die again at its claim: left where it is, named.
+    const unsealable = dead.filter((d) => d.unsealable !== undefined).map((d) => d.id);
+    const found = dead.filter((d) => d.unsealable === undefined);
     // The replay is written to the log BEFORE the deliveries go back to the queue: another hub may deliver one at once,
     // and its `delivered` must come after this `replayed` in the log's write order, from which states are settled.
     if (messageLog && found.length) {
@@ -102,9 +105,9 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     // The messages' states follow from their events (accepted again while a replayed delivery is under way), never
     // set blindly: a hub that delivered one already may have settled it, and this must not overwrite that.
     if (messageLog && found.length) await messageLog.settle([...new Set(found.map((d) => d.messageId))]);
-    request.log.info({ replayed, requested: targets.length }, 'dead letters replayed');
+    request.log.info({ replayed, requested: targets.length, unsealable: unsealable.length }, 'dead letters replayed');
     onReplay?.();
-    return { replayed, requested: targets.length };
+    return { replayed, requested: targets.length, ...(unsealable.length ? { unsealable } : {}) };
   });
 
   app.post('/admin/dead-letters/:id/discard', {
