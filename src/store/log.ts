@@ -471,7 +471,8 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[], dial
         rows.push(next.row);
         entries.push({ kind: 'message', ref: next.row.id, facts: { ...next.facts } });
       }
-      await upsertMessages(trx, rows);
+      // In id order, as lockSettled locks: re-writing existing rows in another order could deadlock with another hub's settle.
+      await upsertMessages(trx, [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
       // A delivery may have ended (on another hub) before this row was written, e.g. when the accepting hub's first
       // write failed and this is its retry: an accepted message's state is then derived from those events here.
       const open = rows.filter((row) => row.state === 'accepted' && Number(row.deliveries) > 0);
