@@ -28,12 +28,18 @@ export function renderError(error: HubError, logId: string, messageId: string | 
     version: soapVersion,
     code: error.detail.some((d) => d.code === 'version-mismatch') ? 'VersionMismatch' : error.status < 500 ? 'Client' : 'Server',
     reason: error.message,
-    detail: { LoiHub: { Loai: error.type, TrangThai: error.status, MaThongDiep: messageId ?? '', MaNhatKy: logId } },
+    // The same field-by-field detail as a REST caller's `detail[]`: Truong (field), LyDo (reason), Ma (code).
+    detail: { LoiHub: { Loai: error.type, TrangThai: error.status, MaThongDiep: messageId ?? '', MaNhatKy: logId, ...faultDetails(error.detail) } },
   });
   // SOAP's own rule (1.1 §6.2, WS-I BP R1126): a fault travels as HTTP 500, which legacy stacks read as "parse the
   // fault"; 1.2's HTTP binding says 400 for a Sender fault. The hub's own status stays in the body.
   const status = soapVersion === '1.1' || error.status >= 500 ? 500 : 400;
   return { status, contentType: soapVersion === '1.1' ? 'text/xml; charset=utf-8' : 'application/soap+xml; charset=utf-8', body: fault };
+}
+
+function faultDetails(detail: HubError['detail']): { ChiTiet?: { Loi: Array<Record<string, string>> } } {
+  if (!detail.length) return {};
+  return { ChiTiet: { Loi: detail.map((d) => ({ ...(d.field ? { Truong: d.field } : {}), LyDo: d.reason, ...(d.code ? { Ma: d.code } : {}) })) } };
 }
 
 /** Fastify's own errors (body limits, content types, validation) in the hub's taxonomy. */

@@ -84,6 +84,12 @@ describe('bad input', () => {
     expect(res.headers['content-type']).toContain('text/xml');
   });
 
+  it('names the offending field in a SOAP fault too, as REST callers get it in detail[]', async () => {
+    const res = await send(SOAP, soap('<m:TraCuuCongDan><ApplicantsId>12345</ApplicantsId></m:TraCuuCongDan>'), 'text/xml');
+    expect(res.body).toMatch(/<ChiTiet><Loi><Truong>[^<]*ApplicantsId[^<]*<\/Truong><LyDo>[^<]+<\/LyDo>/);
+    expect(res.body).not.toContain('12345');
+  });
+
   it('names the offending field for a schema violation', async () => {
     const res = await send(REST, '{"soDinhDanh":"099095999901"}');
     const body = JSON.parse(res.body);
