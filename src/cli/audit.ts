@@ -140,7 +140,7 @@ export function auditExport(messageId: string, options: StoreOptions & { out?: s
       for (const segment of bundle.segments) {
         if (segment.checkpoint) console.log(`covered by checkpoint ${segment.checkpoint.chainId} seq ${segment.checkpoint.seq} at ${new Date(segment.checkpoint.at).toISOString()}`);
       }
-      if (uncovered.length > 0) console.log(`note: ${uncovered.map((s) => s.chainId).join(', ')} not yet covered by a signed checkpoint: "audit check" will fail until you export again after the hub's next checkpoint`);
+      if (uncovered.length > 0) console.log(`note: ${uncovered.map((s) => s.chainId).join(', ')} not yet covered by a signed checkpoint: "audit check" will fail until you export again after the hub's next checkpoint (a hub signs checkpoints only with a trust: section in config/hub.yaml; without one they never come)`);
       return 0;
     } finally {
       await store.close();
