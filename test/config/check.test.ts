@@ -5,24 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadRegistry } from '../../src/config/load.js';
 import type { ConfigIssue } from '../../src/core/issues.js';
+import { copyOfShipped, edit } from '../support/config-copy.js';
 import { REPO } from '../support/hub.js';
-
-/** A throwaway copy of the shipped configuration, to break on purpose. */
-function copyOfShipped(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lienthong-check-'));
-  for (const part of ['config', 'connectors', 'schemas', 'mappings']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
-  return dir;
-}
-
-function edit(dir: string, file: string, from: string | RegExp, to: string): number {
-  const path = join(dir, file);
-  const text = readFileSync(path, 'utf8');
-  const replaced = text.replace(from, to);
-  if (replaced === text) throw new Error(`nothing to replace in ${file}`);
-  writeFileSync(path, replaced);
-  const index = replaced.split('\n').findIndex((line) => line.includes(to.split('\n')[0]!));
-  return index + 1;
-}
 
 const errors = (issues: ConfigIssue[]) => issues.filter((i) => i.severity === 'error');
 const env: NodeJS.ProcessEnv = { ...process.env, CSDLDC_URL: 'http://127.0.0.1:8091' };

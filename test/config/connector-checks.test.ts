@@ -1,33 +1,17 @@
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runAllMappingTests } from '../../src/cli/test.js';
 import { loadRegistry } from '../../src/config/load.js';
 import type { Registry } from '../../src/config/registry.js';
 import type { ConfigIssue } from '../../src/core/issues.js';
+import { copyOfShipped, edit } from '../support/config-copy.js';
 import { REPO } from '../support/hub.js';
 
 /**
  * What `lienthong check` says about the mistakes an integrator made adding a connector by configuration
  * alone: each used to pass, or to be reported without a line, a fix, or with the wrong advice.
  */
-
-function copyOfShipped(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lienthong-connector-'));
-  for (const part of ['config', 'connectors', 'schemas', 'mappings']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
-  return dir;
-}
-
-/** Replaces text in a file of the copy; returns the line (1-based) where the replacement starts. */
-function edit(dir: string, file: string, from: string | RegExp, to: string): number {
-  const path = join(dir, file);
-  const text = readFileSync(path, 'utf8');
-  const replaced = text.replace(from, to);
-  if (replaced === text) throw new Error(`nothing to replace in ${file}`);
-  writeFileSync(path, replaced);
-  return replaced.split('\n').findIndex((line) => line.includes(to.split('\n')[0]!)) + 1;
-}
 
 const errors = (issues: ConfigIssue[]) => issues.filter((i) => i.severity === 'error');
 const warnings = (issues: ConfigIssue[]) => issues.filter((i) => i.severity === 'warning');

@@ -153,22 +153,9 @@ describe('worker: the message log is down', () => {
     const sealer = createSealer(randomBytes(32));
     const queue = openSqliteQueue({ file: ':memory:', sealer });
     const store = await openMessageLog({ sqliteFile: ':memory:', sealer });
-    let refusals = 2;
-    const recordEvents: MessageLog['recordEvents'] = async (events) => {
-      if (refusals > 0) {
-        refusals--;
-        throw new Error('database is unreachable');
-      }
-      return store.recordEvents(events);
-    };
     // The real log, but for its first two event writes.
-    const messageLog = new Proxy(store, {
-      get: (target, name) => {
-        if (name === 'recordEvents') return recordEvents;
-        const value = Reflect.get(target, name) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as MessageLog;
+    const refusing = refusingEvents(store, 2);
+    const messageLog = refusing.log;
     const sent: string[] = [];
     const deliver = async (delivery: Delivery): Promise<DeliveryResult> => {
       sent.push(delivery.id);
@@ -184,7 +171,7 @@ describe('worker: the message log is down', () => {
       const deadline = Date.now() + 15_000;
       while (!(await store.history(messageId))?.events.some((e) => e.kind === 'delivered') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect((await store.history(messageId))!.events.map((e) => e.kind)).toContain('delivered');
-      expect(refusals).toBe(0);
+      expect(refusing.left()).toBe(0);
       expect(sent).toEqual([delivery.id]);
       expect(await queue.counts()).toEqual({ ready: 0, delayed: 0, active: 0, dead: 0 });
     } finally {
@@ -200,21 +187,8 @@ describe('worker: events the log refused, at shutdown', () => {
     const sealer = createSealer(randomBytes(32));
     const queue = openSqliteQueue({ file: ':memory:', sealer });
     const store = await openMessageLog({ sqliteFile: ':memory:', sealer });
-    let refusals = 1;
-    const recordEvents: MessageLog['recordEvents'] = async (events) => {
-      if (refusals > 0) {
-        refusals--;
-        throw new Error('database is unreachable');
-      }
-      return store.recordEvents(events);
-    };
-    const messageLog = new Proxy(store, {
-      get: (target, name) => {
-        if (name === 'recordEvents') return recordEvents;
-        const value = Reflect.get(target, name) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as MessageLog;
+    const refusing = refusingEvents(store, 1);
+    const messageLog = refusing.log;
     let delivered = 0;
     const deliver = async (): Promise<DeliveryResult> => {
       delivered++;
@@ -226,8 +200,8 @@ describe('worker: events the log refused, at shutdown', () => {
       await store.recordMessage({ id: messageId, messageType: 'DossierStatusChanged', participant: 'VN/GOV/000.00.14.H56/MOTCUA', connector: 'onegate-h56', operation: 'dossier-status', correlationId: messageId, receivedAt: Date.now(), state: 'accepted', deliveries: 1 });
       await queue.accept({ messageId, deliveries: [{ id: randomUUID(), messageId, routeId: 'dossier-status', destination: 'emc.TrackingMCDT', orderingKey: '', payload: '{}', acceptedAt: Date.now() }] });
       const deadline = Date.now() + 10_000;
-      while ((delivered === 0 || refusals > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(refusals).toBe(0); // the first write was refused; its retry waits 0.5 s
+      while ((delivered === 0 || refusing.left() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(refusing.left()).toBe(0); // the first write was refused; its retry waits 0.5 s
     } finally {
       await worker.stop();
     }
@@ -244,3 +218,22 @@ describe('worker: events the log refused, at shutdown', () => {
     }
   });
 });
+
+/** The real message log, but refusing its first `refusals` event writes, as a database outage would. */
+function refusingEvents(store: MessageLog, refusals: number): { log: MessageLog; left: () => number } {
+  const recordEvents: MessageLog['recordEvents'] = async (events) => {
+    if (refusals > 0) {
+      refusals--;
+      throw new Error('database is unreachable');
+    }
+    return store.recordEvents(events);
+  };
+  const log = new Proxy(store, {
+    get: (target, name) => {
+      if (name === 'recordEvents') return recordEvents;
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { log, left: () => refusals };
+}

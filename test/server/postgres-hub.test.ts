@@ -6,6 +6,7 @@ import type { RunningHub } from '../../src/server/hub.js';
 import { startDvcqgSim, type DvcqgSim } from '../../src/sim/dvcqg/server.js';
 import { startEmcSim, type EmcSim } from '../../src/sim/emc/server.js';
 import { startTestHub } from '../support/hub.js';
+import { postgresProblem, withSearchPath } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -16,26 +17,6 @@ import { waitFor } from '../support/wait.js';
  */
 const URL_ = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `lt_hub_${process.pid}_${randomBytes(3).toString('hex')}`;
-
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-function withSearchPath(url: string, schema: string): string {
-  const u = new URL(url);
-  const options = [u.searchParams.get('options'), `-c search_path=${schema}`].filter(Boolean).join(' ');
-  u.searchParams.set('options', options);
-  return u.toString();
-}
 
 async function query(sqlText: string, params: unknown[] = [], url = URL_): Promise<Array<Record<string, unknown>>> {
   const client = new pg.Client({ connectionString: url });
@@ -66,7 +47,7 @@ const status = (maHoSo: string, trangThai: string, minute: number) => ({
   nguoiXuLy: 'Trần Văn Thử', chucDanh: 'Chuyên viên', phongBan: 'Bộ phận một cửa (mẫu)', noiDungXuLy: 'Xử lý hồ sơ', ngayBatDau: '05/03/2025 08:00', hanXuLy: '19/03/2025 17:00',
 });
 
-const unreachable = await probe();
+const unreachable = await postgresProblem(URL_);
 if (unreachable && process.env.LIENTHONG_REQUIRE_SERVICES === '1') {
   throw new Error(`PostgreSQL is required (LIENTHONG_REQUIRE_SERVICES=1) but ${URL_} is unreachable: ${unreachable}`);
 }

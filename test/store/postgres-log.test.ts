@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/core/seal.js';
 import { openMessageLog, type StoreMessageLog } from '../../src/store/open.js';
 import type { LogEvent } from '../../src/store/types.js';
+import { postgresProblem, withSearchPath } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 import { describeAuditJournal } from './audit-behaviour.js';
 import { describeMessageLog, type TestStore } from './log-behaviour.js';
@@ -16,26 +17,6 @@ import { describeMessageLog, type TestStore } from './log-behaviour.js';
 const URL_ = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUN = `lt_store_${process.pid}_${randomBytes(3).toString('hex')}`;
 let n = 0;
-
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-function withSearchPath(url: string, schema: string): string {
-  const u = new URL(url);
-  const options = [u.searchParams.get('options'), `-c search_path=${schema}`].filter(Boolean).join(' ');
-  u.searchParams.set('options', options);
-  return u.toString();
-}
 
 async function adminQuery(sqlText: string): Promise<void> {
   const client = new pg.Client({ connectionString: URL_ });
@@ -79,7 +60,7 @@ async function postgresStore(): Promise<TestStore> {
   };
 }
 
-const unreachable = await probe();
+const unreachable = await postgresProblem(URL_);
 if (unreachable && process.env.LIENTHONG_REQUIRE_SERVICES === '1') {
   throw new Error(`PostgreSQL is required (LIENTHONG_REQUIRE_SERVICES=1) but ${URL_} is unreachable: ${unreachable}`);
 }
