@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sealEach, type Sealer } from '../core/seal.js';
+import { withoutPassword } from '../core/urls.js';
 import { leaseLost, unsealableReason } from './errors.js';
 import { idempotencyKeysOf, UNSEALABLE_PAYLOAD, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type NewDelivery, type QueueCounts, type QueueDriver } from './types.js';
 
@@ -387,16 +388,6 @@ function deliveryOfTicket(jobId: string): string {
 }
 
 /** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable Redis URL)';
-  }
-}
-
 /**
  * What a crash of the Redis server would lose, read from its persistence settings: "nothing accepted is lost" needs
  * an append-only file fsynced on every write. Managed Redis services often refuse CONFIG; that is said too.
@@ -468,7 +459,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     client.disconnect();
     workerConnection.disconnect();
     const cause = connectError ?? error;
-    throw new Error(`cannot open the delivery queue on Redis at ${redactUrl(opts.url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new Error(`cannot open the delivery queue on Redis at ${withoutPassword(opts.url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
   connectError = undefined;
   const durabilityWarning = await durabilityWarningOf(client);

@@ -1,6 +1,7 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { createSealer } from '../core/seal.js';
 import { emitFromThread, serveThread } from '../core/thread.js';
+import { withoutPassword } from '../core/urls.js';
 import { openQueue } from '../delivery/index.js';
 import { openMessageLog } from '../store/open.js';
 import { splitPemCertificates } from '../trust/pki.js';
@@ -22,7 +23,7 @@ serveThread(async (options: { dataKey: string; queue?: StorageOptions['queue']; 
     splitPemCertificates(signing.certificatePem),
   ));
   const log = await openMessageLog({ ...options.log!, sealer, audit: signing ? { signer, chainId: `${signing.chainPrefix}#${randomUUID().slice(0, 8)}` } : {} }).catch((cause: unknown) => {
-    const where = options.log!.databaseUrl ? `PostgreSQL at ${redactedUrl(options.log!.databaseUrl)} (DATABASE_URL)` : options.log!.sqliteFile;
+    const where = options.log!.databaseUrl ? `PostgreSQL at ${withoutPassword(options.log!.databaseUrl)} (DATABASE_URL)` : options.log!.sqliteFile;
     throw new Error(`cannot open the message log on ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   });
   const replay = options.replay && (options.replay.redisUrl
@@ -38,13 +39,3 @@ serveThread(async (options: { dataKey: string; queue?: StorageOptions['queue']; 
     },
   };
 });
-
-function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return `${parsed.protocol}//${parsed.username ? `${parsed.username}@` : ''}${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '(unparseable URL)';
-  }
-}
