@@ -11,6 +11,7 @@
  * so they are never passed through.
  */
 import { HubError } from '../core/errors.js';
+import { isShowableName, NOT_SHOWN } from '../core/personal-data.js';
 
 /** Deepest nesting of objects/arrays accepted (the top-level container is depth 1). */
 export const JSON_MAX_DEPTH = 64;
@@ -253,15 +254,13 @@ function sameText(text: string, a: number, b: number, len: number): boolean {
   return true;
 }
 
-// A key is named in the error only when it looks like a field name, never like data (a number, a person's name with
-// diacritics, free text): messages and logs must not carry payload values.
-const SAFE_KEY = /^[A-Za-z_$][A-Za-z0-9_$.-]{0,63}$/;
 
 function duplicateKey(text: string, position: number, key: string): never {
   const { line, col } = lineCol(text, position);
-  const name = SAFE_KEY.test(key) ? `"${key}"` : '(not shown)';
+  // named only when it looks like a field name, never like data: messages and logs must not carry payload values
+  const name = isShowableName(key) ? `"${key}"` : NOT_SHOWN;
   throw new HubError('client.bad-json', `JSON không hợp lệ / malformed JSON: duplicate key ${name} at line ${line}, column ${col} (position ${position})`, {
-    detail: [{ ...(SAFE_KEY.test(key) ? { field: key } : {}), reason: `key ${name} appears twice in one object`, code: 'json-duplicate-key' }],
+    detail: [{ ...(isShowableName(key) ? { field: key } : {}), reason: `key ${name} appears twice in one object`, code: 'json-duplicate-key' }],
   });
 }
 

@@ -17,6 +17,7 @@
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import { HubError } from '../core/errors.js';
+import { isShowableName } from '../core/personal-data.js';
 import { parseXmlSafely, xmlBytesToText } from './xml.js';
 
 export const SOAP11_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -212,7 +213,7 @@ function resolveName(qname: string, scope: Scope, isElement: boolean): QName {
 }
 
 function safeName(name: string): string {
-  return /^[\p{L}_][\p{L}\p{N}_.-]{0,63}$/u.test(name) ? name : '…';
+  return isShowableName(name) ? name : '…';
 }
 
 function firstChild(node: unknown, scope: Scope): QName | undefined {

@@ -22,6 +22,7 @@
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { HubError } from '../core/errors.js';
+import { isShowableName } from '../core/personal-data.js';
 
 /** Deepest element nesting accepted (root = depth 1). */
 export const XML_MAX_DEPTH = 64;
@@ -158,7 +159,7 @@ function checkDeclaredEncoding(xml: string): void {
   if (!m) return; // no encoding named: UTF-8 by default
   const name = m[1] ?? m[2] ?? '';
   if (/^utf-?8$/i.test(name)) return;
-  const shown = /^[A-Za-z][A-Za-z0-9._-]{0,39}$/.test(name) ? ` (${name})` : '';
+  const shown = isShowableName(name) ? ` (${name})` : '';
   throw new HubError('client.bad-xml', `${BAD_XML}: the XML declaration names an encoding other than UTF-8${shown}`, {
     detail: [{ reason: 'only UTF-8 is accepted: send UTF-8 and declare encoding="utf-8" or no encoding', code: 'xml-encoding' }],
   });

@@ -1,4 +1,5 @@
 import { HubError, type ErrorDetail } from '../core/errors.js';
+import { maskDigitRuns } from '../core/personal-data.js';
 
 /**
  * A value a mapping function cannot handle. Thrown by the allow-listed functions without a field
@@ -9,9 +10,12 @@ export function fault(code: string, reason: string): never {
   throw new HubError('mapping.failed', reason, { detail: [{ reason, code }] });
 }
 
-/** Text of a code value that is safe to show: code values are short identifiers, not personal data, but bound them anyway. */
+/**
+ * Text of a code value to show: codes are short identifiers, but a table may be misapplied to a free-text field, so
+ * the value is bounded and its long digit runs masked.
+ */
 export function showCode(key: string): string {
-  return JSON.stringify(key.length > 32 ? `${key.slice(0, 32)}…` : key);
+  return JSON.stringify(maskDigitRuns(key.length > 32 ? `${key.slice(0, 32)}…` : key));
 }
 
 export function typeName(value: unknown): string {

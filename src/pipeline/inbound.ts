@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { HubError, toHubError } from '../core/errors.js';
 import { timeOrderedId } from '../core/ids.js';
+import { showName } from '../core/personal-data.js';
 import { decodeJson, encodeJson } from '../codec/json.js';
 import { decodeSoap, encodeSoap, soapContentType } from '../codec/soap.js';
 import { findOperation, serviceOf, type Registry } from '../config/registry.js';
@@ -327,7 +328,7 @@ function selectOperation(connector: ConnectorConfig, operationId: string | undef
     ? inbound.find((o) => o.id === operationId)
     : inbound.find((o) => (o.element ?? o.id) === element);
   if (!found) {
-    const asked = operationId ?? `<${element ?? '(empty Body)'}>`;
+    const asked = operationId ?? (element === undefined ? '<(empty Body)>' : `<${showName(element)}>`);
     throw unknownOperation(`${connector.id} has no inbound operation ${asked}; known: ${inbound.map((o) => o.element ?? o.id).join(', ') || '(none)'}`);
   }
   return found;

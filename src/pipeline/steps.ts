@@ -1,6 +1,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { HubError, toHubError } from '../core/errors.js';
+import { maskDigitRuns } from '../core/personal-data.js';
 import { createConformer } from '../codec/conform.js';
 import { decodeJson } from '../codec/json.js';
 import { decodeSoap, encodeSoap, soapActionHeader, soapContentType } from '../codec/soap.js';
@@ -208,9 +209,10 @@ const folded = (text: string) => text.normalize('NFC').toLocaleLowerCase('vi');
 /**
  * A peer's own words (a fault reason, a refusal message) travel on to the caller, the message log and the dead-letter
  * reason. They may quote what the peer was sent (a citizen's ID, phone) and be any size: kept to 200 characters, one
- * line, with long digit runs (CCCD 12, CMND 9, phone 10) masked.
+ * line, with long digit runs (CCCD 12, CMND 9, phone 10, also grouped by spaces, dots or dashes) masked. A name it
+ * quotes cannot be told from other words, and passes.
  */
 export function peerText(text: string, max = 200): string {
-  const line = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\d{9,}/g, (digits) => `${digits.slice(0, 2)}…(${digits.length} chữ số / digits)`);
+  const line = maskDigitRuns(text.replace(/[\u0000-\u001f\u007f]+/g, ' '));
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }

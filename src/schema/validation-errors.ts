@@ -5,6 +5,7 @@
  */
 import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { ErrorDetail } from '../core/errors.js';
+import { showName } from '../core/personal-data.js';
 import { formatMessage } from './formats.js';
 
 const TYPE_NAMES: Record<string, string> = {
@@ -19,14 +20,17 @@ const TYPE_NAMES: Record<string, string> = {
 
 const MAX_LISTED = 20;
 
-/** JSON pointer (`/a/0/b~1c`) → dotted path (`a[0].b/c`). */
+/**
+ * A payload's JSON pointer (`/a/0/b~1c`) as a dotted path (`a[0].b/c`); a key that does not look like a field name
+ * (a caller's own, perhaps a person's name or ID) is not shown.
+ */
 export function pointerToPath(pointer: string): string {
   if (pointer === '') return '';
   let path = '';
   for (const raw of pointer.split('/').slice(1)) {
     const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     if (/^\d+$/.test(token)) path += `[${token}]`;
-    else path += path === '' ? token : `.${token}`;
+    else path += path === '' ? showName(token) : `.${showName(token)}`;
   }
   return path;
 }
@@ -124,8 +128,9 @@ function fieldOf(error: ErrorObject): string | undefined {
   if (error.keyword === 'required' || error.keyword === 'dependentRequired') {
     return typeof p.missingProperty === 'string' ? join(path, p.missingProperty) : path || undefined;
   }
-  if (error.keyword === 'additionalProperties' && typeof p.additionalProperty === 'string') return join(path, p.additionalProperty);
-  if (error.keyword === 'unevaluatedProperties' && typeof p.unevaluatedProperty === 'string') return join(path, p.unevaluatedProperty);
+  // a property the schema does not declare is named by the caller: shown only when it looks like a field name
+  if (error.keyword === 'additionalProperties' && typeof p.additionalProperty === 'string') return join(path, showName(p.additionalProperty));
+  if (error.keyword === 'unevaluatedProperties' && typeof p.unevaluatedProperty === 'string') return join(path, showName(p.unevaluatedProperty));
   return path || undefined;
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../config/registry.js';
 import type { ConnectorConfig } from '../config/types.js';
 import { HubError } from '../core/errors.js';
+import { isSafeRequestId, isShowableName, NOT_SHOWN } from '../core/personal-data.js';
 import { timeOrderedId } from '../core/ids.js';
 import type { FederatedPipeline } from '../pipeline/federated.js';
 import { FEDERATION_PATH } from '../pipeline/hubs.js';
@@ -40,8 +41,6 @@ export interface AppOptions {
   unready?: () => string | undefined;
 }
 
-/** A caller's request or correlation id, logged on every line: digits alone may be a CCCD, CMND or phone number, so the hub issues its own. */
-const REQUEST_ID = /^(?![0-9]+$)[A-Za-z0-9._:-]{1,64}$/;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -69,11 +68,11 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : timeOrderedId();
+      return typeof given === 'string' && isSafeRequestId(given) ? given : timeOrderedId();
     },
     childLoggerFactory: (logger, bindings, options, rawReq) => {
       const given = (rawReq as { headers?: Record<string, unknown> }).headers?.['x-correlation-id'];
-      const correlationId = typeof given === 'string' && REQUEST_ID.test(given) ? given : bindings.reqId;
+      const correlationId = typeof given === 'string' && isSafeRequestId(given) ? given : bindings.reqId;
       return logger.child({ ...bindings, correlationId }, options);
     },
     return503OnClosing: true,
@@ -99,7 +98,7 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     sendError(reply, request, hubError, undefined);
   });
   app.setNotFoundHandler((request, reply) => {
-    const error = new HubError('client.unknown-operation', `Không có địa chỉ này / no such endpoint: ${request.method} ${request.url.split('?', 1)[0]}`, {
+    const error = new HubError('client.unknown-operation', `Không có địa chỉ này / no such endpoint: ${request.method} ${shownPath(request.url)}`, {
       status: 404, detail: [{ reason: 'see /docs for the connectors and operations this hub serves', code: 'unknown-operation' }],
     });
     request.log.info({ errorType: error.type, status: 404 }, 'request rejected');
@@ -256,9 +255,15 @@ async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: In
   reply.code(answer.status).type(answer.contentType).send(answer.body);
 }
 
+/** The path asked for, when every segment looks like a route's own (a path may carry a CCCD). Never the query string. */
+function shownPath(url: string): string {
+  const path = url.split('?', 1)[0]!;
+  return path.split('/').every((segment) => segment === '' || isShowableName(segment)) ? path : NOT_SHOWN;
+}
+
 function correlationOf(request: FastifyRequest): string {
   const given = request.headers['x-correlation-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : request.id;
+  return typeof given === 'string' && isSafeRequestId(given) ? given : request.id;
 }
 
 function sendError(reply: FastifyReply, request: FastifyRequest, error: HubError, messageId: string | undefined): void {

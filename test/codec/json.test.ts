@@ -142,7 +142,7 @@ describe('decodeJson', () => {
       expect(e.detail[0]!.code).toBe('json-duplicate-key');
       const shown = JSON.stringify({ message: e.message, detail: e.detail });
       expect(shown).not.toContain(key);
-      expect(e.message).toContain('duplicate key (not shown)');
+      expect(e.message).toContain('duplicate key (không hiển thị / not shown)');
     }
   });
 

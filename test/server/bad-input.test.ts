@@ -115,6 +115,18 @@ describe('bad input', () => {
     expect(named.headers['x-correlation-id']).toBe('mc-2025-000123');
   });
 
+  it('takes no id with a person\'s number in it, and repeats no key or path a caller made of personal data', async () => {
+    const res = await app.inject({ method: 'POST', url: REST, payload: '{"soDinhDanh":"038095999901","Trần Văn Thử 0912345678":"x"}', headers: { 'content-type': 'application/json', 'x-request-id': 'cccd-001099999985', 'x-correlation-id': 'sdt.0912345679' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['x-request-id']).not.toContain('001099999985');
+    expect(res.body).not.toMatch(/Trần|0912345678|001099999985|0912345679/);
+    expect(JSON.parse(res.body).detail.some((d: { field?: string }) => d.field?.includes('không hiển thị'))).toBe(true);
+    const lost = await app.inject({ method: 'GET', url: '/v1/in/onegate-h56/tra-cuu/001099999986' });
+    expect(lost.statusCode).toBe(404);
+    expect(lost.body).not.toContain('001099999986');
+    expect(logs.text()).not.toMatch(/001099999985|0912345679|0912345678|001099999986/);
+  });
+
   it("leaves out the raw bytes Node's HTTP parser attaches to a client error (fastify logs that error as it is)", () => {
     const capture = new LogCapture();
     const error = Object.assign(new Error('Parse Error: Invalid header value char'), { code: 'HPE_INVALID_HEADER_TOKEN', rawPacket: Buffer.from('POST /v1/in/onegate-h56/citizen-lookup HTTP/1.1\r\nx: \u0001\r\n\r\n{"soDinhDanh":"001099999984"}') });
