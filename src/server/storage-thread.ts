@@ -1,5 +1,5 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import { createSealer } from '../core/seal.js';
+import { sealerFromText } from '../core/seal.js';
 import { emitFromThread, serveThread } from '../core/thread.js';
 import { withoutPassword } from '../core/urls.js';
 import { openQueue } from '../delivery/index.js';
@@ -11,7 +11,7 @@ import type { StorageOptions } from './storage.js';
 
 /** A storage thread's entry (see storage.ts): opens the queue, or the message log and replay guard, then serves calls. */
 serveThread(async (options: { dataKey: string; queue?: StorageOptions['queue']; log?: StorageOptions['log']; replay?: StorageOptions['replay']; auditSigner?: StorageOptions['auditSigner'] }) => {
-  const sealer = createSealer(Buffer.from(options.dataKey, 'base64'));
+  const sealer = sealerFromText(options.dataKey);
   if (options.queue) {
     const queue = await openQueue({ ...options.queue, sealer, onError: (error) => emitFromThread('error', error) });
     return { services: { queue }, info: { kind: queue.kind, durabilityWarning: queue.durabilityWarning }, close: () => queue.close() };

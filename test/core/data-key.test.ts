@@ -74,8 +74,22 @@ describe('the data key', () => {
       fs.mkdirSync(join(dir, 'nested', 'data'), { recursive: true });
       const other = randomBytes(32).toString('base64');
       fs.writeFileSync(keyFile, other, { mode: 0o600 });
-      expect(dataKeyFromEnv({ LIENTHONG_DATA_KEY: key.toString('base64') }, keyFile).key.equals(key)).toBe(true);
+      const found = dataKeyFromEnv({ LIENTHONG_DATA_KEY: key.toString('base64') }, keyFile);
+      expect(found.key.equals(key)).toBe(true);
       expect(fs.readFileSync(keyFile, 'utf8')).toBe(other);
+      // …and keeps for reading: what the generated key sealed before the operator set one still opens.
+      expect(found.keptFile).toBe(true);
+      const sealedBefore = createSealer(Buffer.from(other, 'base64')).seal('{"hoVaTen":"Trần Văn Thử"}', 'm-1');
+      expect(createSealer(found.key, found.previous).open(sealedBefore, 'm-1')).toContain('Thử');
+    });
+
+    it('keeps the keys in LIENTHONG_DATA_KEY_PREVIOUS for reading, and refuses one that is not a key', () => {
+      const old1 = randomBytes(32);
+      const old2 = randomBytes(32);
+      const found = dataKeyFromEnv({ LIENTHONG_DATA_KEY: key.toString('base64'), LIENTHONG_DATA_KEY_PREVIOUS: `${old1.toString('base64')}, ${old2.toString('base64')}` }, keyFile);
+      expect(found.previous.map((k) => k.toString('hex'))).toEqual([old1.toString('hex'), old2.toString('hex')]);
+      expect(found.keptFile).toBe(false);
+      expect(() => dataKeyFromEnv({ LIENTHONG_DATA_KEY: key.toString('base64'), LIENTHONG_DATA_KEY_PREVIOUS: 'not-a-key' }, keyFile)).toThrow(/LIENTHONG_DATA_KEY_PREVIOUS holds a key that is not 32 random bytes/);
     });
   });
 
