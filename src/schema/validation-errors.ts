@@ -8,14 +8,14 @@ import type { ErrorDetail } from '../core/errors.js';
 import { showName } from '../core/personal-data.js';
 import { formatMessage } from './formats.js';
 
-const TYPE_NAMES: Record<string, string> = {
-  string: 'chuỗi / string',
-  number: 'số / number',
-  integer: 'số nguyên / integer',
-  boolean: 'true/false / boolean',
-  object: 'đối tượng / object',
-  array: 'mảng / array',
-  null: 'null',
+/** Each JSON type's name in Vietnamese; English uses JSON Schema's own. */
+const TYPE_NAMES_VI: Record<string, string> = {
+  string: 'chuỗi',
+  number: 'số',
+  integer: 'số nguyên',
+  boolean: 'true/false',
+  object: 'đối tượng',
+  array: 'mảng',
 };
 
 const MAX_LISTED = 20;
@@ -49,9 +49,9 @@ function list(values: unknown): string {
   return values.length > MAX_LISTED ? `${shown}, … (${values.length} values)` : shown;
 }
 
-function typeName(t: unknown): string {
-  if (Array.isArray(t)) return t.map(typeName).join(' | ');
-  return typeof t === 'string' ? (TYPE_NAMES[t] ?? t) : String(t);
+function typeName(t: unknown, names: Record<string, string> = {}): string {
+  if (Array.isArray(t)) return t.map((one) => typeName(one, names)).join(' | ');
+  return typeof t === 'string' ? (names[t] ?? t) : String(t);
 }
 
 function describe(error: ErrorObject): string {
@@ -62,7 +62,7 @@ function describe(error: ErrorObject): string {
     case 'dependentRequired':
       return `thiếu trường bắt buộc khi có "${String(p.property)}" / required when "${String(p.property)}" is present`;
     case 'type':
-      return `phải có kiểu ${typeName(p.type)} / must be of type ${typeName(p.type)}`;
+      return `phải có kiểu ${typeName(p.type, TYPE_NAMES_VI)} / must be of type ${typeName(p.type)}`;
     case 'format': {
       const name = String(p.format);
       return formatMessage(name) ?? `không đúng định dạng "${name}" / must match format "${name}"`;
