@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { TIME_HELP, UsageError } from './admin-client.js';
 import { registerAuditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { dlqDiscard, dlqList, dlqReplay, dlqShow } from './dlq.js';
@@ -39,33 +40,39 @@ program.command('send')
   .option('-c, --correlation-id <id>', 'correlation id to send')
   .action((target, file, options) => run(() => sendCommand(target, file, { ...options, root: root() })));
 
-const run = (action: () => Promise<number>) => action().then((code) => { process.exitCode = code; }, (error: Error) => { console.error(`lienthong: ${error.message}`); process.exitCode = 1; });
+/** A usage error (a time the CLI cannot read, …) exits with 2, as commander's own do; a failure with 1. */
+const run = (action: () => Promise<number>) => action().then((code) => { process.exitCode = code; }, (error: Error) => { console.error(`lienthong: ${error.message}`); process.exitCode = error instanceof UsageError ? 2 : 1; });
+/** Every state GET /admin/messages takes (src/server/admin.ts, MessageState). */
+const STATES = ['received', 'rejected', 'failed', 'duplicate', 'accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded'];
 const withFilters = (command: Command) => command
   .option('-d, --destination <connector.operation>', 'only this destination')
   .option('--route <id>', 'only this route')
   .option('-m, --message <id>', 'only this message')
   .option('-k, --key <orderingKey>', 'only this ordering key (e.g. a dossier code)')
-  .option('--since <time>', 'dead-lettered at or after (ISO 8601 or epoch ms)')
+  .option('--since <time>', 'dead-lettered at or after (a time: see below)')
   .option('-n, --limit <n>', 'at most this many')
-  .option('-u, --url <url>', 'hub base URL');
+  .option('-u, --url <url>', 'hub base URL')
+  .addHelpText('after', `\n${TIME_HELP}`);
 
 const dlq = program.command('dlq').description('dead letters of a running hub: list, show, replay, discard');
-withFilters(dlq.command('list').description('list dead letters, oldest first (the order a bulk replay takes)').option('--json', 'JSON output'))
+withFilters(dlq.command('list').description('list dead letters, oldest first (the order a bulk replay takes)').option('--json', 'JSON output (times in epoch ms)'))
   .action((options) => run(() => dlqList({ ...options, root: root() })));
-dlq.command('show').argument('<id>', 'dead-letter (delivery) id').option('-u, --url <url>', 'hub base URL').description('one dead letter with its message and last error')
+dlq.command('show').argument('<id>', 'dead-letter (delivery) id').option('-u, --url <url>', 'hub base URL').option('--json', 'as the hub answers it (times in epoch ms, not local time)').description('one dead letter with its message and last error')
   .action((id, options) => run(() => dlqShow(id, { ...options, root: root() })));
 withFilters(dlq.command('replay').argument('[ids...]', 'dead-letter ids').option('--all', 'every dead letter (with filters: every match)').description('send dead letters again through the same delivery path'))
   .action((ids, options) => run(() => dlqReplay(ids, { ...options, root: root() })));
-dlq.command('discard').argument('<id>', 'dead-letter id').requiredOption('-r, --reason <text>', 'why it is discarded (kept in the log)').option('-u, --url <url>', 'hub base URL').description('remove a dead letter for good')
+// No short flag for --reason: -r is the program's --root, which commander takes after a subcommand too.
+dlq.command('discard').argument('<id>', 'dead-letter id').requiredOption('--reason <text>', 'why it is discarded (kept in the log)').option('-u, --url <url>', 'hub base URL').description('remove a dead letter for good')
   .action((id, options) => run(() => dlqDiscard(id, { ...options, root: root() })));
 
 const log = program.command('log').description('search the message log of a running hub')
   .option('--dossier <code>', 'dossier code (mã hồ sơ)').option('--correlation <id>', 'correlation id').option('--participant <id>', 'sender, e.g. VN/GOV/000.00.00.H56/MOTCUA')
-  .option('--type <messageType>', 'canonical type').option('--state <state>', 'received|rejected|accepted|delivered|partially-delivered|dead-lettered')
-  .option('--from <time>', 'received at or after').option('--to <time>', 'received before').option('-n, --limit <n>', 'page size').option('--cursor <c>', 'next page')
-  .option('--json', 'JSON output').option('-u, --url <url>', 'hub base URL')
+  .option('--type <messageType>', 'canonical type').option('--state <state>', STATES.join('|'))
+  .option('--from <time>', 'received at or after (a time: see below)').option('--to <time>', 'received before (a time)').option('-n, --limit <n>', 'page size').option('--cursor <c>', 'next page')
+  .option('--json', 'JSON output (times in epoch ms)').option('-u, --url <url>', 'hub base URL')
+  .addHelpText('after', `\n${TIME_HELP}`)
   .action((options) => run(() => logSearch({ ...options, root: root() })));
-log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base URL').description("one message's whole history")
+log.command('show').argument('<messageId>').option('-u, --url <url>', 'hub base URL').option('--json', 'as the hub answers it (times in epoch ms, not local time)').description("one message's whole history")
   .action((id, options) => run(() => logShow(id, { ...log.opts(), ...options, root: root() })));
 
 registerKeysCommand(program);

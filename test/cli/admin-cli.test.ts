@@ -81,6 +81,14 @@ describe('lienthong dlq and lienthong log', () => {
     await waitFor(() => dvcqg.received().some((r) => r.maHoSo === code && r.outcome === 'ok'), 10_000, 'delivered after replay');
   }, CLI_TIMEOUT);
 
+  it('names the ids a replay did not find', async () => {
+    // A hub that does not name them (older ones) still gets how many.
+    const unknown = await cli('dlq', 'replay', 'no-such-id', '--url', hub.url);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toContain('replayed 0 of 1');
+    expect(unknown.stdout).toMatch(/1 not found: no such dead letter on this hub .*: no-such-id|1 not replayed: not dead letters on this hub/);
+  }, CLI_TIMEOUT);
+
   it('says clearly when the hub cannot be reached or a dead letter does not exist', async () => {
     const missing = await cli('dlq', 'discard', 'no-such-id', '--reason', 'kiểm thử', '--url', hub.url);
     expect(missing.code).toBe(1);
