@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -15,7 +17,7 @@ import { adminRoutes, type AdminOptions } from './admin.js';
 import type { Metrics } from './metrics.js';
 import { createAjv } from '../schema/ajv.js';
 import { documentedSchema, problemSchema } from './openapi.js';
-import { fromFastifyError, renderError } from './problem.js';
+import { errorBody, fromClientError, fromFastifyError, problemResponse, renderError, unreadableBody } from './problem.js';
 
 /**
  * The hub's HTTP face. Inbound endpoints are generated from connector config: REST connectors get
@@ -45,7 +47,7 @@ export interface AppOptions {
 declare module 'fastify' {
   interface FastifyContextConfig {
     soapVersion?: '1.1' | '1.2';
-    openapi?: { body?: unknown; response?: unknown; consumes?: string[] };
+    openapi?: { body?: unknown; response?: Record<string, unknown>; consumes?: string[] };
   }
 }
 
@@ -76,6 +78,8 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
       return logger.child({ ...bindings, correlationId }, options);
     },
     return503OnClosing: true,
+    // Requests Node cannot read (headers too large, too slow, bad framing) never reach a route: answered here.
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, log),
     // A path that does not decode, or a parameter too long for the router: the hub's problem answer and a log line,
     // never fastify's default body, which echoes the whole URL (a query string may carry a CCCD).
     frameworkErrors: (error, request, reply) => {
@@ -88,6 +92,14 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     logController: new LogController({ disableRequestLogging: true }),
   });
 
+  // Each route's path and methods, so that a known path asked with another method is answered 405 with Allow.
+  const routes = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = routes.get(route.url) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    routes.set(route.url, methods);
+  });
+
   const ajv = createAjv();
   app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
 
@@ -98,6 +110,16 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     sendError(reply, request, hubError, undefined);
   });
   app.setNotFoundHandler((request, reply) => {
+    const allowed = allowedMethods(routes, request.url);
+    if (allowed.length && !allowed.includes(request.method)) {
+      const error = new HubError('client.method-not-allowed', `Phương thức không được hỗ trợ / ${request.method} is not allowed on ${shownPath(request.url)}: use ${allowed.join(', ')}`, {
+        status: 405, detail: [{ reason: `this address takes ${allowed.join(', ')}`, code: 'method-not-allowed' }],
+      });
+      request.log.info({ errorType: error.type, status: 405 }, 'request rejected');
+      reply.header('allow', allowed.join(', '));
+      sendError(reply, request, error, undefined);
+      return;
+    }
     const error = new HubError('client.unknown-operation', `Không có địa chỉ này / no such endpoint: ${request.method} ${shownPath(request.url)}`, {
       status: 404, detail: [{ reason: 'see /docs for the connectors and operations this hub serves', code: 'unknown-operation' }],
     });
@@ -106,6 +128,13 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // The codecs read UTF-8 as sent: another charset, or a compressed body, would only be misreported as malformed.
+  app.addHook('preParsing', async (request, _reply, payload) => {
+    const hasBody = request.headers['transfer-encoding'] !== undefined || (request.headers['content-length'] ?? '0') !== '0';
+    const refused = hasBody ? unreadableBody(request.headers) : undefined;
+    if (refused) throw refused;
+    return payload;
   });
 
   await app.register(swagger, {
@@ -117,7 +146,10 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
         description: `Hub ${registry.hub.hub.id}. Each inbound operation takes the calling system's own format and answers in it; errors are problem+json (REST) or SOAP Faults (SOAP).`,
       },
       tags: [...registry.connectors.values()].map((c) => ({ name: c.id, description: `${c.name} (${c.participant})` })),
-      components: { schemas: { Problem: problemSchema as Record<string, unknown>, ...canonicalSchemas(registry) } },
+      components: {
+        schemas: { Problem: problemSchema as Record<string, unknown>, ...canonicalSchemas(registry) },
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The admin API: LIENTHONG_ADMIN_TOKEN. Without it set, loopback callers only, with no token.' } },
+      },
     },
     transform: ({ schema, url, route }) => {
       const docs = (route?.config as { openapi?: Record<string, unknown> } | undefined)?.openapi;
@@ -127,7 +159,10 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
   if (server.docs) await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/health', { schema: { summary: 'Liveness: the process is up', tags: ['ops'] } }, async () => ({ status: 'ok' }));
-  app.get('/ready', { schema: { summary: 'Readiness: configuration loaded, routes served, storage running (503 otherwise)', tags: ['ops'] } }, async () => {
+  app.get('/ready', {
+    schema: { summary: 'Readiness: configuration loaded, routes served, storage running (503 otherwise)', tags: ['ops'] },
+    config: { openapi: { response: { 200: { description: 'Ready', type: 'object' }, 503: problemResponse('server.unavailable: the hub cannot take messages (the reason is named)') } } },
+  }, async () => {
     const reason = unready();
     if (reason) throw new HubError('server.unavailable', `Hub chưa sẵn sàng / the hub cannot take messages: ${reason}`, { status: 503 });
     return { status: 'ready', hub: registry.hub.hub.id, connectors: registry.connectors.size, routes: registry.routes.size };
@@ -140,13 +175,20 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
   }
   if (admin) await app.register(adminRoutes, admin);
 
-  await app.register(async (inbound) => {
-    // Raw bytes in: the pipeline owns decoding, so REST and SOAP share one path and signatures see the original.
-    inbound.removeAllContentTypeParsers();
-    inbound.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    inbound.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: server.xmlBodyLimitBytes }, (_req, body, done) => done(null, body));
-    for (const connector of registry.connectors.values()) registerConnector(inbound, registry, connector, pipeline, identify, onAccepted);
-    if (federated) registerFederation(inbound, federated, identify, onAccepted);
+  // Raw bytes in: the pipeline owns decoding, so REST and SOAP share one path and signatures see the original.
+  // REST and SOAP routes each take only their own media types (anything else is 415), so that the XML limit holds
+  // whatever a caller declares: each scope has its own parsers.
+  const raw = (_req: unknown, body: string | Buffer, done: (err: null, body: Buffer) => void) => done(null, body as Buffer);
+  await app.register(async (rest) => {
+    rest.removeAllContentTypeParsers();
+    rest.addContentTypeParser('application/json', { parseAs: 'buffer' }, raw);
+    for (const connector of registry.connectors.values()) if (connector.transport !== 'soap') registerConnector(rest, registry, connector, pipeline, identify, onAccepted);
+    if (federated) registerFederation(rest, federated, identify, onAccepted);
+  });
+  await app.register(async (soap) => {
+    soap.removeAllContentTypeParsers();
+    soap.addContentTypeParser(['text/xml', 'application/soap+xml', 'application/xml'], { parseAs: 'buffer', bodyLimit: server.xmlBodyLimitBytes }, raw);
+    for (const connector of registry.connectors.values()) if (connector.transport === 'soap') registerConnector(soap, registry, connector, pipeline, identify, onAccepted);
   });
 
   return app as unknown as FastifyInstance;
@@ -166,7 +208,7 @@ function canonicalSchemas(registry: Registry): Record<string, Record<string, unk
 function registerConnector(app: FastifyInstance, registry: Registry, connector: ConnectorConfig, pipeline: InboundPipeline, identify: IdentifyCaller, onAccepted?: () => void): void {
   const inbound = Object.values(connector.operations).filter((op) => op.direction === 'inbound' && registry.routes.has(`${connector.id}.${op.id}`));
   if (inbound.length === 0) return;
-  const errorResponses = { '4xx': { description: 'Lỗi phía bên gọi / caller error', $ref: '#/components/schemas/Problem' }, '5xx': { description: 'Lỗi hub hoặc hệ thống đích / hub or destination error', $ref: '#/components/schemas/Problem' } };
+  const errorResponses = { '4xx': problemResponse('Lỗi phía bên gọi / caller error'), '5xx': problemResponse('Lỗi hub hoặc hệ thống đích / hub or destination error') };
   if (connector.transport === 'soap') {
     const version = connector.soap!.version;
     app.post(`/v1/soap/${connector.id}`, {
@@ -175,7 +217,7 @@ function registerConnector(app: FastifyInstance, registry: Registry, connector: 
         description: inbound.map((o) => `- ${o.element ?? o.id}: ${o.summary ?? ''}`).join('\n'),
         tags: [connector.id],
       },
-      config: { soapVersion: version, openapi: { consumes: [version === '1.1' ? 'text/xml' : 'application/soap+xml'] } },
+      config: { soapVersion: version, openapi: soapDocs(version) },
     }, (request, reply) => handle(request, reply, pipeline, identify, connector.id, undefined, onAccepted));
     return;
   }
@@ -192,6 +234,23 @@ function registerConnector(app: FastifyInstance, registry: Registry, connector: 
 
 /** POST /v1/x/<service id>: a signed message from another hub; the answer is signed too. */
 function registerFederation(app: FastifyInstance, federated: FederatedPipeline, identify: IdentifyCaller, onAccepted?: () => void): void {
+  const respond = async (request: FastifyRequest, reply: FastifyReply, refused: HubError | undefined): Promise<void> => {
+    const body = !refused && Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    let tlsParticipant: string | undefined;
+    let callerError: unknown = refused;
+    if (!refused) {
+      try {
+        const caller = identify(request);
+        if (caller?.via === 'mtls') tlsParticipant = caller.participant;
+      } catch (error) {
+        callerError = error;
+      }
+    }
+    const service = (request.params as Record<string, string>)['*'] ?? '';
+    const answer = await federated({ service, headers: request.headers, body, tlsParticipant, callerError, requestId: request.id, log: request.log as Logger });
+    if (answer.status === 202) onAccepted?.();
+    reply.code(answer.status).headers(answer.headers).header('x-message-id', answer.messageId).send(answer.body);
+  };
   app.post(`${FEDERATION_PATH}*`, {
     schema: {
       summary: 'Hub-to-hub: a signed canonical message for a service of this hub',
@@ -199,21 +258,10 @@ function registerFederation(app: FastifyInstance, federated: FederatedPipeline, 
       tags: ['federation'],
     },
     config: { openapi: { consumes: ['application/json'] } },
-  }, async (request, reply) => {
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    let tlsParticipant: string | undefined;
-    let callerError: unknown;
-    try {
-      const caller = identify(request);
-      if (caller?.via === 'mtls') tlsParticipant = caller.participant;
-    } catch (error) {
-      callerError = error;
-    }
-    const service = (request.params as Record<string, string>)['*'] ?? '';
-    const answer = await federated({ service, headers: request.headers, body, tlsParticipant, callerError, requestId: request.id, log: request.log as Logger });
-    if (answer.status === 202) onAccepted?.();
-    reply.code(answer.status).headers(answer.headers).header('x-message-id', answer.messageId).send(answer.body);
-  });
+    // What fastify refuses before the handler (body too large, wrong media type or charset) goes through the
+    // pipeline as a refusal, so that it is logged, recorded and signed like every other answer to another hub.
+    errorHandler: (error, request, reply) => respond(request, reply, fromFastifyError(error)),
+  }, (request, reply) => respond(request, reply, undefined));
 }
 
 const accepted = {
@@ -255,6 +303,28 @@ async function handle(request: FastifyRequest, reply: FastifyReply, pipeline: In
   reply.code(answer.status).type(answer.contentType).send(answer.body);
 }
 
+/** The methods of the routes whose path matches `url` (`:param` one segment, `*` the rest). */
+function allowedMethods(routes: ReadonlyMap<string, ReadonlySet<string>>, url: string): string[] {
+  const path = url.split('?', 1)[0]!.split('/').map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+  });
+  const matches = (pattern: string[]) => {
+    for (const [i, part] of pattern.entries()) {
+      if (part === '*') return true;
+      const segment = path[i];
+      if (segment === undefined || (part.startsWith(':') ? segment === '' : segment !== part)) return false;
+    }
+    return pattern.length === path.length;
+  };
+  const allowed = new Set<string>();
+  for (const [pattern, methods] of routes) if (matches(pattern.split('/'))) for (const method of methods) allowed.add(method);
+  return [...allowed].sort();
+}
+
 /** The path asked for, when every segment looks like a route's own (a path may carry a CCCD). Never the query string. */
 function shownPath(url: string): string {
   const path = url.split('?', 1)[0]!;
@@ -264,6 +334,38 @@ function shownPath(url: string): string {
 function correlationOf(request: FastifyRequest): string {
   const given = request.headers['x-correlation-id'];
   return typeof given === 'string' && isSafeRequestId(given) ? given : request.id;
+}
+
+/**
+ * A request Node could not read (headers too large, sent too slowly, bad framing) never reaches a route or fastify's
+ * reply: answered here on the socket as problem+json with a request id, like every other error, then the connection
+ * is closed, since the bytes that follow cannot be trusted to start a request.
+ */
+function answerClientError(failure: Error & { code?: string }, socket: Socket, log: Logger): void {
+  // A reset connection has nobody left to answer.
+  if (failure.code === 'ECONNRESET' || socket.destroyed) return;
+  const error = fromClientError(failure.code);
+  const logId = timeOrderedId();
+  log.info({ reqId: logId, errorType: error.type, status: error.status, code: failure.code }, 'request rejected');
+  // Node's own rule: write only if no answer on this connection has begun, or these bytes would land inside it.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(errorBody(error, logId));
+    socket.write(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${logId}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(failure);
+}
+
+/** The SOAP endpoint's OpenAPI: an envelope in, an envelope or a Fault out (over HTTP 500 for 1.1, 400/500 for 1.2). */
+function soapDocs(version: '1.1' | '1.2') {
+  const media = version === '1.1' ? 'text/xml' : 'application/soap+xml';
+  const xml = (description: string) => ({ description, content: { [media]: { schema: { type: 'string' } } } });
+  const fault = 'SOAP Fault: LoiHub/Loai is the error type, LoiHub/TrangThai its status (e.g. 415 for another media type, 413 for a body over server.xmlBodyLimitBytes)';
+  return {
+    consumes: [media],
+    body: { type: 'string', description: `A SOAP ${version} envelope (text/xml, application/soap+xml or application/xml; UTF-8)` },
+    response: version === '1.1' ? { 200: xml('The answer envelope'), 500: xml(fault) } : { 200: xml('The answer envelope'), 400: xml(`${fault}; a Sender fault`), 500: xml(`${fault}; a Receiver fault`) },
+  };
 }
 
 function sendError(reply: FastifyReply, request: FastifyRequest, error: HubError, messageId: string | undefined): void {

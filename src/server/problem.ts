@@ -2,6 +2,7 @@ import { HubError, toHubError } from '../core/errors.js';
 import { encodeSoapFault } from '../codec/soap.js';
 import type { ErrorObject } from 'ajv';
 import { toErrorDetails } from '../schema/validation-errors.js';
+import { showName } from '../core/personal-data.js';
 
 /**
  * How an error looks on the wire: problem+json for REST callers, a SOAP Fault for SOAP callers.
@@ -62,4 +63,53 @@ export function fromFastifyError(error: unknown): HubError {
   if (e.validation) return new HubError('client.schema-violation', 'Yêu cầu không đúng lược đồ / request does not match its schema', { status: 400, detail: toErrorDetails(e.validation as ErrorObject[]) });
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new HubError('client.bad-request', `Yêu cầu không hợp lệ / bad request (${e.code ?? e.statusCode})`, { status: e.statusCode });
   return toHubError(error);
+}
+
+/** The charsets the codecs read: JSON and XML bodies are decoded as UTF-8, of which US-ASCII is a subset. */
+const READABLE_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/**
+ * A body the codecs would misread: a charset other than UTF-8, or a Content-Encoding (gzip, …) the hub does not undo.
+ * Either is refused as 415 rather than reported as malformed JSON/XML. The charset or coding is named only when it
+ * looks like a name (header text is the caller's and may be anything).
+ */
+export function unreadableBody(headers: Record<string, string | string[] | undefined>): HubError | undefined {
+  const type = headers['content-type'];
+  const charset = typeof type === 'string' ? /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(type)?.[1] : undefined;
+  if (charset !== undefined && !READABLE_CHARSETS.has(charset.toLowerCase())) {
+    return new HubError('client.unsupported-media-type', `Bảng mã không được hỗ trợ / unsupported charset ${showName(charset)}: send UTF-8`, {
+      status: 415, detail: [{ reason: 'bodies are read as UTF-8 (charset=utf-8, or none)', code: 'unsupported-charset' }],
+    });
+  }
+  const encoding = headers['content-encoding'];
+  const codings = (Array.isArray(encoding) ? encoding.join(',') : encoding ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+  const coding = codings.find((c) => c.toLowerCase() !== 'identity');
+  if (coding !== undefined) {
+    return new HubError('client.unsupported-media-type', `Mã hoá nội dung không được hỗ trợ / unsupported Content-Encoding ${showName(coding)}: send the body uncompressed`, {
+      status: 415, detail: [{ reason: 'the hub takes bodies without a content coding (identity)', code: 'unsupported-content-encoding' }],
+    });
+  }
+  return undefined;
+}
+
+/**
+ * Node's errors for a request it could not read (`clientError`: header overflow, request timeout, bad framing) in the
+ * hub's taxonomy, with the statuses Node itself gives them.
+ */
+export function fromClientError(code: string | undefined): HubError {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new HubError('client.bad-request', 'Phần đầu yêu cầu quá lớn / the request headers are too large', { status: 431, detail: [{ reason: 'headers over the server limit', code: 'headers-too-large' }] });
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new HubError('client.request-timeout', 'Yêu cầu gửi quá chậm / the request was not received in time', { status: 408, detail: [{ reason: 'send the whole request within server.requestTimeoutMs', code: 'request-timeout' }] });
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return new HubError('client.body-too-large', 'Phần mở rộng chunk quá lớn / chunk extensions too large', { status: 413 });
+    default:
+      return new HubError('client.bad-request', 'Yêu cầu HTTP không đọc được / malformed HTTP request', { status: 400, detail: [{ reason: 'the request does not follow HTTP/1.1 framing', code: 'bad-http' }] });
+  }
+}
+
+/** An OpenAPI response whose body is a problem (the media type the hub sends, not fastify-swagger's default JSON). */
+export function problemResponse(description: string): Record<string, unknown> {
+  return { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
 }

@@ -74,7 +74,7 @@ async function call(hub: Hub, endpoint: Call, id: string, options: { authorizati
     headers: options.authorization === undefined ? {} : { authorization: options.authorization },
     remoteAddress: options.remoteAddress ?? '127.0.0.1',
   });
-  return { status: res.statusCode, body: res.json() as Record<string, unknown> };
+  return { status: res.statusCode, body: res.json() as Record<string, unknown>, headers: res.headers };
 }
 
 describe('admin API with LIENTHONG_ADMIN_TOKEN set', () => {
@@ -104,6 +104,8 @@ describe('admin API with LIENTHONG_ADMIN_TOKEN set', () => {
       for (const [what, authorization] of wrong) {
         const res = await call(test.hub, endpoint, id, { authorization });
         expect(res, what).toMatchObject({ status: 401, body: { type: 'trust.admin-unauthorized' } });
+        // RFC 9110 §11.6.1: a 401 names the scheme and realm it wants.
+        expect(res.headers['www-authenticate'], what).toBe('Bearer realm="lienthong-admin"');
         // The token is demanded from loopback callers too, and from elsewhere.
         expect((await call(test.hub, endpoint, id, { authorization, remoteAddress: REMOTE })).status, `${what}, from elsewhere`).toBe(401);
       }
@@ -132,6 +134,14 @@ describe('admin API with LIENTHONG_ADMIN_TOKEN set', () => {
     const discard = await call(test.hub, ENDPOINTS['POST /admin/dead-letters/:id/discard'], discarded, { authorization: `Bearer ${token}` });
     expect(discard).toMatchObject({ status: 200, body: { discarded } });
     expect(await test.hub.queue!.getDead(discarded)).toBeUndefined();
+  });
+
+  it('records an access change with who authenticated (the token holder), the x-admin-actor header only as their claim', async () => {
+    const change = { service: 'VN/GOV/000.00.00.G22/EMC/TrackingMCDT', to: { participant: 'VN/GOV/000.00.00.H22/MOTCUA' }, reason: 'kiểm thử' };
+    const claimed = await test.hub.app.inject({ method: 'POST', url: '/admin/access/grants', payload: change, headers: { authorization: `Bearer ${token}`, 'x-admin-actor': 'nguyen.van.a' }, remoteAddress: REMOTE });
+    expect(claimed.json()).toMatchObject({ action: 'grant', actor: 'admin-token-holder (x-admin-actor: nguyen.van.a)' });
+    const unnamed = await test.hub.app.inject({ method: 'POST', url: '/admin/access/revocations', payload: change, headers: { authorization: `Bearer ${token}` }, remoteAddress: REMOTE });
+    expect(unnamed.json()).toMatchObject({ action: 'revoke', actor: 'admin-token-holder' });
   });
 
   it('never writes the token to the application log', () => {

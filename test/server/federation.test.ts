@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { startDvcqgSim, type DvcqgSim } from '../../src/sim/dvcqg/server.js';
 import { startPopulationSim } from '../../src/sim/population/server.js';
 import { verifyEvidence } from '../../src/trust/evidence.js';
-import { signMessage } from '../../src/trust/message-signature.js';
+import { requestHashOf, signMessage } from '../../src/trust/message-signature.js';
 import { createDevCa, splitPemCertificates } from '../../src/trust/pki.js';
 import { batchSigner, localKeySigner, type Signer } from '../../src/trust/signer.js';
 import { freePort, startChildHub, type ChildHub } from '../support/child-hub.js';
@@ -218,6 +218,24 @@ describe('two federated hubs', () => {
     expect(res.headers['x-lienthong-signature']).toBeTruthy();
     expect(res.headers['x-lienthong-request-hash']).toBeTruthy();
     expect(await res.body.json()).toMatchObject({ type: 'trust.wrong-service' });
+  });
+
+  it('signs what is refused before the pipeline reads the body too (415 media type or charset, 413 size), bound to the request', async () => {
+    const small = JSON.stringify(canonicalLookup());
+    const big = JSON.stringify({ ...canonicalLookup(), purpose: 'x'.repeat(1_100_000) });
+    const cases: Array<[string, string, number, string]> = [
+      ['text/plain', small, 415, 'client.unsupported-media-type'],
+      ['application/json; charset=iso-8859-1', small, 415, 'client.unsupported-media-type'],
+      ['application/json', big, 413, 'client.body-too-large'],
+    ];
+    for (const [contentType, body, status, type] of cases) {
+      const headers = await signMessage(provinceSigner, Buffer.from(body), { messageId: randomUUID(), client: PROVINCE, service: LOOKUP_SERVICE, time: new Date() });
+      const res = await request(`${national.url}/v1/x/${LOOKUP_SERVICE}`, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body, dispatcher: tlsAs('province') });
+      expect(res.statusCode, contentType).toBe(status);
+      expect(res.headers['x-lienthong-signature'], contentType).toBeTruthy();
+      expect(res.headers['x-lienthong-request-hash'], contentType).toBe(requestHashOf(headers));
+      expect(await res.body.json()).toMatchObject({ type });
+    }
   });
 
   it('records every refusal in its message log and counts it in /metrics', async () => {

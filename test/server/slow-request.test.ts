@@ -5,7 +5,8 @@ import { startTestHub } from '../support/hub.js';
 
 /**
  * A caller that trickles its body (slowloris) is cut off after server.requestTimeoutMs with 408, so that it cannot
- * hold a socket and its buffered bytes for ever. The hub here gives 1 s; the test waits at most 15 s.
+ * hold a socket and its buffered bytes for ever. The hub here gives 1 s; the test waits at most 15 s. The answer is
+ * problem+json with a request id, like every other error.
  */
 describe('a request body that never finishes', () => {
   let hub: RunningHub;
@@ -28,5 +29,11 @@ describe('a request body that never finishes', () => {
     clearInterval(drip);
     clearTimeout(deadline);
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    // The same problem+json as every other error, with the request id its log line carries.
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/\r\ncontent-type: application\/problem\+json; charset=utf-8\r\n/i);
+    const problem = JSON.parse(body) as { type: string; status: number; logId: string };
+    expect(problem).toMatchObject({ type: 'client.request-timeout', status: 408 });
+    expect(head).toContain(`\r\nx-request-id: ${problem.logId}`);
   }, 20_000);
 });
