@@ -317,7 +317,9 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   // Group commit: the writes that arrive within one event-loop turn (or commitWindowMs) run as savepoints
   // inside one IMMEDIATE transaction, so they share one commit. Each caller's promise settles only after
   // that commit, with its own result or error: a failing write rolls back to its savepoint and does not
-  // take the others with it.
+  // take the others with it. Unless SQLite rolled the whole transaction back itself (SQLITE_FULL, SQLITE_IOERR,
+  // SQLITE_NOMEM): the writes before it are undone too, those after it would each commit alone, and the final
+  // COMMIT would fail with "no transaction is active". Every write of the batch then fails with that first error.
   //
   // Durability is per kind of write. An acceptance (and a replay or dead-lettering, which operators act
   // on) is fsynced before its promise settles (synchronous=FULL), power failure included. Claims,
@@ -334,6 +336,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
         write.result = write.run();
         write.ok = true;
       } catch (error) {
+        if (!db.inTransaction) throw error;
         write.error = error;
       }
     }

@@ -13,6 +13,7 @@ import type { Peer } from '../transport/index.js';
 import { callOperation } from './call.js';
 import { noObserver, type Observer } from './observer.js';
 import { checksums, conformers, noSoapSecurity, validate, type SoapSecurity } from './steps.js';
+import { LateWrites } from './write-later.js';
 
 /**
  * A message from another hub, top to bottom (X-Road's server-side message processor):
@@ -58,12 +59,14 @@ export interface FederatedDeps {
   soap?: SoapSecurity;
   observer?: Observer;
   log: Logger;
+  /** Where records the message log refused wait to be written again (see inbound.ts); the hub flushes them at shutdown. */
+  lateWrites?: LateWrites;
   now?: () => Date;
 }
 
 export type FederatedPipeline = (request: FederatedRequest) => Promise<FederatedReply>;
 
-export function createFederatedPipeline({ registry, trust, replay, access, peers, queue, messageLog, soap = noSoapSecurity, observer = noObserver, log, now = () => new Date() }: FederatedDeps): FederatedPipeline {
+export function createFederatedPipeline({ registry, trust, replay, access, peers, queue, messageLog, soap = noSoapSecurity, observer = noObserver, log, lateWrites = new LateWrites(log), now = () => new Date() }: FederatedDeps): FederatedPipeline {
   const callContext = { registry, peers, conform: conformers(registry), checksums: checksums(registry), soap, now };
   return async function handle(request) {
     const messageId = timeOrderedId();
@@ -118,35 +121,43 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
       if (local.operation.canonical.response) {
         answer = await callOperation(callContext, local, canonical, { messageId, correlationId: String(canonical.correlationId ?? messageId), newId: timeOrderedId }, facts);
         status = 200;
-        remember('delivered', 0).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));
       } else {
         if (!queue) throw new HubError('server.no-queue', 'this hub has no delivery queue configured', { status: 503 });
         // The sending hub's delivery id is its idempotency key, signed: a redelivery is answered, not delivered again.
         const key = verified.idempotencyKey;
-        const [result] = await Promise.all([
+        const payload = request.body.toString('utf8');
+        const [accepted, logged] = await Promise.allSettled([
           queue.accept({
             messageId,
             idempotencyKey: key ? `federation:${verified.client}:${key}` : undefined,
             idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs,
-            deliveries: [{ id: timeOrderedId(), messageId, routeId: 'federation', destination: `${local.connector.id}.${local.operation.id}`, orderingKey: orderingKeyOf(canonical), payload: request.body.toString('utf8'), acceptedAt: receivedAt.getTime() }],
+            deliveries: [{ id: timeOrderedId(), messageId, routeId: 'federation', destination: `${local.connector.id}.${local.operation.id}`, orderingKey: orderingKeyOf(canonical), payload, acceptedAt: receivedAt.getTime() }],
           }),
-          remember('accepted', 1, request.body.toString('utf8')),
+          remember({ state: 'accepted', deliveries: 1, payload }),
         ]);
-        if (result.duplicate) await remember('duplicate', 0, undefined, `same idempotency key as message ${result.messageId}; nothing new delivered`);
+        if (accepted.status === 'rejected') throw accepted.reason;
+        const result = accepted.value;
+        if (result.duplicate) await remember({ state: 'duplicate', deliveries: 0, reason: `same idempotency key as message ${result.messageId}; nothing new delivered` });
+        // Accepted durably, so answered as accepted (refusing it would invite a redelivery); its row follows when the log takes it.
+        else if (logged.status === 'rejected') later({ state: 'accepted', deliveries: 1, payload }, logged.reason, 'message log write failed after the message was accepted; writing it again');
         status = 202;
         answer = { messageId: result.messageId, status: result.duplicate ? 'duplicate' : 'accepted' };
       }
       observer.message({ connector: 'federation', operation: operationId, outcome: status === 202 ? 'accepted' : 'delivered' });
       (request.log ?? log).info({ ...facts, outcome: status === 202 ? 'accepted' : 'delivered', status, totalMs: Math.round(performance.now() - started) }, 'federated message');
-      return await signed(status, encodeJson(answer), verified.requestHash, verified.client);
+      const reply = await signed(status, encodeJson(answer), verified.requestHash, verified.client);
+      // The answer does not wait for a sync call's record; one the log refuses is written later, never dropped.
+      if (status === 200) void keep({ state: 'delivered', deliveries: 0 });
+      return reply;
     } catch (thrown) {
       const error = toHubError(thrown);
       const outcome = error.status >= 500 ? 'failed' : 'rejected';
-      if (error.status >= 500 && !(thrown instanceof HubError)) (request.log ?? log).error({ ...facts, err: thrown }, 'federated message failed inside the hub');
+      // The hub's own failures (a bug, its storage unable to write) carry the error, with its cause, for the operator.
+      if (error.status >= 500 && (!(thrown instanceof HubError) || error.stage === 'server')) (request.log ?? log).error({ ...facts, err: thrown }, 'federated message failed inside the hub');
       else (request.log ?? log).info({ ...facts, outcome, status: error.status, errorType: error.type }, `federated message ${outcome}`);
       observer.message({ connector: 'federation', operation: operationId ?? '(unknown)', outcome });
       if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
-      remember(outcome, 0, undefined, `${error.type}: ${error.message}`).catch(() => undefined);
+      void keep({ state: outcome, deliveries: 0, reason: `${error.type}: ${error.message}` });
       const problem = encodeJson({ type: error.type, status: error.status, message: error.message, detail: error.detail, messageId, logId: request.requestId });
       let requestHash: string | undefined;
       try {
@@ -163,7 +174,22 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
       return { status, headers: { ...headers, 'content-type': contentType }, body, messageId };
     }
 
-    function remember(state: 'accepted' | 'delivered' | 'rejected' | 'failed' | 'duplicate', deliveries: number, payload?: string, reason?: string): Promise<void> {
+    /** The record, written now or, when the log refuses it, again later until the log takes it. Never rejects. */
+    async function keep(record: LogRecord): Promise<void> {
+      try {
+        await remember(record);
+      } catch (error) {
+        later(record, error);
+      }
+    }
+
+    function later(record: LogRecord, error: unknown, why = 'message log write failed; the record will be written later'): void {
+      const facts = { messageId, state: record.state };
+      (request.log ?? log).error({ ...facts, err: error }, why);
+      lateWrites.add(() => remember(record), facts, request.log ?? log);
+    }
+
+    function remember({ state, deliveries, payload, reason }: LogRecord): Promise<void> {
       if (!messageLog) return Promise.resolve();
       return messageLog.recordMessage({
         id: messageId, messageType: canonicalType ?? '(unknown)', routeId: 'federation', participant: client ?? signedClient(request.headers) ?? '(unknown)',
@@ -173,6 +199,13 @@ export function createFederatedPipeline({ registry, trust, replay, access, peers
       });
     }
   };
+}
+
+interface LogRecord {
+  state: 'accepted' | 'delivered' | 'rejected' | 'failed' | 'duplicate';
+  deliveries: number;
+  payload?: string;
+  reason?: string;
 }
 
 /** The signature headers of a hub-to-hub message, kept with it in the message log as evidence. */

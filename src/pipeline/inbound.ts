@@ -16,7 +16,7 @@ import { callOperation, onAnswerSide } from './call.js';
 import { remoteError, type OtherHubs } from './hubs.js';
 import { noObserver, type Observer } from './observer.js';
 import { readPath } from './paths.js';
-import { writeLater } from './write-later.js';
+import { LateWrites } from './write-later.js';
 import { checksums as compileChecksums, conformers, isoVn, mapWith, noSoapSecurity, stamp, validate, type SoapSecurity } from './steps.js';
 
 /**
@@ -82,12 +82,17 @@ export interface InboundDeps {
   /** WS-Security for the SOAP systems that sign (verify their requests, sign the replies to them). */
   soap?: SoapSecurity;
   observer?: Observer;
+  /**
+   * Where records the message log refused wait to be written again; the hub flushes them at shutdown. Default: this
+   * pipeline's own (retried, but not flushed at shutdown).
+   */
+  lateWrites?: LateWrites;
   now?: () => Date;
 }
 
 export type InboundPipeline = (request: InboundRequest) => Promise<InboundOutcome>;
 
-export function createInboundPipeline({ registry, peers, log, queue, messageLog, access, hubs, soap = noSoapSecurity, observer = noObserver, now = () => new Date() }: InboundDeps): InboundPipeline {
+export function createInboundPipeline({ registry, peers, log, queue, messageLog, access, hubs, soap = noSoapSecurity, observer = noObserver, lateWrites = new LateWrites(log), now = () => new Date() }: InboundDeps): InboundPipeline {
   const conform = conformers(registry);
   const checksums = compileChecksums(registry);
   const callContext = { registry, peers, conform, checksums, soap, now };
@@ -154,7 +159,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome });
       if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
       // (A refused idempotency conflict has had its row written already.)
-      if (facts.conflictWith === undefined) remember({ state: outcome, reason: `${error.type}: ${error.message}`, deliveries: 0 }).catch(() => undefined);
+      if (facts.conflictWith === undefined) void keep({ state: outcome, reason: `${error.type}: ${error.message}`, deliveries: 0 });
       return { messageId, route: facts.route as string | undefined, error };
     }
 
@@ -189,11 +194,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
         // (a failure to rewrite it is retried in the background); the error is then answered and logged as any other.
         facts.conflictWith = result.messageId;
         const error = idempotencyConflict(result.messageId);
-        const rejected = { state: 'rejected' as const, deliveries: 0, reason: `${error.type}: ${error.message}` };
-        await remember(rejected).catch((e: unknown) => {
-          (request.log ?? log).error({ err: e, messageId }, 'message log write failed for a refused message; writing it again');
-          void writeLater(() => remember(rejected), request.log ?? log, { messageId });
-        });
+        await keep({ state: 'rejected', deliveries: 0, reason: `${error.type}: ${error.message}` });
         throw error;
       }
       if (result.duplicate) {
@@ -206,8 +207,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       if (logged.status === 'rejected') {
         // The deliveries are durable, so the message is accepted (and may be on its way): refusing it now would invite a
         // resubmission delivered twice. Its log row is written again in the background until the log takes it.
-        (request.log ?? log).error({ err: logged.reason, messageId }, 'message log write failed after the message was accepted; writing it again');
-        void writeLater(() => remember(row), request.log ?? log, { messageId });
+        later(row, logged.reason, 'message log write failed after the message was accepted; writing it again');
       }
       facts.deliveries = deliveries.length;
       return json(202, { messageId, status: 'accepted', deliveries: deliveries.map((d) => d.destination) });
@@ -236,9 +236,11 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       if (!replyMessage) throw new HubError('server.no-response-mapping', `${from.id}.${op.id} has no response mapping`, { status: 500 });
       const reply = checksums.sign(from, op, 'response', onAnswerSide(() => mapWith(registry, replyMessage.mapping, canonicalResponse, native)));
       validate(registry, replyMessage.schema, reply, (detail) => new HubError('schema.invalid-reply', `Câu trả lời cho ${from.id} không đúng lược đồ / reply does not match ${replyMessage.schema}`, { status: 502, detail }));
-      // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the answer.
-      remember({ state: 'delivered', deliveries: 0 }).catch((e) => log.error({ err: e, messageId }, 'message log write failed'));
-      return encodeReply(from, reply, soap);
+      const encoded = encodeReply(from, reply, soap);
+      // The log keeps who asked what, when, and the outcome (Decree 13/2023 asks for a record of each lookup), not the
+      // answer. The answer does not wait for it; a record the log refuses is written later, never dropped.
+      void keep({ state: 'delivered', deliveries: 0 });
+      return encoded;
     }
 
     /** Deny by default: the caller needs a grant for the destination's service (and operation). */
@@ -251,9 +253,23 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       }
     }
 
-    /** Retries with a growing pause (up to a minute) for as long as this process runs; each failure is logged. */
-    /** The message log's record of this message: awaited for async acceptance (durable before 202), best effort otherwise. */
-    async function remember(record: { state: 'accepted' | 'delivered' | 'rejected' | 'failed' | 'duplicate'; deliveries: number; payload?: string; reason?: string }): Promise<void> {
+    /** The record, written now or, when the log refuses it, again later until the log takes it. Never rejects. */
+    async function keep(record: LogRecord): Promise<void> {
+      try {
+        await remember(record);
+      } catch (error) {
+        later(record, error);
+      }
+    }
+
+    function later(record: LogRecord, error: unknown, why = 'message log write failed; the record will be written later'): void {
+      const facts = { messageId, state: record.state };
+      (request.log ?? log).error({ ...facts, err: error }, why);
+      lateWrites.add(() => remember(record), facts, request.log ?? log);
+    }
+
+    /** The message log's record of this message: awaited for async acceptance (durable before 202); see `keep` otherwise. */
+    async function remember(record: LogRecord): Promise<void> {
       if (!messageLog) return;
       // One row says it all: when, from whom, what, how large, and the state (received, then rejected,
       // delivered or accepted); an accepted message's deliveries continue its history as events.
@@ -275,6 +291,13 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       });
     }
   };
+}
+
+interface LogRecord {
+  state: 'accepted' | 'delivered' | 'rejected' | 'failed' | 'duplicate';
+  deliveries: number;
+  payload?: string;
+  reason?: string;
 }
 
 function json(status: number, body: unknown): Reply {
@@ -375,7 +398,8 @@ function elapsed(started: number): number {
 /** One line per message: ids, route, outcome, sizes, timings. Never the payload. */
 function logOutcome(log: Logger, facts: Record<string, unknown>, error?: unknown): void {
   const status = facts.status as number;
-  if (status >= 500 && !(error instanceof HubError)) log.error({ ...facts, err: error }, 'message failed inside the hub');
+  // The hub's own failures (a bug, its storage unable to write) carry the error, with its cause, for the operator.
+  if (status >= 500 && (!(error instanceof HubError) || error.stage === 'server')) log.error({ ...facts, err: error }, 'message failed inside the hub');
   else if (status >= 500) log.warn(facts, 'message failed at the destination');
   else if (status >= 400) log.info(facts, 'message rejected');
   else log.info(facts, facts.outcome === 'accepted' ? 'message accepted' : 'message delivered');

@@ -4,11 +4,12 @@ import type { Logger } from 'pino';
  * Writes to the message log again, with a growing pause (0.5 s doubling to 1 min), until the log takes it. For a
  * record whose message has already gone its way (accepted, delivered): refusing or redoing the message because its
  * record could not be written would deliver it twice, so the record follows when the log is back. Resolves once
- * written; never rejects.
+ * written, or once `stop` is aborted (shutdown: see LateWrites.flush); never rejects.
  */
-export async function writeLater(write: () => Promise<unknown>, log: Logger, facts: Record<string, unknown>): Promise<void> {
+export async function writeLater(write: () => Promise<unknown>, log: Logger, facts: Record<string, unknown>, stop?: AbortSignal): Promise<void> {
   for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 60_000)) {
     await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+    if (stop?.aborted) return;
     try {
       await write();
       log.info(facts, 'message log written after an earlier failure');
@@ -16,5 +17,66 @@ export async function writeLater(write: () => Promise<unknown>, log: Logger, fac
     } catch (error) {
       log.error({ ...facts, err: error, retryInMs: Math.min(pauseMs * 2, 60_000) }, 'message log write failed again; it will be written later');
     }
+  }
+}
+
+const UNWRITTEN = (n: number) => `${n} message log record${n === 1 ? '' : 's'} could not be written before shutdown; their messages have no row, or an earlier state, in the log`;
+
+interface Late {
+  write: () => Promise<unknown>;
+  facts: Record<string, unknown>;
+  /** The attempt under way: a retry and the last try at shutdown never write the same record at the same time. */
+  attempt?: Promise<void>;
+}
+
+/**
+ * The message log records the log refused, each written again later (writeLater) until the log takes it. At shutdown
+ * `flush` gives each one last try and names those the log still refuses, so that no record is lost without a trace.
+ */
+export class LateWrites {
+  readonly #log: Logger;
+  readonly #waiting = new Set<Late>();
+  readonly #stop = new AbortController();
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** `write` was refused just now: it is tried again later. `facts` name the record in log lines (never its payload). */
+  add(write: () => Promise<unknown>, facts: Record<string, unknown>, log: Logger = this.#log): void {
+    if (this.#stop.signal.aborted) {
+      // Refused after the last try at shutdown (a request that was still in flight): named at once.
+      this.#log.error({ unwritten: [facts] }, UNWRITTEN(1));
+      return;
+    }
+    const late: Late = { write, facts };
+    this.#waiting.add(late);
+    void writeLater(() => this.#attempt(late), log, facts, this.#stop.signal);
+  }
+
+  /** How many records wait to be written. */
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  /** At shutdown, before the log closes: one last try for each waiting record; those still refused are named. */
+  async flush(): Promise<void> {
+    this.#stop.abort();
+    for (const late of [...this.#waiting]) await this.#attempt(late).catch(() => undefined);
+    if (this.#waiting.size === 0) return;
+    const unwritten = [...this.#waiting].map((late) => late.facts);
+    this.#log.error({ unwritten }, UNWRITTEN(unwritten.length));
+  }
+
+  #attempt(late: Late): Promise<void> {
+    late.attempt ??= Promise.resolve()
+      .then(late.write)
+      .then(() => {
+        this.#waiting.delete(late);
+      })
+      .finally(() => {
+        late.attempt = undefined;
+      });
+    return late.attempt;
   }
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Registry } from '../config/registry.js';
-import { dataKeyFromEnv } from '../core/seal.js';
+import { dataKeyFromEnv, dataKeyId, dataKeysText } from '../core/seal.js';
 import type { QueueDriver } from '../delivery/types.js';
 import { createDeliverer } from '../pipeline/deliver.js';
 import { createFederatedPipeline } from '../pipeline/federated.js';
@@ -16,6 +16,7 @@ import { soapSecurity } from '../pipeline/steps.js';
 import { createAccessRights, type AccessChangeRecord } from '../trust/access.js';
 import { loadHubTrust, type HubTrust } from '../trust/hub-trust.js';
 import { startWorker, type Worker } from '../pipeline/worker.js';
+import { LateWrites } from '../pipeline/write-later.js';
 import type { MessageLog } from '../store/types.js';
 import { buildApp } from './app.js';
 import { callerIdentity } from './identity.js';
@@ -59,13 +60,14 @@ export async function createHub({ registry, log, dispatcher, env = process.env, 
   if (shared.length && !env.LIENTHONG_DATA_KEY) {
     throw new Error(`${shared.join(' and ')} ${shared.length > 1 ? 'are' : 'is'} set, so payloads are shared between hub processes: set the same LIENTHONG_DATA_KEY (32 random bytes, base64) on every one of them`);
   }
-  const { key, generated } = dataKeyFromEnv(env, join(dataDir, 'data.key'));
-  if (generated) log.warn({ keyFile: join(dataDir, 'data.key') }, 'no LIENTHONG_DATA_KEY: generated a data key for this single node; set LIENTHONG_DATA_KEY in production');
+  const keys = dataKeyFromEnv(env, join(dataDir, 'data.key'));
+  if (keys.generated) log.warn({ keyFile: join(dataDir, 'data.key') }, 'no LIENTHONG_DATA_KEY: generated a data key for this single node; set LIENTHONG_DATA_KEY in production');
+  if (keys.keptFile) log.warn({ keyFile: join(dataDir, 'data.key'), dataKey: dataKeyId(keys.key), previousKeys: keys.previous.map(dataKeyId) }, 'LIENTHONG_DATA_KEY differs from the key in data.key: new payloads are sealed with LIENTHONG_DATA_KEY, and data.key is kept to open what it sealed (README: "Changing the data key")');
   // A queue for async routes, and for the async services this hub offers other hubs (operations without an answer).
   const servesAsync = !!registry.hub.trust && [...registry.connectors.values()].some((c) => Object.values(c.operations).some((op) => op.direction === 'outbound' && !op.canonical.response));
   const hasAsync = registry.hub.routes.some((r) => r.mode === 'async') || servesAsync;
   const storage = await openStorage({
-    dataKey: key.toString('base64'),
+    dataKey: dataKeysText(keys),
     queue: hasAsync ? { redisUrl: env.REDIS_URL || undefined, redisPrefix: env.LIENTHONG_REDIS_PREFIX || undefined, sqliteFile: join(dataDir, 'queue.sqlite') } : undefined,
     log: {
       databaseUrl: env.DATABASE_URL || undefined, sqliteFile: join(dataDir, 'log.sqlite'),
@@ -111,13 +113,16 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
     : undefined;
   // Accepted deliveries go straight to this process's worker, which starts them as it has slots (see Worker.handOff).
   const intake = worker ? worker.handOff() : queue;
-  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue: intake, messageLog, access, hubs, soap, observer: metrics.observer });
-  const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue: intake, messageLog, soap, observer: metrics.observer, log });
+  // Message log records the log refused, written again until it takes them; at shutdown, tried once more, then named.
+  const lateWrites = new LateWrites(log);
+  const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue: intake, messageLog, access, hubs, soap, observer: metrics.observer, lateWrites });
+  const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue: intake, messageLog, soap, observer: metrics.observer, log, lateWrites });
   const app = await buildApp({
     registry, pipeline, log, metrics,
     admin: { queue, messageLog, access, adminToken: env.LIENTHONG_ADMIN_TOKEN || undefined, proxyAddresses: registry.hub.server.trustedProxy?.addresses, onReplay: () => worker?.nudge() },
     onAccepted: () => worker?.nudge(),
-    unready: () => storage.failure()?.message,
+    // A crashed storage thread, or a store whose writes fail (disk full, read-only, I/O error) until one succeeds again.
+    unready: () => storage.failure()?.message ?? storage.writeFailure(),
     federated,
     identify: callerIdentity(registry, trust),
     https: registry.hub.server.tls && trust ? { key: readFileSync(registry.hub.server.tls.keyFile, 'utf8'), cert: readFileSync(registry.hub.server.tls.certificateFile, 'utf8'), ca: trust.tls.ca } : undefined,
@@ -138,6 +143,7 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
     closed = true;
     clearInterval(purgeTimer);
     await worker?.stop();
+    await lateWrites.flush();
     await peers.close();
     await hubs.close();
     await trust?.close();

@@ -1,4 +1,5 @@
-import type { QueueDriver } from '../delivery/types.js';
+import { HubError } from '../core/errors.js';
+import type { Accepted, Delivery, QueueDriver } from '../delivery/types.js';
 import { reviveError, startThread, type ThreadHandle } from '../core/thread.js';
 import type { MessageLog } from '../store/types.js';
 import type { ReplayGuard } from '../trust/replay-guard.js';
@@ -29,6 +30,12 @@ export interface Storage {
   replay?: ReplayGuard;
   /** A storage thread that stopped without being closed (a crash): the hub cannot take messages any more. */
   failure(): Error | undefined;
+  /**
+   * Why the queue or the message log cannot write now: its last write failed on a storage error (disk full, read-only,
+   * I/O error) in the last 30 s, and none of its writes has succeeded since. Names the store and the error's code, never
+   * a payload.
+   */
+  writeFailure(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -56,9 +63,104 @@ export async function openStorage(options: StorageOptions, onBackgroundError: (e
   const queue = q ? q.remote<QueueDriver>('queue', QUEUE_METHODS, { kind: q.info.kind as QueueDriver['kind'], durabilityWarning: q.info.durabilityWarning as string | undefined }) : undefined;
   const messageLog = l.remote<MessageLog>('log', LOG_METHODS, { dialect: l.info.dialect as MessageLog['dialect'] });
   const replay = options.replay ? l.remote<ReplayGuard>('replay', REPLAY_METHODS) : undefined;
-  return {
-    queue, messageLog, replay,
+  return watchStorage({ queue, messageLog, replay }, {
     failure: () => q?.failure() ?? l.failure(),
     close: async () => { await Promise.all([q?.close(), l.close()]); },
+  });
+}
+
+type Store = 'queue' | 'log';
+const STORE_NAMES: Record<Store, string> = { queue: 'the delivery queue', log: 'the message log' };
+
+/**
+ * The writes watched, each with whether a call that succeeded wrote something: only such a call shows that the store
+ * can write again (an empty claim, a repeated accept or a replay of nothing commits nothing, even on a full disk).
+ */
+type Wrote = (result: unknown, args: unknown[]) => boolean;
+const always: Wrote = () => true;
+const QUEUE_WRITES: Partial<Record<keyof QueueDriver, Wrote>> = {
+  accept: (result) => !(result as Accepted).duplicate && !(result as Accepted).conflict,
+  claim: (result) => (result as Delivery[]).length > 0,
+  extend: (result) => result === true,
+  complete: always,
+  retryLater: always,
+  deadLetter: always,
+  replay: (result) => (result as number) > 0,
+  discard: (result) => result === true,
+};
+const LOG_WRITES: Partial<Record<keyof MessageLog, Wrote>> = {
+  recordMessage: always,
+  setState: always,
+  recordEvents: (_result, [events]) => (events as unknown[]).length > 0,
+  recordAccessChange: always,
+  settle: () => false,
+  purge: () => false,
+};
+/**
+ * How long a failed write keeps the hub unready when nothing has tried to write since: a hub taken out of rotation
+ * gets no traffic to show that the disk has room again, so it offers itself again after this, and the next failed
+ * write takes it out once more.
+ */
+const WRITE_FAILURE_HOLD_MS = 30_000;
+const POSTGRES_CANNOT_WRITE = new Set(['53100', '25006', '58030']); // disk_full, read_only_sql_transaction, io_error
+
+/**
+ * The storage the hub uses, over the threads' stand-ins (or drivers opened in-process, in tests). A write that fails
+ * because its store cannot write is answered as a retryable `503 server.unavailable` (the original error as its
+ * cause), and remembered for readiness until a write of that store succeeds.
+ */
+export function watchStorage(
+  stores: { queue?: QueueDriver; messageLog: MessageLog; replay?: ReplayGuard },
+  threads: { failure(): Error | undefined; close(): Promise<void> },
+): Storage {
+  const failures = new Map<Store, { reason: string; at: number }>();
+  // A plain object of the store's own methods and properties: the worker spreads the queue into its hand-off queue.
+  const watch = <T extends object>(target: T, store: Store, methods: ReadonlyArray<keyof T & string>, writes: Partial<Record<keyof T, Wrote>>, properties: Partial<T>): T => {
+    const watched: Record<string, unknown> = { ...properties };
+    for (const method of methods) {
+      const call = (target as Record<string, (...args: unknown[]) => Promise<unknown>>)[method]!;
+      const wrote = writes[method];
+      watched[method] = !wrote ? call.bind(target) : async (...args: unknown[]) => {
+        let result: unknown;
+        try {
+          result = await call.apply(target, args);
+        } catch (error) {
+          const code = cannotWriteCode(error);
+          if (code === undefined) throw error;
+          failures.set(store, { reason: `${STORE_NAMES[store]} cannot write (${code})`, at: Date.now() });
+          throw new HubError('server.unavailable', `Hub tạm thời không lưu được thông điệp, hãy gửi lại sau / the hub cannot store messages right now (${STORE_NAMES[store]} cannot write); send it again later`, {
+            status: 503, cause: error, detail: [{ reason: `${STORE_NAMES[store]} cannot write`, code: 'storage-cannot-write' }],
+          });
+        }
+        if (wrote(result, args)) failures.delete(store);
+        return result;
+      };
+    }
+    return watched as T;
   };
+  return {
+    queue: stores.queue && watch(stores.queue, 'queue', QUEUE_METHODS, QUEUE_WRITES, { kind: stores.queue.kind, durabilityWarning: stores.queue.durabilityWarning }),
+    messageLog: watch(stores.messageLog, 'log', LOG_METHODS, LOG_WRITES, { dialect: stores.messageLog.dialect }),
+    replay: stores.replay,
+    failure: threads.failure,
+    writeFailure: () => {
+      const recent = [...failures.values()].filter((f) => Date.now() - f.at < WRITE_FAILURE_HOLD_MS).map((f) => f.reason);
+      return recent.length ? recent.join('; ') : undefined;
+    },
+    close: threads.close,
+  };
+}
+
+/**
+ * The code of an error saying that a store cannot write now (disk full, read-only, I/O error, file not openable), or
+ * undefined for any other error. Errors cross from the storage threads with their message and code (core/thread.ts).
+ */
+export function cannotWriteCode(error: unknown): string | undefined {
+  if (!(error instanceof Error) || error instanceof HubError) return undefined;
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string' && /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN)(_|$)/.test(code)) return code;
+  if (typeof code === 'string' && POSTGRES_CANNOT_WRITE.has(code)) return `PostgreSQL ${code}`;
+  // Redis names an error's kind in the first word of its reply.
+  const redis = /^(OOM|READONLY|MISCONF) /.exec(error.message)?.[1];
+  return redis === undefined ? undefined : `Redis ${redis}`;
 }

@@ -118,7 +118,7 @@ export class KyselyMessageLog implements StoreMessageLog {
     const { chain, checkpointer } = this.#audit;
     let prepared: PreparedEntries;
     try {
-      prepared = await this.#db.transaction().execute(async (trx) => {
+      prepared = await inTransaction(this.#db, async (trx) => {
         const at = Math.round(this.#settings.now());
         const entries = await applyWrites(trx, ops, this.dialect, at);
         return chain.append(trx, entries, at);
@@ -294,7 +294,7 @@ export class KyselyMessageLog implements StoreMessageLog {
     for (;;) {
       const ids = await this.#idsBefore(metadataCutoff, chunk, false);
       if (ids.length === 0) break;
-      messagesDeleted += await this.#db.transaction().execute(async (trx) => {
+      messagesDeleted += await inTransaction(this.#db, async (trx) => {
         await trx.deleteFrom('events').where('message_id', 'in', ids).execute();
         const result = await trx.deleteFrom('messages').where('id', 'in', ids).executeTakeFirst();
         return Number(result.numDeletedRows);
@@ -402,6 +402,24 @@ function rowEvents(message: MessageSummary, stored: Array<{ kind: string }>): Lo
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit)));
+}
+
+/**
+ * `work` in one transaction, committed, or rolled back if anything in it fails. SQLite rolls a transaction back by
+ * itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM): the ROLLBACK that follows then fails with "cannot
+ * rollback - no transaction is active", and Kysely's transaction() would throw that in place of the error saying why
+ * the write failed. The first error is the one thrown; a rollback that fails is not reported over it.
+ */
+async function inTransaction<T>(db: Kysely<StoreDatabase>, work: (trx: Transaction<StoreDatabase>) => Promise<T>): Promise<T> {
+  const trx = await db.startTransaction().execute();
+  try {
+    const result = await work(trx);
+    await trx.commit().execute();
+    return result;
+  } catch (error) {
+    await trx.rollback().execute().catch(() => undefined);
+    throw error;
+  }
 }
 
 function yieldToOthers(): Promise<void> {

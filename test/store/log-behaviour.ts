@@ -293,7 +293,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
 
       const [row] = await store.raw('select payload from messages where id = ?', [m.id]);
       const atRest = String(row!.payload);
-      expect(atRest.startsWith('v2:')).toBe(true);
+      expect(atRest.startsWith('v3:')).toBe(true);
       for (const secret of [plain, '001303999981', 'Mẫu', 'Trần', 'soDinhDanh']) expect(atRest).not.toContain(secret);
       // Nothing else in the row holds the content either.
       const [whole] = await store.raw('select * from messages where id = ?', [m.id]);
