@@ -7,12 +7,15 @@ import { createSealer, dataKeyFromEnv, type Sealer } from '../core/seal.js';
 import { readSource } from '../core/yaml.js';
 import { formatFinding, openAuditStore, type AuditReport, type AuditStoreLocation } from '../store/audit-store.js';
 import { isPostgresUrl } from '../store/db.js';
+import { parseStoreHead, type StoreHead } from '../store/journal-verify.js';
 import { formatEvidenceReport, verifyEvidence } from '../trust/evidence.js';
 import { splitPemCertificates } from '../trust/pki.js';
 import { resolveRoot } from './root.js';
 
 /**
- * `lienthong audit verify|export|check`: the tamper-evident message log, for an auditor. verify and export open the
+ * `lienthong audit verify|export|check`: the tamper-evident message log, for an auditor. `verify` prints the head it
+ * verified (each chain's end), can write it to a file (--write-head) and compare the log with a head written earlier
+ * (--expect-head): the store alone cannot show that a chain was not cut back to an earlier checkpoint. verify and export open the
  * log's database directly and read-only (a hub may be running, or not); check needs nothing but the bundle file.
  * Each handler returns the exit code: 0 ok, 1 findings or failed checks, 2 bad usage.
  *
@@ -89,7 +92,7 @@ async function guarded(body: () => Promise<number>): Promise<number> {
   }
 }
 
-function printReport(report: AuditReport): void {
+function printReport(report: AuditReport, expected: string | undefined): void {
   for (const finding of report.findings) console.log(formatFinding(finding));
   if (report.omitted > 0) console.log(`… and ${report.omitted} more finding(s)`);
   for (const chain of report.chains) {
@@ -97,21 +100,56 @@ function printReport(report: AuditReport): void {
     console.log(`chain ${chain.chainId}: ${range}, ${chain.checkpoints} checkpoint(s), sealed up to seq ${chain.sealedUpTo}${chain.signers.length ? `, signed by ${chain.signers.join('; ')}` : ''}`);
   }
   for (const notice of report.notices) console.log(`note: ${notice}`);
+  if (report.ok) {
+    // The end of each chain that no later chain vouches for: what a truncation back to a checkpoint would change.
+    for (const chain of report.chains.filter((c) => c.continuedBy === undefined && c.lastSeq > 0)) {
+      const checkpoint = chain.lastCheckpoint ? `last checkpoint seq ${chain.lastCheckpoint.seq} at ${new Date(chain.lastCheckpoint.at).toISOString()}` : 'no valid checkpoint';
+      console.log(`head: chain ${chain.chainId} seq ${chain.lastSeq} hash ${chain.lastHash}, ${checkpoint}`);
+    }
+    console.log(expected === undefined
+      ? 'note: the log alone cannot show that a chain was not cut back to an earlier checkpoint (its checkpoints live in the same database): keep the head above (--write-head FILE) where the hub\'s database administrators cannot change it, and compare later with --expect-head FILE'
+      : `note: every entry the head in ${expected} names is still there, unchanged (or purged by retention)`);
+  }
   const { totals } = report;
   const counted = `${report.chains.length} chain(s), ${totals.entries} entries, ${totals.checkpoints} checkpoint(s), ${totals.messages} message(s), ${totals.events} event(s), ${totals.accessChanges} access change(s)`;
   const count = report.findings.length + report.omitted;
   console.log(report.ok ? `ok: ${counted}` : `FAILED: ${count} finding(s) in ${counted}`);
 }
 
-export function auditVerify(options: StoreOptions & { ca?: string[] }): Promise<number> {
+function readHead(path: string): StoreHead {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read the saved head ${path}`);
+  }
+  try {
+    return parseStoreHead(JSON.parse(text));
+  } catch (error) {
+    throw new UsageError(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export function auditVerify(options: StoreOptions & { ca?: string[]; expectHead?: string; writeHead?: string; force?: boolean }): Promise<number> {
   return guarded(async () => {
     const { location, keyFile } = storeOf(options);
     const anchors = readAnchors(options.ca);
+    const expectHead = options.expectHead === undefined ? undefined : readHead(options.expectHead);
+    const headOut = options.writeHead === undefined ? undefined : resolve(options.writeHead);
+    if (headOut !== undefined && existsSync(headOut) && !options.force) throw new UsageError(`refusing to overwrite ${headOut} (use --force)`);
     const sealer = sealerOf(keyFile);
     const store = await openAuditStore(location);
     try {
-      const report = await store.verify({ ...(sealer ? { sealer } : {}), anchors });
-      printReport(report);
+      const report = await store.verify({ ...(sealer ? { sealer } : {}), anchors, ...(expectHead ? { expectHead } : {}) });
+      printReport(report, options.expectHead);
+      if (headOut !== undefined) {
+        if (report.ok) {
+          writeFileSync(headOut, `${JSON.stringify({ ...report.head, takenAt: new Date().toISOString() }, null, 2)}\n`);
+          console.log(`wrote ${headOut}: the head of ${report.head.chains.length} chain(s); compare later with --expect-head ${headOut}`);
+        } else {
+          console.log(`not written: ${headOut} (the log has findings; a head is worth keeping only for a log that verifies)`);
+        }
+      }
       return report.ok ? 0 : 1;
     } finally {
       await store.close();
@@ -185,6 +223,9 @@ export function registerAuditCommand(program: Command, root: () => string | unde
   store(audit.command('verify'))
     .description('check every journal entry, checkpoint and row; prints each finding (table, id, seq); exit 1 on any')
     .option('--ca <pem>', 'trust anchor the checkpoint certificates must chain to (repeatable)', collect)
+    .option('--write-head <file>', 'when the log verifies, write the head verified (each chain\'s last seq and hash) to this JSON file, to keep outside the database')
+    .option('--expect-head <file>', 'a head written earlier by --write-head: every entry it names must still be there, unchanged (else DELETED / CHAIN-BROKEN journal)')
+    .option('-f, --force', 'overwrite the --write-head file')
     .action(async (options) => exit(await auditVerify({ ...options, root: root() })));
 
   store(audit.command('export'))

@@ -307,7 +307,7 @@ function readState(path: string): RevocationState {
   return state;
 }
 
-/** Writes beside and renames, so a hub reading the CRL never sees half a file. */
+/** Writes beside and renames, so a running hub, which looks at its CRL files again every 30 s, never sees half a file. */
 function replaceFile(path: string, content: string): void {
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, content, { mode: 0o644 });
@@ -367,7 +367,7 @@ export function keysRevoke(options: { ca?: string; cert?: string; serial?: strin
     const { nextUpdate } = publish(files, ca, next, nextUpdateDays);
     console.log(`revoked serial ${serial}${subject ? ` (${subject})` : ''}${reason ? `: ${reason}` : ''}`);
     wrote([files.statePath, files.crlPath]);
-    console.log(`CRL number ${next.crlNumber}, ${next.revoked.length} revoked, next update ${nextUpdate.toISOString()}: give ${files.crlPath} to every relying hub before then`);
+    console.log(`CRL number ${next.crlNumber}, ${next.revoked.length} revoked, next update ${nextUpdate.toISOString()}: give ${files.crlPath} to every relying hub before then (a running hub takes a replaced CRL file within 30 s, no restart)`);
     return 0;
   });
 }
@@ -411,7 +411,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--ca-dir <dir>', 'folder holding ca.crt and ca.key (default: --out)')
     .requiredOption('--participant <id>', 'participant, e.g. VN/GOV/000.00.00.H56/LIENTHONG')
     .requiredOption('--cn <name>', 'common name, e.g. hub-h56')
-    .option('--usage <usage>', 'hub (server and client TLS), client or server', 'hub')
+    .option('--usage <usage>', 'hub (server and client TLS, and the only kind that signs hub-to-hub messages), client (TLS client only) or server (TLS server only)', 'hub')
     .option('--dns <name>', 'DNS subject alternative name (repeatable)', collect)
     .option('--ip <address>', 'IP subject alternative name (repeatable)', collect)
     .option('--org <name>', 'organization name')

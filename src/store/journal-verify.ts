@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Sealer } from '../core/seal.js';
 import type { AccessChangeRecord } from '../trust/access.js';
 import {
@@ -34,6 +34,12 @@ import { inSnapshot } from './snapshot.js';
  *    key is given) hashing to the journaled digest, a missing payload dropped by retention only.
  * 3. every event row, 4. every access-change row equal to its entry.
  *
+ * A chain cut back to one of its checkpoints, with the later checkpoints deleted, looks like a chain that ended there.
+ * What can show it is checked too: a later chain's `open` entry naming an entry that is gone; on SQLite, journal
+ * positions that were allocated (AUTOINCREMENT, which a rollback returns) but are missing beyond what the chains' own
+ * gaps and retention explain; and, when given, a head saved earlier (`expectHead`) naming an entry that is gone or
+ * changed. The report's `head` is the head to save for that comparison.
+ *
  * What it cannot see, and why: docs/audit.md.
  */
 
@@ -60,6 +66,40 @@ export interface ChainSummary {
   /** Entries up to here are fixed by a valid signed checkpoint (its own, or a later chain's link to it). */
   sealedUpTo: number;
   signers: string[];
+  /** The hash of the entry at lastSeq ('' when the chain has neither entries nor a base checkpoint). */
+  lastHash: string;
+  /** The newest checkpoint of the chain that matches its entry and verifies. */
+  lastCheckpoint?: { seq: number; hash: string; at: number };
+  /** The chain whose `open` entry names this chain's last entry: it vouches that this chain ended there. */
+  continuedBy?: string;
+}
+
+export const HEAD_FORMAT = 'lienthong-journal-head/1';
+
+/**
+ * The end of every chain as verified: what an auditor keeps outside the database and compares later (`expectHead`).
+ * The store alone cannot show that a chain did not go on past its end: its checkpoints live in the same database.
+ */
+export interface StoreHead {
+  format: typeof HEAD_FORMAT;
+  /** When the head was taken (ISO 8601), for people. */
+  takenAt?: string;
+  chains: Array<{ chain: string; seq: number; hash: string; checkpoint?: { seq: number; hash: string; at: number } }>;
+}
+
+/** A saved head read back (from JSON); throws an Error saying what is wrong. */
+export function parseStoreHead(value: unknown): StoreHead {
+  const record = value as Partial<StoreHead> | null;
+  if (typeof record !== 'object' || record === null || record.format !== HEAD_FORMAT || !Array.isArray(record.chains)) {
+    throw new Error(`not a saved journal head (expected {"format": "${HEAD_FORMAT}", "chains": [...]})`);
+  }
+  for (const chain of record.chains as unknown[]) {
+    const c = chain as Record<string, unknown> | null;
+    if (typeof c !== 'object' || c === null || typeof c.chain !== 'string' || !Number.isSafeInteger(c.seq) || (c.seq as number) < 0 || typeof c.hash !== 'string' || !/^([0-9a-f]{64})?$/.test(c.hash)) {
+      throw new Error('a chain of the saved head lacks chain, seq or hash (64 hex digits)');
+    }
+  }
+  return record as StoreHead;
 }
 
 export interface AuditReport {
@@ -70,6 +110,8 @@ export interface AuditReport {
   notices: string[];
   chains: ChainSummary[];
   totals: { entries: number; checkpoints: number; messages: number; events: number; accessChanges: number };
+  /** The end of every chain as verified, to save and compare later (expectHead). */
+  head: StoreHead;
 }
 
 export interface VerifyJournalOptions {
@@ -81,6 +123,8 @@ export interface VerifyJournalOptions {
   pageSize?: number;
   /** Findings listed at most. Default 1,000. */
   maxFindings?: number;
+  /** A head saved earlier (the report's `head` then): every entry it names must still be there, unchanged, unless retention purged it. */
+  expectHead?: StoreHead;
 }
 
 interface Retention {
@@ -203,7 +247,10 @@ async function checkCheckpointAt(ctx: Context, state: ChainState, checkpoint: Re
     ctx.findings.add({ code: verdict.code === 'checkpoint-untrusted' ? 'checkpoint-untrusted' : 'checkpoint-invalid', ...at, detail: verdict.reason });
     return;
   }
-  if (entryHash === checkpoint.hash) state.summary.sealedUpTo = Math.max(state.summary.sealedUpTo, checkpoint.seq);
+  if (entryHash === checkpoint.hash) {
+    state.summary.sealedUpTo = Math.max(state.summary.sealedUpTo, checkpoint.seq);
+    if (!state.summary.lastCheckpoint || state.summary.lastCheckpoint.seq < checkpoint.seq) state.summary.lastCheckpoint = { seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at };
+  }
 }
 
 interface StatedRow {
@@ -260,7 +307,7 @@ async function checkStatedRows(ctx: Context, messages: StatedRow[], events: Stat
 }
 
 async function verifyChain(ctx: Context, chainId: string): Promise<void> {
-  const summary: ChainSummary = { chainId, firstSeq: 0, lastSeq: 0, entries: 0, checkpoints: 0, sealedUpTo: 0, signers: [] };
+  const summary: ChainSummary = { chainId, firstSeq: 0, lastSeq: 0, entries: 0, checkpoints: 0, sealedUpTo: 0, signers: [], lastHash: '' };
   ctx.chains.set(chainId, summary);
   const state: ChainState = { summary, previous: genesisHash(chainId), nextSeq: 1, lastPos: -Infinity };
   const checkpoints = checkpointCursor(ctx, chainId);
@@ -305,6 +352,7 @@ async function verifyChain(ctx: Context, chainId: string): Promise<void> {
       state.previous = /^[0-9a-f]{64}$/.test(row.hash) ? row.hash : null;
       state.nextSeq = seq + 1;
       summary.lastSeq = seq;
+      summary.lastHash = row.hash;
 
       // checkpoints up to this entry
       for (let cp = await checkpoints.peek(); cp && cp.seq <= seq; cp = await checkpoints.peek()) {
@@ -362,6 +410,7 @@ async function startAfterPurge(ctx: Context, state: ChainState, checkpoints: Ret
     ctx.findings.add({ code: 'deleted', table: 'journal', chain: chainId, seq: base.seq, detail: `entries up to seq ${base.seq} are missing, but retention never reached that checkpoint's time` });
   }
   state.summary.lastSeq = base.seq;
+  state.summary.lastHash = base.hash;
   state.nextSeq = base.seq + 1;
   state.previous = base.hash;
   await checkCheckpointAt(ctx, state, base, base.hash);
@@ -381,6 +430,10 @@ async function checkLinks(ctx: Context): Promise<void> {
       ctx.findings.add({ code: 'chain-broken', ...where, detail: `chain ${link.fromChain} (seq ${link.fromSeq}) opened after this entry with another hash: the chain up to it was rewritten` });
     }
   }
+  for (const link of ctx.links) {
+    const target = ctx.chains.get(link.toChain);
+    if (target && target.continuedBy === undefined && link.toSeq === target.lastSeq && link.toHash === target.lastHash) target.continuedBy = link.fromChain;
+  }
   // A sealed `open` entry also seals the entries it names, in the other chain.
   for (let changed = true; changed; ) {
     changed = false;
@@ -393,6 +446,79 @@ async function checkLinks(ctx: Context): Promise<void> {
       }
     }
   }
+}
+
+/**
+ * SQLite hands out journal positions with AUTOINCREMENT: never reused, and, since sqlite_sequence is written in the
+ * same transaction, a rolled-back write returns its positions. So every position up to sqlite_sequence belonged to a
+ * committed entry. Retention deletes only a chain's oldest entries, up to a checkpoint, never the store's newest entry
+ * (it states itself in a newer one first); a chain's inner gaps are reported by the chain itself. What is left is an
+ * entry deleted from the end of a chain. (Someone who also rewrites sqlite_sequence is not seen; PostgreSQL sequences
+ * skip values on rollback, so there is no such check there.)
+ */
+async function checkSqlitePositions(ctx: Context): Promise<void> {
+  const counterTable = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'sqlite_sequence'`.execute(ctx.trx);
+  if (counterTable.rows.length === 0) return;
+  const counter = await sql<{ seq: number | bigint }>`select seq from sqlite_sequence where name = 'journal'`.execute(ctx.trx);
+  const allocated = Number(counter.rows[0]?.seq ?? 0);
+  const stats = await ctx.trx.selectFrom('journal').select((eb) => [eb.fn.countAll<number | bigint>().as('n'), eb.fn.max<number | bigint | null>('pos').as('last')]).executeTakeFirst();
+  const kept = Number(stats?.n ?? 0);
+  const last = Number(stats?.last ?? 0);
+  if (allocated > last) {
+    const count = allocated - last;
+    ctx.findings.add({
+      code: 'deleted',
+      table: 'journal',
+      detail: `the newest ${count} journal entr${count === 1 ? 'y is' : 'ies are'} gone: SQLite handed out positions up to ${allocated} (sqlite_sequence), but the newest entry left is ${last === 0 ? 'none' : `at position ${last}`}; a chain was cut back at its end (with any checkpoints over the cut)`,
+    });
+  }
+  const chains = [...ctx.chains.values()];
+  if (last === 0 || chains.some((chain) => chain.firstSeq !== 1)) return; // retention cut the journal: positions below are not all kept
+  const innerGaps = chains.reduce((sum, chain) => sum + (chain.lastSeq - chain.entries), 0);
+  const unexplained = last - kept - innerGaps;
+  if (unexplained > 0) {
+    ctx.findings.add({
+      code: 'deleted',
+      table: 'journal',
+      detail: `${unexplained} journal entr${unexplained === 1 ? 'y is' : 'ies are'} gone from the end of a chain: positions 1..${last} were all committed, ${kept} entries are left, and gaps inside the chains account for ${innerGaps}`,
+    });
+  }
+}
+
+/** Every entry a head saved earlier names must still be there with the same hash, unless retention purged it. */
+async function checkExpectedHead(ctx: Context, expected: StoreHead): Promise<void> {
+  for (const saved of expected.chains) {
+    if (saved.seq === 0) continue;
+    const chain = ctx.chains.get(saved.chain);
+    const where = { table: 'journal' as const, chain: saved.chain, seq: saved.seq };
+    const taken = expected.takenAt ? ` (taken ${expected.takenAt})` : '';
+    if (!chain) {
+      ctx.findings.add({ code: 'deleted', ...where, detail: `the head saved earlier${taken} names this chain up to seq ${saved.seq}, but the chain is gone whole: entries and checkpoints` });
+      continue;
+    }
+    const entry = await ctx.trx.selectFrom('journal').select('hash').where('chain_id', '=', saved.chain).where('seq', '=', saved.seq).executeTakeFirst();
+    const purged = (chain.entries > 0 && chain.firstSeq > saved.seq) || (chain.entries === 0 && chain.lastSeq >= saved.seq);
+    const hash = entry?.hash ?? (purged && chain.lastSeq === saved.seq ? chain.lastHash : undefined);
+    if (hash !== undefined) {
+      if (hash !== saved.hash) ctx.findings.add({ code: 'chain-broken', ...where, detail: `the head saved earlier${taken} has another hash at this seq: the chain up to it was rewritten` });
+      continue;
+    }
+    if (purged) continue; // retention cut the chain past it (its base checkpoint was checked against the recorded cutoffs)
+    ctx.findings.add({
+      code: 'deleted',
+      ...where,
+      detail: chain.lastSeq < saved.seq
+        ? `the head saved earlier${taken} names seq ${saved.seq} of this chain, which now ends at seq ${chain.lastSeq}: entries ${chain.lastSeq + 1}..${saved.seq} were deleted, with any checkpoints over them`
+        : `the head saved earlier${taken} names seq ${saved.seq} of this chain, and that entry is gone`,
+    });
+  }
+}
+
+function headOf(chains: ChainSummary[]): StoreHead {
+  return {
+    format: HEAD_FORMAT,
+    chains: chains.map((chain) => ({ chain: chain.chainId, seq: chain.lastSeq, hash: chain.lastHash, ...(chain.lastCheckpoint ? { checkpoint: { ...chain.lastCheckpoint } } : {}) })),
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -570,6 +696,8 @@ export async function verifyJournal(db: Kysely<StoreDatabase>, dialect: Dialect,
     };
     for (const chainId of await chainIds(trx)) await verifyChain(ctx, chainId);
     await checkLinks(ctx);
+    if (dialect === 'sqlite') await checkSqlitePositions(ctx);
+    if (options.expectHead) await checkExpectedHead(ctx, options.expectHead);
     await verifyMessages(ctx, options.sealer);
     await verifyEvents(ctx);
     await verifyAccessChanges(ctx);
@@ -586,7 +714,7 @@ export async function verifyJournal(db: Kysely<StoreDatabase>, dialect: Dialect,
     }
     if (!options.sealer) notices.push('payload contents were not checked against their digests: no data key given');
     if (!trust && ctx.totals.checkpoints > 0) notices.push('checkpoint certificates were not checked against trust anchors: none given (the signers are listed per chain)');
-    return { ok: ctx.findings.list.length === 0 && ctx.findings.omitted === 0, findings: ctx.findings.list, omitted: ctx.findings.omitted, notices, chains, totals: ctx.totals };
+    return { ok: ctx.findings.list.length === 0 && ctx.findings.omitted === 0, findings: ctx.findings.list, omitted: ctx.findings.omitted, notices, chains, totals: ctx.totals, head: headOf(chains) };
   });
 }
 

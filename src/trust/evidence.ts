@@ -1,7 +1,7 @@
 import { hash as oneShotHash, X509Certificate } from 'node:crypto';
 import { isHubError } from '../core/errors.js';
 import { decodeProof } from './hash-tree.js';
-import { MESSAGE_HEADERS, requestHashOf, verifyMessage, type ChainCheck } from './message-signature.js';
+import { MESSAGE_HEADERS, verifyMessage, type ChainCheck } from './message-signature.js';
 import { nameOf, participantOf } from './pki.js';
 import { kidOf, readBatchSignature, verifyBatchSignature } from './signer.js';
 import { createTrustStore, type TrustStore } from './trust-store.js';
@@ -339,6 +339,12 @@ export interface EvidenceCheck {
 
 export interface EvidenceReport {
   ok: boolean;
+  /**
+   * Whether the certificates were checked against trust anchors. Without anchors a signature only proves that whoever
+   * holds the key of the certificate the bundle carries signed it: a bundle re-signed with a self-made certificate naming
+   * the same participant passes too.
+   */
+  anchored: boolean;
   messageId: string;
   /** Facts proven by the journal (when the chain and checkpoints verify). */
   message?: { messageType: string; participant: string; connector: string; operation: string; dossierCode?: string; correlationId: string; receivedAt: string; state: string };
@@ -435,9 +441,9 @@ function resolverFor(trust: TrustStore | undefined) {
 }
 
 /**
- * The message's hub-to-hub signature: with the payload, verifyMessage checks everything a receiving hub checks (at
- * the signed time); without it (dropped by retention), the JWS is checked over the signed headers and the signed
- * content-digest against the payload digest the journal holds.
+ * The message's hub-to-hub signature: verifyMessage checks everything a receiving hub checks, at the signed time (the
+ * certificate, the JWS, the signer being the participant the message names), over the stored payload, or, once
+ * retention dropped it, over the payload digest the journal holds.
  */
 async function checkMessageSignature(headers: Record<string, string>, payload: string | undefined, payloadSha256: string | undefined, trust: TrustStore | undefined, report: EvidenceReport): Promise<boolean> {
   const check = (ok: boolean, detail: string) => {
@@ -448,27 +454,20 @@ async function checkMessageSignature(headers: Record<string, string>, payload: s
   if (Number.isNaN(signedAt.getTime())) return check(false, 'the signature headers carry no readable x-lienthong-time');
   const resolver = resolverFor(trust);
   const requestHash = headers[MESSAGE_HEADERS.requestHash];
+  if (payload === undefined && !(typeof payloadSha256 === 'string' && /^[0-9a-f]{64}$/.test(payloadSha256))) {
+    return check(false, 'the payload is no longer kept and the journal holds no payload digest to check the signed content-digest against');
+  }
   let signer: X509Certificate;
   try {
-    if (payload !== undefined) {
-      const verified = await verifyMessage(headers, Buffer.from(payload, 'utf8'), {
-        ...resolver,
-        now: () => signedAt,
-        ...(requestHash === undefined ? {} : { expectRequestHash: requestHash }),
-      });
-      signer = verified.certificate;
-    } else {
-      const signature = readBatchSignature(headers[MESSAGE_HEADERS.signature] ?? '');
-      const resolved = resolver.resolveCertificate(signature.header);
-      if (!resolved) return check(false, 'the signature carries no certificate (x5c), so it cannot be checked offline');
-      const chain = resolver.checkChain(resolved.certificate, resolved.chain, signedAt);
-      if (!chain.ok) return check(false, `the signer's certificate is not valid at ${signedAt.toISOString()}: ${chain.reason}`);
-      await verifyBatchSignature(signature, Buffer.from(requestHashOf(headers), 'base64url'), decodeProof(headers[MESSAGE_HEADERS.proof] ?? ''), resolved.certificate.publicKey);
-      const digest = payloadSha256 === undefined ? undefined : `sha-256=:${Buffer.from(payloadSha256, 'hex').toString('base64')}:`;
-      if (digest !== headers[MESSAGE_HEADERS.contentDigest]) return check(false, 'the signed content-digest differs from the payload digest in the journal');
-      signer = resolved.certificate;
-    }
+    const verified = await verifyMessage(headers, payload === undefined ? Buffer.alloc(0) : Buffer.from(payload, 'utf8'), {
+      ...resolver,
+      now: () => signedAt,
+      ...(requestHash === undefined ? {} : { expectRequestHash: requestHash }),
+      ...(payload === undefined ? { contentDigest: `sha-256=:${Buffer.from(payloadSha256!, 'hex').toString('base64')}:` } : {}),
+    });
+    signer = verified.certificate;
   } catch (error) {
+    if (payload === undefined && isHubError(error) && error.type === 'trust.body-mismatch') return check(false, 'the signed content-digest differs from the payload digest in the journal');
     return check(false, reasonOf(error));
   }
   report.signature = {
@@ -491,7 +490,7 @@ async function checkMessageSignature(headers: Record<string, string>, payload: s
 export async function verifyEvidence(input: unknown, options: EvidenceOptions = {}): Promise<EvidenceReport> {
   const problem = shapeProblem(input);
   const messageId = isObject(input) && isObject(input.message) && typeof input.message.id === 'string' ? input.message.id : '';
-  const report: EvidenceReport = { ok: false, messageId, checkpoints: [], checks: [] };
+  const report: EvidenceReport = { ok: false, anchored: false, messageId, checkpoints: [], checks: [] };
   if (problem) {
     report.checks.push({ name: 'bundle', ok: false, detail: problem });
     return report;
@@ -504,6 +503,7 @@ export async function verifyEvidence(input: unknown, options: EvidenceOptions = 
     report.checks.push({ name: 'trust anchors', ok: false, detail: reasonOf(error) });
     return report;
   }
+  report.anchored = trust !== undefined;
   let ok = true;
   for (const segment of bundle.segments) ok = (await checkSegment(segment, trust, report)) && ok;
 
@@ -561,7 +561,11 @@ export async function verifyEvidence(input: unknown, options: EvidenceOptions = 
 
 /** The report as lines for people. */
 export function formatEvidenceReport(report: EvidenceReport): string {
-  const lines = [`${report.ok ? 'OK' : 'FAILED'}: evidence for message ${report.messageId}`];
+  const unanchored = report.ok && !report.anchored;
+  const lines = [`${report.ok ? (unanchored ? 'OK, BUT NO TRUST ANCHOR CHECKED' : 'OK') : 'FAILED'}: evidence for message ${report.messageId}`];
+  if (unanchored) {
+    lines.push('  WARNING: no trust anchor given (--ca): the signatures were checked only with the certificates the bundle itself carries, so a bundle rewritten and re-signed with a self-made certificate naming the same participant passes too. Check again with --ca <the CA of the hub>, or compare the signers\' kid below with the hub\'s certificate.');
+  }
   if (report.message) {
     const m = report.message;
     lines.push(`  ${m.messageType} from ${m.participant} via ${m.connector}.${m.operation}, received ${m.receivedAt}, state ${m.state}${m.dossierCode ? `, dossier ${m.dossierCode}` : ''}, correlation ${m.correlationId}`);

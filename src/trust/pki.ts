@@ -524,7 +524,10 @@ export interface IssueOptions {
   commonName: string;
   /** Participant identifier (validated); written as the subject serialNumber and a `urn:lienthong:participant:` URI SAN. */
   participant: string;
-  /** hub: serverAuth + clientAuth; client: clientAuth; server: serverAuth. */
+  /**
+   * hub: serverAuth + clientAuth, the only one that signs hub-to-hub messages and checkpoints (trust-store.ts requires
+   * both for `signing`); client: clientAuth (TLS client only); server: serverAuth (TLS server only).
+   */
   usage: CertificateUsage;
   /** Default 365. */
   validDays?: number;

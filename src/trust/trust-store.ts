@@ -30,8 +30,11 @@ import {
  * no critical extension outside basicConstraints, keyUsage, extKeyUsage, subjectAltName and the key identifiers. For
  * every issuer, anchors included: basicConstraints cA (a missing basicConstraints is not a CA: GHSA-2328-f5f3-gj25),
  * keyUsage keyCertSign when keyUsage is present, pathLenConstraint, and the authority key identifier matching
- * (X509Certificate.checkIssued). For the leaf: keyUsage digitalSignature when keyUsage is present (every purpose), and
- * for tls-client / tls-server, extKeyUsage clientAuth / serverAuth (or anyExtendedKeyUsage) when extKeyUsage is present.
+ * (X509Certificate.checkIssued). For the leaf: keyUsage digitalSignature when keyUsage is present (every purpose), and,
+ * when extKeyUsage is present without anyExtendedKeyUsage: clientAuth for tls-client, serverAuth for tls-server, and
+ * both for signing. A hub signs with the certificate it also uses for TLS, both ways: what
+ * `lienthong keys issue --usage hub` issues (serverAuth + clientAuth). A TLS-only certificate (`--usage server` or
+ * `--usage client`, a web server's or a one-stop system's) is refused as a signer, however it names its participant.
  *
  * Revocation, for every certificate but the anchor, against the CRLs that claim its issuer (same issuer name, or
  * authority key identifier equal to the issuer's subject key identifier). Policy:
@@ -110,9 +113,16 @@ const MAX_LINKS_TRIED = 64;
 const MAX_CACHE_ENTRIES = 10_000;
 const DEFAULT_CACHE_TTL_MS = 60_000;
 
-const EKU_FOR: Partial<Record<TrustPurpose, { oid: string; name: string }>> = {
-  'tls-client': { oid: '1.3.6.1.5.5.7.3.2', name: 'clientAuth' },
-  'tls-server': { oid: '1.3.6.1.5.5.7.3.1', name: 'serverAuth' },
+const SERVER_AUTH = { oid: '1.3.6.1.5.5.7.3.1', name: 'serverAuth' };
+const CLIENT_AUTH = { oid: '1.3.6.1.5.5.7.3.2', name: 'clientAuth' };
+/**
+ * The extKeyUsage purposes a leaf needs, when it has extKeyUsage. `signing` (hub-to-hub messages, checkpoints) needs a
+ * hub certificate as `lienthong keys issue --usage hub` issues it: serverAuth and clientAuth.
+ */
+const EKU_FOR: Record<TrustPurpose, Array<{ oid: string; name: string }>> = {
+  'tls-client': [CLIENT_AUTH],
+  'tls-server': [SERVER_AUTH],
+  signing: [SERVER_AUTH, CLIENT_AUTH],
 };
 const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
 /** Critical extensions this validator processes (or that carry no constraint); any other critical one fails closed. */
@@ -165,12 +175,14 @@ function purposeProblem(leaf: X509Certificate, purpose: TrustPurpose): Failure |
   if (keyUsage && !keyUsage.includes('digitalSignature')) {
     return failure('bad-key-usage', `certificate ${nameOf(leaf)} may not be used for ${purpose}: its keyUsage (${keyUsage.join(', ') || 'none'}) lacks digitalSignature`);
   }
-  const wanted = EKU_FOR[purpose];
   const extendedKeyUsage = leaf.keyUsage; // Node's name for extKeyUsage; undefined when the extension is absent
-  if (wanted && extendedKeyUsage && !extendedKeyUsage.includes(wanted.oid) && !extendedKeyUsage.includes(ANY_EXTENDED_KEY_USAGE)) {
-    return failure('bad-extended-key-usage', `certificate ${nameOf(leaf)} may not be used for ${purpose}: its extKeyUsage lacks ${wanted.name}`);
+  if (!extendedKeyUsage || extendedKeyUsage.includes(ANY_EXTENDED_KEY_USAGE)) return undefined;
+  const lacking = EKU_FOR[purpose].filter((wanted) => !extendedKeyUsage.includes(wanted.oid));
+  if (lacking.length === 0) return undefined;
+  if (purpose === 'signing') {
+    return failure('bad-extended-key-usage', `certificate ${nameOf(leaf)} may not sign hub-to-hub messages: its extKeyUsage lacks ${lacking.map((w) => w.name).join(' and ')} (a hub's certificate has serverAuth and clientAuth, as "lienthong keys issue --usage hub" issues it; a TLS-only certificate cannot sign)`);
   }
-  return undefined;
+  return failure('bad-extended-key-usage', `certificate ${nameOf(leaf)} may not be used for ${purpose}: its extKeyUsage lacks ${lacking.map((w) => w.name).join(' and ')}`);
 }
 
 /** Why `issuer` cannot have issued `cert` (names already match), or undefined when it did. */
@@ -310,7 +322,9 @@ export function createTrustStore(options: TrustStoreOptions): TrustStore {
   function trustedAsGiven(leaf: X509Certificate, at: Date): (TrustResult & { ok: true; usedCrls: Crl[] }) | Failure {
     const usedCrls: Crl[] = [];
     const issuers = [...anchors, ...intermediates].filter((issuer) => issuer.fingerprint256 !== leaf.fingerprint256 && issuer.subject === leaf.issuer && !linkProblem(leaf, issuer, at, 'issuer'));
-    let unchecked = issuers.length > 0;
+    // Unchecked until a CRL is consulted: also when the store does not know (or no longer accepts) the leaf's issuer.
+    // A self-issued root has no issuer to revoke it, and is not listed, as an anchor at the end of a path is not.
+    let unchecked = leaf.subject !== leaf.issuer;
     for (const issuer of issuers) {
       const problem = revocationProblem(leaf, issuer, at, usedCrls);
       if (problem === 'unchecked') continue;

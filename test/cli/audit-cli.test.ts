@@ -23,6 +23,7 @@ let root: string;
 let file: string;
 let caFile: string;
 let otherCaFile: string;
+let caKey: string;
 const key = randomBytes(32);
 
 /** The CLI's environment: no DATABASE_URL (the store is named on the command line), the data key only when asked. */
@@ -49,6 +50,7 @@ beforeAll(async () => {
   // The hub's generated data key, beside its log, as hub.ts writes it.
   writeFileSync(join(root, '.data', 'data.key'), key.toString('base64'), { mode: 0o600 });
   const ca = createDevCa({ commonName: 'Lienthong CLI Test CA' });
+  caKey = ca.keyPem;
   caFile = join(dir, 'ca.crt');
   writeFileSync(caFile, ca.certPem);
   otherCaFile = join(dir, 'other-ca.crt');
@@ -140,6 +142,60 @@ describe('lienthong audit', () => {
     const moved = await cli(['--root', other, 'audit', 'verify'], { HUB_STATE: 'gone' });
     expect(moved.code).toBe(2);
     expect(moved.stderr).toContain(join(other, 'gone', 'store', 'log.sqlite'));
+  }, 30_000);
+
+  it('verify: prints the head it verified, writes it (--write-head), and compares a cut-back log with it (--expect-head)', async () => {
+    const cutFile = join(dir, 'cut.sqlite');
+    const hub = issueCertificate({ ca: { certPem: readFileSync(caFile, 'utf8'), keyPem: caKey }, commonName: 'hub-h56', participant: HUB, usage: 'hub' });
+    const signer = batchSigner(localKeySigner(loadPrivateKey(hub.keyPem), [hub.certPem]));
+    const log = await openMessageLog({ sqliteFile: cutFile, sealer: createSealer(key), audit: { signer, checkpointEvery: 3 } });
+    for (let i = 1; i <= 9; i++) {
+      await log.recordMessage({ id: `msg-cut-${i}`, messageType: 'DossierSubmitted', participant: 'VN/GOV/000.00.00.H56/MOTCUA', connector: 'motcua-hanoi', operation: 'nopHoSo', correlationId: `corr-cut-${i}`, receivedAt: Date.now(), state: 'accepted', deliveries: 1 });
+    }
+    await log.close();
+    await signer.close();
+
+    const headFile = join(dir, 'head.json');
+    const intact = await cli(['audit', 'verify', '--sqlite', cutFile, '--ca', caFile, '--write-head', headFile], { LIENTHONG_DATA_KEY: key.toString('base64') });
+    expect(intact.stderr).toBe('');
+    expect(intact.code).toBe(0);
+    expect(intact.stdout).toMatch(/^head: chain lt-\S+ seq 10 hash [0-9a-f]{64}, last checkpoint seq 10 at \d{4}-\d\d-\d\dT\S+Z$/m);
+    expect(intact.stdout).toMatch(/^note: the log alone cannot show that a chain was not cut back to an earlier checkpoint/m);
+    expect(intact.stdout).toMatch(/^wrote .*head\.json: the head of 1 chain\(s\)/m);
+    const saved = JSON.parse(readFileSync(headFile, 'utf8'));
+    expect(saved).toMatchObject({ format: 'lienthong-journal-head/1', takenAt: expect.any(String), chains: [{ seq: 10, hash: expect.stringMatching(/^[0-9a-f]{64}$/) }] });
+    expect((await cli(['audit', 'verify', '--sqlite', cutFile, '--write-head', headFile])).code).toBe(2); // no overwrite without --force
+
+    // Cut back to the first checkpoint (seq 3), its later checkpoints and rows deleted, and SQLite's counter reset too.
+    const db = new Database(cutFile);
+    db.prepare("delete from messages where id in (select ref from journal where seq > 3 and kind = 'message')").run();
+    db.prepare('delete from journal where seq > 3').run();
+    db.prepare('delete from checkpoints where seq > 3').run();
+    db.prepare("update sqlite_sequence set seq = 3 where name = 'journal'").run();
+    db.close();
+    // The store alone cannot show it: verify passes, and prints the shorter head for whoever compares.
+    const alone = await cli(['audit', 'verify', '--sqlite', cutFile, '--ca', caFile], { LIENTHONG_DATA_KEY: key.toString('base64') });
+    expect(alone.code).toBe(0);
+    expect(alone.stdout).toMatch(/^head: chain lt-\S+ seq 3 hash [0-9a-f]{64}, last checkpoint seq 3 at /m);
+    // Against the head saved before, it fails, naming what was cut.
+    const compared = await cli(['audit', 'verify', '--sqlite', cutFile, '--ca', caFile, '--expect-head', headFile], { LIENTHONG_DATA_KEY: key.toString('base64') });
+    expect(compared.code).toBe(1);
+    expect(compared.stdout).toMatch(/^DELETED journal chain=lt-\S+ seq=10: the head saved earlier \(taken \S+\) names seq 10 of this chain, which now ends at seq 3: entries 4\.\.10 were deleted/m);
+    expect(compared.stdout).not.toMatch(/^head: /m);
+    // A saved head that cannot be read, or is not one, is bad usage.
+    expect((await cli(['audit', 'verify', '--sqlite', file, '--expect-head', join(dir, 'no-such-head.json')])).code).toBe(2);
+    writeFileSync(join(dir, 'bad-head.json'), '{"format":"something-else"}');
+    const bad = await cli(['audit', 'verify', '--sqlite', cutFile, '--expect-head', join(dir, 'bad-head.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not a saved journal head/);
+  }, 60_000);
+
+  it('check without --ca: says on its first line that no trust anchor was checked', async () => {
+    const bundleFile = join(dir, 'msg-cli-1.json');
+    expect((await cli(['audit', 'export', 'msg-cli-1', '--sqlite', file, '--out', bundleFile], { LIENTHONG_DATA_KEY: key.toString('base64') })).code).toBe(0);
+    const checked = await cli(['audit', 'check', bundleFile]);
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toMatch(/^OK, BUT NO TRUST ANCHOR CHECKED: evidence for message msg-cli-1\n {2}WARNING: no trust anchor given \(--ca\)/);
   }, 30_000);
 
   it('exit 2 on bad usage', async () => {

@@ -369,7 +369,61 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
         await store.exec('delete from access_changes');
         await store.exec('delete from journal where kind = ?', ['access']);
         const report = await verify(store);
-        expect(report.findings).toEqual([finding({ code: 'checkpoint-mismatch', table: 'checkpoints', seq: 10, detail: expect.stringContaining('not in the journal') })]);
+        const mismatch = finding({ code: 'checkpoint-mismatch', table: 'checkpoints', seq: 10, detail: expect.stringContaining('not in the journal') });
+        // SQLite also sees that the newest journal position it handed out is gone.
+        expect(report.findings).toEqual(label === 'SQLite' ? [mismatch, finding({ code: 'deleted', table: 'journal', detail: expect.stringContaining('the newest 1 journal entry is gone') })] : [mismatch]);
+      });
+
+      it('a chain cut back to an earlier signed checkpoint, its later checkpoints deleted: by a head saved before, and on SQLite by the positions', async () => {
+        const store = await fresh();
+        const log = await open(store, { audit: { checkpointEvery: 3 } });
+        const all = Array.from({ length: 9 }, () => message());
+        for (const m of all) await log.recordMessage(m);
+        await log.close();
+        const intact = await verify(store);
+        expect(intact.ok).toBe(true);
+        const [chain] = intact.chains;
+        expect(intact.head).toEqual({ format: 'lienthong-journal-head/1', chains: [{ chain: chain!.chainId, seq: 10, hash: chain!.lastHash, checkpoint: { seq: 10, hash: chain!.lastHash, at: expect.any(Number) } }] });
+        const saved = structuredClone(intact.head);
+
+        // Keep the first checkpoint (seq 3); delete everything after it: entries, the rows they state, checkpoints.
+        const gone = (await store.raw('select ref from journal where seq > 3 and kind = ?', ['message'])).map((r) => String(r.ref));
+        expect(gone).toHaveLength(7);
+        await store.exec('delete from journal where seq > 3');
+        for (const id of gone) await store.exec('delete from messages where id = ?', [id]);
+        await store.exec('delete from checkpoints where seq > 3');
+        const cut = await verify(store, { expectHead: saved });
+        expect(cut.findings).toContainEqual(finding({ code: 'deleted', table: 'journal', chain: chain!.chainId, seq: 10, detail: expect.stringContaining('entries 4..10 were deleted') }));
+        if (label === 'SQLite') {
+          expect(cut.findings).toContainEqual(finding({ code: 'deleted', table: 'journal', detail: expect.stringContaining('the newest 7 journal entries are gone') }));
+          expect((await verify(store)).ok).toBe(false); // even without the saved head
+        }
+        // The cut chain's head is what verify now reports: an auditor comparing it with the saved one sees the cut.
+        expect(cut.head.chains).toEqual([expect.objectContaining({ chain: chain!.chainId, seq: 3, checkpoint: expect.objectContaining({ seq: 3 }) })]);
+        // A rewritten chain under a saved head: another hash at the saved seq.
+        expect((await verify(store, { expectHead: { ...saved, chains: [{ ...saved.chains[0]!, seq: 3 }] } })).findings).toContainEqual(finding({ code: 'chain-broken', table: 'journal', seq: 3 }));
+      });
+
+      it('a cut at the end of a chain that is not the newest (two writers at once), on SQLite by the positions', async () => {
+        const store = await fresh();
+        const [first, second] = [await open(store, { audit: { checkpointEvery: 2 } }), await open(store, { audit: { checkpointEvery: 2 } })];
+        for (let i = 0; i < 4; i++) {
+          await first.recordMessage(message());
+          await second.recordMessage(message());
+        }
+        const victim = first.audit().chainId;
+        await first.close();
+        await second.close();
+        expect((await verify(store)).ok).toBe(true);
+        const [last] = await store.raw('select max(seq) as seq from checkpoints where chain_id = ? and seq < (select max(seq) from journal where chain_id = ?)', [victim, victim]);
+        const keep = Number(last!.seq);
+        const gone = (await store.raw('select ref from journal where chain_id = ? and seq > ? and kind = ?', [victim, keep, 'message'])).map((r) => String(r.ref));
+        await store.exec('delete from journal where chain_id = ? and seq > ?', [victim, keep]);
+        for (const id of gone) await store.exec('delete from messages where id = ?', [id]);
+        await store.exec('delete from checkpoints where chain_id = ? and seq > ?', [victim, keep]);
+        const report = await verify(store);
+        if (label === 'SQLite') expect(report.findings).toEqual([finding({ code: 'deleted', table: 'journal', detail: expect.stringContaining('gone from the end of a chain') })]);
+        else expect(report.ok).toBe(true); // PostgreSQL: only a saved head shows it (docs/audit.md)
       });
 
       it('a forged checkpoint: changed hash, or re-signed with a key that is not the hub\'s', async () => {
@@ -472,6 +526,27 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       expect(report.findings).toEqual([]);
       expect(report.chains).toHaveLength(2);
       for (const chain of report.chains) expect(chain.sealedUpTo).toBe(chain.lastSeq);
+    });
+
+    it('passes a head saved earlier while the log grows, over restarts and retention, and names which chain vouches for another\'s end', async () => {
+      const store = await fresh();
+      let clock = Date.now() + 1000;
+      const one = await open(store, { now: () => clock, metadataRetentionMs: 10 * DAY, audit: { checkpointEvery: 2 } });
+      for (let i = 0; i < 3; i++) await one.recordMessage(message({ receivedAt: clock }));
+      await one.close();
+      const early = (await verify(store)).head;
+      clock += 20 * DAY;
+      const two = await open(store, { now: () => clock, metadataRetentionMs: 10 * DAY, audit: { checkpointEvery: 2 } });
+      await two.recordMessage(message({ receivedAt: clock }));
+      await two.purge(clock); // cuts the first chain up to its checkpoint, past the entry the early head names
+      await two.close();
+      const report = await verify(store, { expectHead: early });
+      expect(report.findings).toEqual([]);
+      expect(report.chains.find((c) => c.chainId === early.chains[0]!.chain)).toMatchObject({ entries: 0, lastSeq: early.chains[0]!.seq, continuedBy: two.audit().chainId });
+      expect(report.chains.find((c) => c.chainId === two.audit().chainId)!.continuedBy).toBeUndefined();
+      // A chain the saved head names that is gone whole is named.
+      const lost = await verify(store, { expectHead: { ...early, chains: [{ chain: 'lt-gone', seq: 4, hash: 'ab'.repeat(32) }] } });
+      expect(lost.findings).toEqual([finding({ code: 'deleted', table: 'journal', chain: 'lt-gone', seq: 4, detail: expect.stringContaining('gone whole') })]);
     });
 
     it('links each new writer to the store\'s head, and continues a named chain', async () => {

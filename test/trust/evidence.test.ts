@@ -170,6 +170,17 @@ describe('verifyEvidence', () => {
     expect(formatEvidenceReport(open)).toMatch(/no trust anchor given/);
   });
 
+  it('says loudly, on its first lines, that no trust anchor was checked when none is given', async () => {
+    const open = await verifyEvidence(bundle);
+    expect(open).toMatchObject({ ok: true, anchored: false });
+    const [first, second] = formatEvidenceReport(open).split('\n');
+    expect(first).toBe('OK, BUT NO TRUST ANCHOR CHECKED: evidence for message msg-g22-0007');
+    expect(second).toMatch(/^ {2}WARNING: no trust anchor given \(--ca\): .*re-signed with a self-made certificate/);
+    const anchored = await verifyEvidence(bundle, { anchors: [ca.certPem] });
+    expect(anchored.anchored).toBe(true);
+    expect(formatEvidenceReport(anchored)).not.toMatch(/WARNING/);
+  });
+
   it('still proves the signature once the payload is dropped, from the journaled digest', async () => {
     expect(dropped.message.payload).toBeUndefined();
     const report = await verifyEvidence(dropped, { anchors: [ca.certPem] });
@@ -182,6 +193,37 @@ describe('verifyEvidence', () => {
     const entry = other.segments[0]!.entries.find((e): e is EvidenceEntry => 'kind' in e && e.kind === 'message')!;
     entry.facts = { ...entry.facts, payloadSha256: 'ab'.repeat(32) };
     expect((await verifyEvidence(other)).ok).toBe(false);
+  });
+
+  it('once the payload is dropped, still refuses a message signed by another participant than the one it names', async () => {
+    // The national hub's key signs a request naming the province's participant as its client: a receiving hub refuses
+    // that (trust.wrong-participant), and so must the audit, with or without the payload.
+    const file = join(dir, 'mismatch.sqlite');
+    const forged = await signMessage(hubSigner, body, { messageId: 'msg-g22-0099', client: PEER, service: `${HUB}/dossier-status/v1`, time: new Date() });
+    const log = await openMessageLog({ sqliteFile: file, sealer, audit: { signer: hubSigner } });
+    await log.recordMessage({
+      id: 'msg-g22-0099', messageType: 'DossierStatusChanged', participant: PEER, connector: 'hub-g22', operation: 'dossier-status', correlationId: 'corr-g22-99',
+      receivedAt: Date.now(), state: 'accepted', deliveries: 1, requestBytes: body.length, payload: body.toString('utf8'), signature: forged,
+    });
+    await log.close();
+    const exportOf = async () => {
+      const audit = await openAuditStore({ sqliteFile: file });
+      try {
+        return (await audit.exportEvidence('msg-g22-0099', { sealer }))!;
+      } finally {
+        await audit.close();
+      }
+    };
+    const kept = await verifyEvidence(await exportOf(), { anchors: [ca.certPem] });
+    expect(kept.checks).toContainEqual(expect.objectContaining({ name: 'message signature', ok: false, detail: expect.stringContaining('another participant than x-lienthong-client') }));
+    const db = new Database(file);
+    db.prepare('update messages set payload = null, payload_dropped = 1').run();
+    db.close();
+    const withoutPayload = await exportOf();
+    expect(withoutPayload.message.payload).toBeUndefined();
+    const report = await verifyEvidence(withoutPayload, { anchors: [ca.certPem] });
+    expect(report.ok).toBe(false);
+    expect(report.checks).toContainEqual(expect.objectContaining({ name: 'message signature', ok: false, detail: expect.stringContaining('another participant than x-lienthong-client') }));
   });
 
   it('checks a checkpoint signed inside a batch of the hub signer, by its own Merkle proof', async () => {

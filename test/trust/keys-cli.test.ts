@@ -252,9 +252,17 @@ describe('lienthong keys (commander)', () => {
     await program().parseAsync(['keys', 'issue', '--out', cliDir, '--participant', PARTICIPANT, '--cn', 'hub-h56', '--usage', 'server', '--dns', 'localhost', '--dns', 'hub.local', '--name', 'srv'], { from: 'user' });
     expect(process.exitCode).toBe(0);
     expect(describeCertificate(readFileSync(join(cliDir, 'srv.crt'), 'utf8')).subjectAltName).toContain('DNS:hub.local');
-    await program().parseAsync(['keys', 'verify', join(cliDir, 'srv.crt'), '--ca', join(cliDir, 'ca.crt')], { from: 'user' });
+    await program().parseAsync(['keys', 'verify', join(cliDir, 'srv.crt'), '--ca', join(cliDir, 'ca.crt'), '--purpose', 'tls-server'], { from: 'user' });
     expect(process.exitCode).toBe(0);
-    await program().parseAsync(['keys', 'verify', join(cliDir, 'srv.crt'), '--ca', join(dir, 'keys', 'ca.crt')], { from: 'user' });
+    // A TLS server certificate may not sign hub-to-hub messages (the default purpose); the default hub certificate may.
+    await program().parseAsync(['keys', 'verify', join(cliDir, 'srv.crt'), '--ca', join(cliDir, 'ca.crt')], { from: 'user' });
+    expect(process.exitCode).toBe(1);
+    expect(out.at(-1)).toMatch(/^invalid: bad-extended-key-usage: certificate "hub-h56" may not sign hub-to-hub messages/);
+    await program().parseAsync(['keys', 'issue', '--out', cliDir, '--participant', PARTICIPANT, '--cn', 'hub-h56', '--name', 'hub'], { from: 'user' });
+    expect(process.exitCode).toBe(0);
+    await program().parseAsync(['keys', 'verify', join(cliDir, 'hub.crt'), '--ca', join(cliDir, 'ca.crt')], { from: 'user' });
+    expect(process.exitCode).toBe(0);
+    await program().parseAsync(['keys', 'verify', join(cliDir, 'srv.crt'), '--ca', join(dir, 'keys', 'ca.crt'), '--purpose', 'tls-server'], { from: 'user' });
     expect(process.exitCode).toBe(1);
     expect(out.at(-1)).toMatch(/^invalid: /);
   });

@@ -34,6 +34,12 @@ const revokedEntry = (pair: PemPair, reason?: RevokedCertificate['reason']): Rev
 function crlOf(ca: PemPair, revoked: RevokedCertificate[], options: { thisUpdate?: Date; nextUpdate?: Date; crlNumber?: number } = {}): string {
   return createCrl({ ca, revoked, crlNumber: options.crlNumber ?? 1, thisUpdate: options.thisUpdate, nextUpdate: options.nextUpdate }).pem;
 }
+/** The DER of an extKeyUsage extension value holding only anyExtendedKeyUsage (2.5.29.37.0), as forge wants it. */
+function anyExtendedKeyUsageValue(): string {
+  return forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
+    forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OID, false, forge.asn1.oidToDer('2.5.29.37.0').getBytes()),
+  ])).getBytes();
+}
 function store(options: Partial<TrustStoreOptions> = {}) {
   return createTrustStore({ anchors: [root.certPem], cacheTtlMs: 0, ...options });
 }
@@ -187,15 +193,33 @@ describe('CA flags and key usage', () => {
     expect(store().validate(cert(noKeyUsage), [], new Date(), 'signing').ok).toBe(true); // absent keyUsage: any use
   });
 
-  it('checks extKeyUsage for TLS only', () => {
+  it('checks extKeyUsage: clientAuth for tls-client, serverAuth for tls-server', () => {
     const server = issueCertificate({ ca: root, commonName: 'server-only', participant: PARTICIPANT, usage: 'server' });
     expect(store().validate(cert(server), [], new Date(), 'tls-client')).toEqual({ ok: false, code: 'bad-extended-key-usage', reason: expect.stringMatching(/"server-only" may not be used for tls-client: its extKeyUsage lacks clientAuth/) });
     expect(store().validate(cert(server), [], new Date(), 'tls-server').ok).toBe(true);
-    expect(store().validate(cert(server), [], new Date(), 'signing').ok).toBe(true);
     const client = issueCertificate({ ca: root, commonName: 'client-only', participant: PARTICIPANT, usage: 'client' });
     expect(store().validate(cert(client), [], new Date(), 'tls-server')).toMatchObject({ ok: false, code: 'bad-extended-key-usage' });
+    expect(store().validate(cert(client), [], new Date(), 'tls-client').ok).toBe(true);
     const emailOnly = forgeCertificate({ cn: 'email-only', issuer: root, ca: false, extKeyUsage: { emailProtection: true } });
     expect(store().validate(cert(emailOnly), [], new Date(), 'tls-server')).toMatchObject({ ok: false, code: 'bad-extended-key-usage' });
+  });
+
+  it('signs only with a hub certificate: serverAuth and clientAuth, as `keys issue --usage hub` makes it', () => {
+    // A TLS-only certificate naming the hub's participant (a web server's, a one-stop system's) may not sign for it.
+    const server = issueCertificate({ ca: root, commonName: 'server-only', participant: PARTICIPANT, usage: 'server' });
+    expect(store().validate(cert(server), [], new Date(), 'signing')).toEqual({ ok: false, code: 'bad-extended-key-usage', reason: expect.stringMatching(/"server-only" may not sign hub-to-hub messages: its extKeyUsage lacks clientAuth/) });
+    const client = issueCertificate({ ca: root, commonName: 'client-only', participant: PARTICIPANT, usage: 'client' });
+    expect(store().validate(cert(client), [], new Date(), 'signing')).toEqual({ ok: false, code: 'bad-extended-key-usage', reason: expect.stringMatching(/"client-only" may not sign hub-to-hub messages: its extKeyUsage lacks serverAuth/) });
+    const emailOnly = forgeCertificate({ cn: 'email-only', issuer: root, ca: false, extKeyUsage: { emailProtection: true } });
+    expect(store().validate(cert(emailOnly), [], new Date(), 'signing')).toMatchObject({ ok: false, code: 'bad-extended-key-usage', reason: expect.stringContaining('lacks serverAuth and clientAuth') });
+    // The hub profile signs; so do certificates without extKeyUsage, or with anyExtendedKeyUsage.
+    expect(store().validate(cert(direct), [], new Date(), 'signing').ok).toBe(true);
+    expect(store().validate(cert(forgeCertificate({ cn: 'no-eku', issuer: root, ca: false })), [], new Date(), 'signing').ok).toBe(true);
+    const both = forgeCertificate({ cn: 'both', issuer: root, ca: false, extKeyUsage: { serverAuth: true, clientAuth: true, emailProtection: true } });
+    expect(store().validate(cert(both), [], new Date(), 'signing').ok).toBe(true);
+    const any = forgeCertificate({ cn: 'any-eku', issuer: root, ca: false, extraExtensions: [{ id: '2.5.29.37', critical: false, value: anyExtendedKeyUsageValue() }] });
+    expect(cert(any).keyUsage).toEqual(['2.5.29.37.0']);
+    expect(store().validate(cert(any), [], new Date(), 'signing').ok).toBe(true);
   });
 
   it('rejects a certificate with a critical extension it does not process', () => {
@@ -286,6 +310,17 @@ describe('revocation', () => {
     expect(store({ anchors: [direct.certPem], crls: [crlOf(root, [revokedEntry(direct)])] }).validate(cert(direct), [], new Date(), 'signing').ok).toBe(true);
   });
 
+  it('lists a pinned certificate as revocation-unchecked when no CRL was consulted, also when its CA is unknown or expired', () => {
+    // Its CA is not in the store: no CRL can be consulted, and the result must not read as "checked".
+    const alone = store({ anchors: [direct.certPem], crls: [crlOf(root, [])] }).validate(cert(direct), [], new Date(), 'signing');
+    expect(alone.ok && subjects(alone.revocationUnchecked)).toEqual(['hub-direct']);
+    // Its CA is known but has expired (so it cannot vouch for the pinned certificate's revocation).
+    const expiredCa = forgeCertificate({ cn: 'Expired Issuing CA', issuer: root, ca: true, notBefore: days(-30), notAfter: days(-1) });
+    const pinnedLeaf = forgeCertificate({ cn: 'pinned-under-expired', issuer: expiredCa, ca: false, notBefore: days(-20), notAfter: days(300) });
+    const withExpired = store({ anchors: [pinnedLeaf.certPem, expiredCa.certPem] }).validate(cert(pinnedLeaf), [], new Date(), 'signing');
+    expect(withExpired.ok && subjects(withExpired.revocationUnchecked)).toEqual(['pinned-under-expired']);
+  });
+
   it('does not check the anchor against CRLs', () => {
     const selfRevoked = crlOf(root, [revokedEntry(root)]);
     expect(store({ crls: [selfRevoked] }).validate(cert(direct), [], new Date(), 'signing').ok).toBe(true);
@@ -311,10 +346,11 @@ describe('cache', () => {
   it('does not reuse a success for another purpose or outside the validity of the chain or its CRLs', () => {
     const server = issueCertificate({ ca: root, commonName: 'server-cached', participant: PARTICIPANT, usage: 'server' });
     const s = createTrustStore({ anchors: [root.certPem], crls: [crlOf(root, [], { nextUpdate: days(2) })] });
-    expect(s.validate(cert(server), [], new Date(), 'signing').ok).toBe(true);
+    expect(s.validate(cert(server), [], new Date(), 'tls-server').ok).toBe(true);
     expect(s.validate(cert(server), [], new Date(), 'tls-client')).toMatchObject({ ok: false, code: 'bad-extended-key-usage' });
-    expect(s.validate(cert(server), [], days(3), 'signing')).toMatchObject({ ok: false, code: 'crl-stale' });
-    expect(s.validate(cert(server), [], days(400), 'signing')).toMatchObject({ ok: false, code: 'expired' });
+    expect(s.validate(cert(server), [], new Date(), 'signing')).toMatchObject({ ok: false, code: 'bad-extended-key-usage' });
+    expect(s.validate(cert(server), [], days(3), 'tls-server')).toMatchObject({ ok: false, code: 'crl-stale' });
+    expect(s.validate(cert(server), [], days(400), 'tls-server')).toMatchObject({ ok: false, code: 'expired' });
   });
 
   it('does not cache failures', () => {
