@@ -96,7 +96,7 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   if (queue?.durabilityWarning) log.warn({ queue: queue.kind }, queue.durabilityWarning);
 
   const peers = createPeers(registry, dispatcher);
-  const trust = loadTrust(registry);
+  const trust = loadTrust(registry, log);
   const hubs = connectHubs(registry, trust, dispatcher);
   const soap = soapSecurity(registry, trust);
   // Access rights: config first, then every change made through the admin API since, recorded in the log.
@@ -152,7 +152,7 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   return { app, queue, messageLog, worker, close: () => app.close() };
 }
 
-function loadTrust(registry: Registry): HubTrust | undefined {
+function loadTrust(registry: Registry, log: Logger): HubTrust | undefined {
   const trust = registry.hub.trust;
   if (!trust) return undefined;
   return loadHubTrust({
@@ -160,6 +160,10 @@ function loadTrust(registry: Registry): HubTrust | undefined {
     anchorFiles: trust.anchorFiles, intermediateFiles: trust.intermediateFiles, crlFiles: trust.crlFiles,
     pinnedFiles: [...trust.pinnedFiles, ...registry.hub.federation.hubs.flatMap((h) => (h.certificateFile ? [h.certificateFile] : []))],
     replayWindowMs: trust.replayWindowMs,
+    onCrlReload: ({ loaded, refused }) => {
+      for (const crl of loaded) log.info({ crl }, 'new CRL in force');
+      for (const { file, reason } of refused) log.warn({ file, reason }, 'CRL not taken: the previous one stays in force');
+    },
   });
 }
 

@@ -21,16 +21,18 @@ export type IdentifyCaller = (request: FastifyRequest) => Caller | undefined;
 
 export function callerIdentity(registry: Registry, trust: HubTrust | undefined): IdentifyCaller {
   const { tls, trustedProxy } = registry.hub.server;
-  const perSocket = new WeakMap<object, Caller | HubError | null>();
+  // Identified once per connection, and again after a new CRL is taken: a kept-alive connection of a revoked peer stops.
+  const perSocket = new WeakMap<object, { revision: number; known: Caller | HubError | null }>();
 
   const fromCertificate = (socket: TLSSocket): Caller | undefined => {
-    let known = perSocket.get(socket);
-    if (known === undefined) {
-      known = identifyPeer(socket, trust!);
-      perSocket.set(socket, known);
+    const revision = trust!.revision();
+    let entry = perSocket.get(socket);
+    if (entry === undefined || entry.revision !== revision) {
+      entry = { revision, known: identifyPeer(socket, trust!) };
+      perSocket.set(socket, entry);
     }
-    if (known instanceof HubError) throw known;
-    return known ?? undefined;
+    if (entry.known instanceof HubError) throw entry.known;
+    return entry.known ?? undefined;
   };
 
   return (request) => {
