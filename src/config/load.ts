@@ -290,6 +290,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     const connector = readValues(() => normaliseConnector(value, rel(file), root), (bad) => error(file, bad.message, bad.path && { field: bad.path.join('.'), line: src.locate(bad.path).line, hint: 'use e.g. 250ms, 2s, 5m, 1h, 1d, 1h30m' }));
     if (!connector) continue;
     checkConnector(connector, src, { schemas, brokenSchemas, definitions, mappingFiles, error: (m, extra) => error(file, m, extra) });
+    checkConnectorAddress(connector, src, env, (m, extra) => error(file, m, extra));
     checkConnectorWsSecurity(connector, undefined, src, (m, extra) => error(file, m, extra));
     checkConnectorChecksums(connector, src, { error: (m, extra) => error(file, m, extra), warn: (m, extra) => issues.push({ file: rel(file), message: m, severity: 'warning', ...extra }) });
     connectors.set(id, connector);
@@ -520,6 +521,89 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
       }
     }
   }
+}
+
+/**
+ * The connector's address once the environment is filled in: an absolute http(s) URL (the schema sees only that it
+ * starts with http:// or https://). And a connector sent to a real system must not use a credential's default from
+ * the file (`${DVCQG_PASSWORD:-demo}`): those are the demo simulators' credentials, kept so that the demo runs with
+ * no setup, and would go to the real system when the variable is forgotten.
+ */
+function checkConnectorAddress(connector: ConnectorConfig, src: SourceFile, env: NodeJS.ProcessEnv, error: (message: string, extra?: Partial<ConfigIssue>) => void): void {
+  if (connector.baseUrl === undefined) return;
+  const raw = src.value as Record<string, unknown>;
+  const at = (path: Array<string | number>) => {
+    const where = src.locate(path);
+    return { field: path.join('.'), line: where.line, column: where.column };
+  };
+  // The value itself is not repeated: it may carry a user and password.
+  const from = variablesIn(raw.baseUrl);
+  const named = from.length ? ` (from ${from.join(', ')})` : '';
+  let url: URL | undefined;
+  try {
+    url = new URL(connector.baseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    error(`baseUrl${named} is not a valid absolute http(s) URL`, {
+      ...at(['baseUrl']),
+      hint: `write http(s)://host[:port][/path], without spaces${from.length ? `, in ${from.join(', ')}` : ''}; percent-encode special characters of a user or password`,
+    });
+    return;
+  }
+  if (isDemoHost(url.hostname)) return;
+  for (const path of credentialPaths(raw)) {
+    const defaulted = defaultsUsed(valueAt(raw, path), env);
+    if (!defaulted.length) continue;
+    error(`${path.join('.')}: ${defaulted.join(', ')} ${defaulted.length > 1 ? 'are' : 'is'} not set, so the default written in this file (a demo credential) would be sent to the real system at baseUrl${named}`, {
+      ...at(path),
+      hint: `set ${defaulted.join(' and ')} to the credential the system gave this hub`,
+    });
+  }
+}
+
+/** Loopback addresses and the names reserved for tests (RFC 6761): where the demo simulators and test doubles live. */
+function isDemoHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)) return true;
+  return ['localhost', 'test', 'example', 'invalid'].some((name) => host === name || host.endsWith(`.${name}`));
+}
+
+/** Where a connector's file holds credentials: auth's password, client secret and headers, and checksum secrets. */
+function credentialPaths(raw: Record<string, unknown>): Array<Array<string | number>> {
+  const paths: Array<Array<string | number>> = [];
+  const auth = raw.auth as Record<string, unknown> | undefined;
+  if (auth && typeof auth === 'object') {
+    for (const key of ['password', 'clientSecret']) if (key in auth) paths.push(['auth', key]);
+    const headers = auth.headers;
+    if (headers && typeof headers === 'object') for (const name of Object.keys(headers)) paths.push(['auth', 'headers', name]);
+  }
+  const operations = raw.operations as Record<string, { checksum?: Record<string, { secret?: unknown } | undefined> }> | undefined;
+  for (const [id, op] of Object.entries(operations && typeof operations === 'object' ? operations : {})) {
+    for (const side of ['request', 'response']) {
+      const setting = op?.checksum?.[side];
+      if (setting && typeof setting === 'object' && 'secret' in setting) paths.push(['operations', id, 'checksum', side, 'secret']);
+    }
+  }
+  return paths;
+}
+
+function valueAt(root: unknown, path: Array<string | number>): unknown {
+  let node = root;
+  for (const key of path) node = node && typeof node === 'object' ? (node as Record<string | number, unknown>)[key] : undefined;
+  return node;
+}
+
+/** The variables of `${NAME}` / `${NAME:-default}` expressions in a raw config text. */
+function variablesIn(text: unknown): string[] {
+  return typeof text === 'string' ? [...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)(?::-[^}]*)?\}/g)].map((m) => m[1]!) : [];
+}
+
+/** The variables of `${NAME:-default}` expressions in a raw config text that are unset (or empty), so the default is used. */
+function defaultsUsed(text: unknown, env: NodeJS.ProcessEnv): string[] {
+  if (typeof text !== 'string') return [];
+  return [...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*):-[^}]*\}/g)].map((m) => m[1]!).filter((name) => env[name] === undefined || env[name] === '');
 }
 
 type AjvErrors = NonNullable<ValidateFunction['errors']>;

@@ -13,8 +13,9 @@ import { writeLater } from './write-later.js';
  * acceptance, see `handOff`) or claim due ones (the queue keeps per-dossier order and leases them to this
  * worker), deliver each, then complete it, schedule a retry per the destination's
  * policy, or dead-letter it with the reason. Every attempt is recorded with its operational facts.
- * `stop()` stops claiming and waits for deliveries in flight; a delivery cut off by a crash comes back
- * when its lease expires (at-least-once; peers get the delivery id as idempotency key).
+ * `stop()` stops claiming and waits for deliveries in flight; deliveries leased but not yet started go back to the
+ * queue at once. A delivery cut off by a crash comes back when its lease expires (at-least-once; peers get the
+ * delivery id as idempotency key); one still in flight when the shutdown grace runs out is handed back by `release()`.
  */
 export interface WorkerOptions {
   registry: Registry;
@@ -41,12 +42,27 @@ export interface Worker {
    */
   handOff(): QueueDriver;
   stop(): Promise<void>;
+  /**
+   * At shutdown, when the grace period ran out: hands the leases of the deliveries this worker still holds (in flight,
+   * or waiting for a slot) back to the queue, due at once, so that the next start (or another hub process) delivers
+   * them without waiting for the lease to expire. A delivery that still ends afterwards is settled as usual.
+   * Returns how many leases were handed back.
+   */
+  release(): Promise<number>;
   inFlight(): number;
 }
+
+/**
+ * The lease a released delivery keeps: it is due again as good as at once. Not 0: the Redis driver sets BullMQ's job
+ * lock to the lease, and Redis refuses an expiry of 0.
+ */
+const RELEASED_LEASE_MS = 1;
 
 export function startWorker(options: WorkerOptions): Worker {
   const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
   const running = new Set<Promise<void>>();
+  /** Deliveries started and not yet ended, by id: what release() hands back. */
+  const held = new Map<string, Delivery>();
   /** Deliveries leased at acceptance that found every slot busy, in acceptance order, with when they were leased. */
   const waiting: Array<{ delivery: Delivery; leasedAt: number }> = [];
   /** Room promised to accepts in flight (handOff); and those accepts, which stop() waits for. */
@@ -126,7 +142,7 @@ export function startWorker(options: WorkerOptions): Worker {
       }
       const leasedAt = now();
       for (const delivery of claimed) {
-        if (running.size < concurrency && !waiting.length) start(delivery);
+        if (running.size < concurrency && !waiting.length && !stopping) start(delivery);
         else waiting.push({ delivery, leasedAt });
       }
       if (claimed.length === 0) await sleep(backoff);
@@ -145,9 +161,12 @@ export function startWorker(options: WorkerOptions): Worker {
       else log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back');
     });
     running.add(task);
+    held.set(delivery.id, delivery);
     void task.finally(() => {
       running.delete(task);
-      const next = running.size < concurrency ? waiting.shift() : undefined;
+      held.delete(delivery.id);
+      // Once stopping, a delivery waiting for a slot is not started: stop() hands its lease back.
+      const next = running.size < concurrency && !stopping ? waiting.shift() : undefined;
       if (next) start(next.delivery, next.leasedAt);
     });
   }
@@ -251,7 +270,7 @@ export function startWorker(options: WorkerOptions): Worker {
             for (const { id, lease } of accepted.leased ?? []) {
               const fresh = message.deliveries.find((d) => d.id === id)!;
               const delivery: Delivery = { ...fresh, state: 'active', attempts: 0, availableAt: fresh.acceptedAt, lease };
-              if (running.size < concurrency && !waiting.length) start(delivery);
+              if (running.size < concurrency && !waiting.length && !stopping) start(delivery);
               else waiting.push({ delivery, leasedAt });
             }
             return accepted;
@@ -272,14 +291,31 @@ export function startWorker(options: WorkerOptions): Worker {
       await loop;
       // Accepts in flight may still start deliveries they leased to this worker.
       await Promise.allSettled([...handing]);
+      // Leased but not started: back to the queue now, rather than held until those in flight end.
+      const unstarted = waiting.splice(0).map((w) => w.delivery);
+      if (unstarted.length) log.info({ deliveries: unstarted.length }, 'stopping: deliveries not yet started go back to the queue');
+      await handBack(unstarted);
       while (running.size) await Promise.allSettled([...running]);
       clearInterval(settleTimer);
       await writeUnwritten();
       await sweep;
       await settleAll();
     },
+    async release() {
+      stopping = true;
+      wake?.();
+      return handBack([...waiting.splice(0).map((w) => w.delivery), ...held.values()]);
+    },
     inFlight: () => running.size + waiting.length,
   };
+
+  /** Hands leases back to the queue, due at once; returns how many were (a lease already lost is not counted). */
+  async function handBack(deliveries: Delivery[]): Promise<number> {
+    const results = await Promise.allSettled(deliveries.map((d) => queue.extend(d.id, d.lease!, RELEASED_LEASE_MS)));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ deliveryId: deliveries[i]!.id, err: r.reason as Error }] : []));
+    for (const { deliveryId, err } of failed) log.warn({ err, deliveryId }, 'could not hand the lease back; the delivery comes back when its lease expires');
+    return results.filter((r) => r.status === 'fulfilled' && r.value).length;
+  }
 }
 
 interface LateEvents {

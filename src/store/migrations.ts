@@ -144,9 +144,28 @@ export async function migrate(db: Kysely<any>, dialect: Dialect, schema?: string
     migrationLockTableName: MIGRATION_LOCK_TABLE,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
+  await refuseNewerSchema(db, Object.keys(migrations(dialect)), schema);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new Error(`message log migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`message log migration${failed ? ` ${failed}` : ''} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
+}
+
+/**
+ * A log that a newer lienthong migrated has migrations this version does not know: say so, naming both, rather than
+ * let the migrator call it "corrupted". Nothing is changed: the newer version's data stays as it was.
+ */
+async function refuseNewerSchema(db: Kysely<any>, known: string[], schema?: string): Promise<void> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === MIGRATION_TABLE && (!schema || t.schema === schema))) return;
+  const from = schema ? db.withSchema(schema) : db;
+  const executed = (await from.selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute()).map((r) => String(r.name));
+  const unknown = executed.filter((name) => !known.includes(name));
+  if (!unknown.length) return;
+  const latest = [...known].sort().at(-1);
+  throw new Error(
+    `message log schema ${unknown.at(-1)} is newer than this lienthong understands (${latest}): a newer lienthong wrote it` +
+    `${unknown.length > 1 ? ` (migrations ${unknown.join(', ')})` : ''}. Run that newer version, or restore a backup of the log made by this one`,
+  );
 }
