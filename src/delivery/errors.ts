@@ -17,3 +17,6 @@ export function isLeaseLost(error: unknown): boolean {
 export function unsealableReason(error: unknown): string {
   return `server.unsealable: the stored payload cannot be opened (${error instanceof Error ? error.message : 'unknown error'}); check LIENTHONG_DATA_KEY, then replay`;
 }
+
+/** Why a dead letter cannot be replayed once retention dropped its payload (see QueueDriver.purgeDead). */
+export const PAYLOAD_DROPPED = 'payload dropped by retention (store.payloadRetention): this dead letter can no longer be replayed, only discarded';

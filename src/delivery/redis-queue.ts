@@ -3,7 +3,7 @@ import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sealEach, type Sealer } from '../core/seal.js';
 import { withoutPassword } from '../core/urls.js';
-import { leaseLost, unsealableReason } from './errors.js';
+import { leaseLost, PAYLOAD_DROPPED, unsealableReason } from './errors.js';
 import { idempotencyKeysOf, UNSEALABLE_PAYLOAD, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type NewDelivery, type QueueCounts, type QueueDriver } from './types.js';
 
 /**
@@ -283,6 +283,22 @@ end
 return 1
 `;
 
+/**
+ * A lease handed back: the delivery is ready again, due now, at its place in its key's line (it stays the head), with a
+ * new ticket (via the outbox) that any claimer may take at once. KEYS: hash. ARGV: prefix, id, lease, now.
+ * Returns {1, the new ticket} or {0}.
+ */
+const RELEASE = `${PRELUDE}
+local p, id = ARGV[1], ARGV[2]
+local f = rcall('HMGET', KEYS[1], 'state', 'lease')
+if f[1] ~= 'active' or f[2] ~= ARGV[3] then return {0} end
+rcall('HSET', KEYS[1], 'state', 'ready', 'availableAt', ARGV[4])
+rcall('HDEL', KEYS[1], 'lease', 'workerId', 'leaseUntil', 'gate')
+rcall('ZREM', p .. ':active', id)
+rcall('ZREM', p .. ':delayed', id)
+return {1, newTicket(p, id)}
+`;
+
 /** ARGV: prefix, now, ids… Returns {moved, ticket job ids to add…}. */
 const REPLAY = `${PRELUDE}
 local p, now = ARGV[1], ARGV[2]
@@ -290,7 +306,8 @@ local out = {0}
 for i = 3, #ARGV do
   local id = ARGV[i]
   local h = p .. ':d:' .. id
-  if rcall('HGET', h, 'state') == 'dead' then
+  -- a dead letter whose payload retention dropped stays dead: there is nothing left to deliver
+  if rcall('HGET', h, 'state') == 'dead' and rcall('HEXISTS', h, 'payload') == 1 then
     local seq = rcall('INCR', p .. ':seq')
     rcall('HSET', h, 'state', 'ready', 'attempts', 0, 'availableAt', now, 'seq', seq)
     rcall('HDEL', h, 'firstAttemptAt', 'deadAt', 'reason')
@@ -300,6 +317,35 @@ for i = 3, #ARGV do
     if enqueue(p, id, f[1], f[2]) then out[#out + 1] = newTicket(p, id) end
     out[1] = out[1] + 1
   end
+end
+return out
+`;
+
+/**
+ * Retention of dead letters. ARGV: prefix, payloadBefore, deadBefore, most to remove, payload offset and page size (the
+ * page of the walk over those older than payloadBefore). Removes up to that many dead letters older than deadBefore,
+ * then drops the payloads still kept in that page of those older than payloadBefore.
+ * Returns {payloads dropped, ids looked at for payloads, then messageId, destination, deadAt, id of each removed…}.
+ */
+const PURGE_DEAD = `
+local p, limit = ARGV[1], tonumber(ARGV[4])
+local out = {0, 0}
+local doomed = {}
+if limit > 0 then doomed = redis.call('ZRANGEBYSCORE', p .. ':dead', '-inf', '(' .. ARGV[3], 'LIMIT', 0, limit) end
+for _, id in ipairs(doomed) do
+  local h = p .. ':d:' .. id
+  local f = redis.call('HMGET', h, 'messageId', 'destination', 'deadAt')
+  redis.call('DEL', h)
+  redis.call('ZREM', p .. ':dead', id)
+  out[#out + 1] = f[1] or ''
+  out[#out + 1] = f[2] or ''
+  out[#out + 1] = f[3] or '0'
+  out[#out + 1] = id
+end
+local ids = redis.call('ZRANGEBYSCORE', p .. ':dead', '-inf', '(' .. ARGV[2], 'LIMIT', tonumber(ARGV[5]), tonumber(ARGV[6]))
+out[2] = #ids
+for _, id in ipairs(ids) do
+  if redis.call('HDEL', p .. ':d:' .. id, 'payload') == 1 then out[1] = out[1] + 1 end
 end
 return out
 `;
@@ -363,8 +409,10 @@ const scripts = {
   finish: new Script(FINISH),
   retry: new Script(RETRY),
   extend: new Script(EXTEND),
+  release: new Script(RELEASE),
   replay: new Script(REPLAY),
   discard: new Script(DISCARD),
+  purgeDead: new Script(PURGE_DEAD),
   check: new Script(CHECK),
   counts: new Script(COUNTS),
 };
@@ -570,6 +618,7 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
   // A payload that does not open (data key changed) must not make the entry, or the page it is on, unreachable.
   const toDead = (h: Record<string, string>): DeadLetter => {
     const dead = { deadAt: Number(h.deadAt), reason: h.reason ?? '' };
+    if (h.payload === undefined) return { ...toDelivery(h, UNSEALABLE_PAYLOAD), ...dead, unsealable: PAYLOAD_DROPPED };
     try {
       return { ...toDelivery(h, sealer.open(h.payload ?? '', h.messageId ?? '')), ...dead };
     } catch (error) {
@@ -695,14 +744,15 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
           case 'ok': {
             const h = pairs(verdict[1] as string[]);
             holdTicket(id, job);
-            let payload: string;
+            // A payload that does not open is handed out leased all the same, flagged: the worker dead-letters it
+            // through its usual path (message log event, warning, metric), so that its message settles.
+            let delivery: Delivery;
             try {
-              payload = sealer.open(h.payload ?? '', h.messageId ?? '');
+              delivery = toDelivery(h, sealer.open(h.payload ?? '', h.messageId ?? ''));
             } catch (error) {
-              await finish(id, token, 'dead', unsealableReason(error), 0).catch(report);
-              return 'stale';
+              delivery = { ...toDelivery(h, UNSEALABLE_PAYLOAD), unsealable: unsealableReason(error) };
             }
-            claimed.push(toDelivery(h, payload));
+            claimed.push(delivery);
             return 'claimed';
           }
           case 'busy':
@@ -732,6 +782,21 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
       const at = now();
       const held = isTicketless(id, lease) ? undefined : tickets.get(id)?.id;
       return (await scripts.extend.run(client, [key.hash(id), key.lock(held ?? id), key.stalled], [p, id, lease, at + leaseMs, leaseMs, held ? 0 : 1])) === 1;
+    },
+
+    async release(id, lease) {
+      live();
+      const direct = isTicketless(id, lease);
+      if (direct) ticketless.delete(id);
+      const [ok, ticket] = (await scripts.release.run(client, [key.hash(id)], [p, id, lease, now()])) as [number, string?];
+      if (ok !== 1) {
+        releaseTicket(id);
+        return false;
+      }
+      // The old ticket (and with it BullMQ's lock) goes; the new one is due at once.
+      if (!direct) await dropTicket(id, lease);
+      if (ticket) await addTicketsOrLeave([ticket]);
+      return true;
     },
 
     async complete(id, lease) {
@@ -803,6 +868,23 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
     async discard(id, reason) {
       live();
       return (await scripts.discard.run(client, [key.hash(id)], [p, id, now(), reason, tombstoneTtl])) === 1;
+    },
+
+    async purgeDead({ payloadBefore, deadBefore, limit }) {
+      live();
+      limit = Math.max(1, Math.floor(limit));
+      const removed: Array<Pick<DeadLetter, 'id' | 'messageId' | 'destination' | 'deadAt'>> = [];
+      let payloadsDropped = 0;
+      // Payloads already dropped stay in the dead set (until their metadata goes): the walk pages past them, and stops
+      // after `limit` drops, for the caller to call again.
+      for (let offset = 0, first = true; ; first = false) {
+        const [dropped, looked, ...rest] = (await scripts.purgeDead.run(client, [], [p, payloadBefore, deadBefore, first ? limit : 0, offset, limit])) as [number, number, ...string[]];
+        for (let i = 0; i + 3 < rest.length; i += 4) removed.push({ messageId: rest[i]!, destination: rest[i + 1]!, deadAt: Number(rest[i + 2]), id: rest[i + 3]! });
+        payloadsDropped += dropped;
+        offset += looked;
+        if (looked < limit || payloadsDropped >= limit) break;
+      }
+      return { payloadsDropped, removed };
     },
 
     async counts(): Promise<QueueCounts> {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { sealEach, type Sealer } from '../core/seal.js';
-import { leaseLost, unsealableReason } from './errors.js';
+import { leaseLost, PAYLOAD_DROPPED, unsealableReason } from './errors.js';
 import { idempotencyKeysOf, UNSEALABLE_PAYLOAD, type Accepted, type AcceptMessage, type DeadLetter, type DeadLetterFilter, type Delivery, type DeliveryState, type QueueCounts, type QueueDriver } from './types.js';
 
 /**
@@ -170,6 +170,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     byId: db.prepare<[string], Row>('SELECT * FROM delivery WHERE id = ?'),
     leased: db.prepare<[string, string], Row>(`SELECT * FROM delivery WHERE id = ? AND state = 'active' AND lease = ?`),
     extend: db.prepare<[number, string, string]>(`UPDATE delivery SET due_at = ? WHERE id = ? AND state = 'active' AND lease = ?`),
+    release: db.prepare<[number, string, string]>(`UPDATE delivery SET state = 'ready', due_at = ?, lease = NULL, worker_id = NULL WHERE id = ? AND state = 'active' AND lease = ?`),
     remove: db.prepare<[number]>('DELETE FROM delivery WHERE seq = ?'),
     delay: db.prepare<[number, number, string, number]>(
       `UPDATE delivery SET state = 'delayed', attempts = attempts + 1, available_at = ?, due_at = ?, last_error = ?, lease = NULL, worker_id = NULL WHERE seq = ?`,
@@ -182,6 +183,15 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     ),
     dead: db.prepare<[string], Row>(`SELECT * FROM delivery WHERE id = ? AND state = 'dead'`),
     discard: db.prepare<[number, string, string]>(`UPDATE delivery SET state = 'discarded', payload = '', discarded_at = ?, discard_reason = ? WHERE id = ? AND state = 'dead'`),
+    expiredDead: db.prepare<[number, number], Pick<Row, 'seq' | 'id' | 'message_id' | 'destination' | 'dead_at'>>(
+      `SELECT seq, id, message_id, destination, dead_at FROM delivery WHERE state = 'dead' AND dead_at < ? ORDER BY dead_at, seq LIMIT ?`,
+    ),
+    expiredTombstones: db.prepare<[number, number]>(
+      `DELETE FROM delivery WHERE seq IN (SELECT seq FROM delivery WHERE state = 'discarded' AND discarded_at < ? LIMIT ?)`,
+    ),
+    dropDeadPayloads: db.prepare<[number, number]>(
+      `UPDATE delivery SET payload = '' WHERE seq IN (SELECT seq FROM delivery WHERE state = 'dead' AND dead_at < ? AND payload != '' LIMIT ?)`,
+    ),
     counts: db.prepare<[number, number], QueueCounts>(
       `SELECT
          coalesce(sum(state IN ('ready','delayed') AND available_at <= ?), 0) AS ready,
@@ -216,6 +226,7 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   // A payload that does not open (data key changed) must not make the entry, or the page it is on, unreachable.
   const toDead = (row: Row): DeadLetter => {
     const dead = { deadAt: row.dead_at ?? 0, reason: row.reason ?? '' };
+    if (row.payload === '') return { ...toDelivery(row, UNSEALABLE_PAYLOAD), ...dead, unsealable: PAYLOAD_DROPPED };
     try {
       return { ...toDelivery(row, sealer.open(row.payload, row.message_id)), ...dead };
     } catch (error) {
@@ -263,18 +274,21 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
   const claimTx = db.transaction((workerId: string, limit: number, leaseMs: number, at: number): Delivery[] => {
     const claimed: Delivery[] = [];
     for (const row of s.claimable.all(at, limit)) {
+      // A payload that does not open is leased all the same, flagged: the worker dead-letters it through its usual path
+      // (message log event, warning, metric), so that its message settles instead of staying "accepted".
       let payload: string;
+      let unsealable: string | undefined;
       try {
         payload = sealer.open(row.payload, row.message_id);
       } catch (error) {
-        s.kill.run(0, at, unsealableReason(error), row.seq);
-        passHead(row);
-        continue;
+        payload = UNSEALABLE_PAYLOAD;
+        unsealable = unsealableReason(error);
       }
       const lease = randomUUID();
       const until = at + leaseMs;
       s.markActive.run(lease, workerId, until, at, row.seq);
-      claimed.push(toDelivery({ ...row, state: 'active', lease, first_attempt_at: row.first_attempt_at ?? at }, payload));
+      const delivery = toDelivery({ ...row, state: 'active', lease, first_attempt_at: row.first_attempt_at ?? at }, payload);
+      claimed.push(unsealable === undefined ? delivery : { ...delivery, unsealable });
     }
     return claimed;
   });
@@ -299,11 +313,19 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     s.kill.run(1, at, reason, row.seq);
     passHead(row);
   });
+  const purgeDeadTx = db.transaction((payloadBefore: number, deadBefore: number, limit: number) => {
+    const expired = s.expiredDead.all(deadBefore, limit);
+    for (const row of expired) s.remove.run(row.seq);
+    s.expiredTombstones.run(deadBefore, limit);
+    const payloadsDropped = s.dropDeadPayloads.run(payloadBefore, limit).changes;
+    return { payloadsDropped, removed: expired.map((r) => ({ id: r.id, messageId: r.message_id, destination: r.destination, deadAt: r.dead_at ?? 0 })) };
+  });
   const replayTx = db.transaction((ids: string[], at: number): number => {
     let moved = 0;
     for (const id of new Set(ids)) {
       const row = s.dead.get(id);
-      if (!row) continue;
+      // A dead letter whose payload retention dropped stays dead: there is nothing left to deliver.
+      if (!row || row.payload === '') continue;
       s.remove.run(row.seq);
       s.insert.run({
         id: row.id, messageId: row.message_id, routeId: row.route_id, destination: row.destination, orderingKey: row.ordering_key,
@@ -396,6 +418,11 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
       return s.extend.run(now() + leaseMs, id, lease).changes === 1;
     },
 
+    async release(id, lease) {
+      live();
+      return write(() => s.release.run(now(), id, lease).changes === 1, true);
+    },
+
     async complete(id, lease) {
       live();
       await write(() => completeTx(id, lease));
@@ -441,6 +468,11 @@ export function openSqliteQueue(opts: SqliteQueueOptions): QueueDriver {
     async discard(id, reason) {
       live();
       return s.discard.run(now(), reason, id).changes === 1;
+    },
+
+    async purgeDead({ payloadBefore, deadBefore, limit }) {
+      live();
+      return write(() => purgeDeadTx(payloadBefore, deadBefore, Math.max(1, Math.floor(limit))), true);
     },
 
     async counts() {

@@ -41,8 +41,15 @@ export interface Delivery extends NewDelivery {
   /** Epoch ms of the first attempt, for maxElapsed budgets. */
   firstAttemptAt?: number;
   lastError?: string;
-  /** Lease token: must be passed back to complete/retryLater/deadLetter. */
+  /** Lease token: must be passed back to complete/retryLater/deadLetter/release. */
   lease?: string;
+  /**
+   * Set by `claim` when the stored payload cannot be opened (the data key changed, or the record was tampered
+   * with): why (naming the key the payload needs, when known). `payload` is then `UNSEALABLE_PAYLOAD`. The delivery is
+   * leased like any other, and must not be delivered: the claimer dead-letters it with this reason, so that the
+   * message log records it and the message settles (a driver never dead-letters it silently).
+   */
+  unsealable?: string;
 }
 
 export interface DeadLetter extends Delivery {
@@ -139,10 +146,18 @@ export interface QueueDriver {
    * (complete, retryLater, deadLetter; back to the queue when it expires).
    */
   accept(message: AcceptMessage): Promise<Accepted>;
-  /** Up to `limit` due deliveries, leased to `workerId` for `leaseMs`, honouring per-key FIFO. */
+  /**
+   * Up to `limit` due deliveries, leased to `workerId` for `leaseMs`, honouring per-key FIFO. One whose payload cannot
+   * be opened comes back too, leased, flagged `unsealable`: the claimer dead-letters it.
+   */
   claim(workerId: string, limit: number, leaseMs: number): Promise<Delivery[]>;
   /** Extends a lease (long deliveries); false when the lease was lost. */
   extend(id: string, lease: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Hands a lease back (a hub shutting down): the delivery is due again at once, for any claimer, its attempts and its
+   * place in its key's line kept; no attempt is counted. False when the lease was lost (nothing changed).
+   */
+  release(id: string, lease: string): Promise<boolean>;
   complete(id: string, lease: string): Promise<void>;
   /** Back to the queue, not before `availableAt`; counts one attempt. */
   retryLater(id: string, lease: string, availableAt: number, error: string): Promise<void>;
@@ -152,6 +167,14 @@ export interface QueueDriver {
   getDead(id: string): Promise<DeadLetter | undefined>;
   /** Dead letters back to the queue (attempts reset to 0, ordering: after what is queued for their key). Returns how many moved. */
   replay(ids: string[]): Promise<number>;
+  /**
+   * Retention of dead letters (`store.payloadRetention`, `store.metadataRetention`): at most `limit` dead letters
+   * dead-lettered before `deadBefore` are removed for good (returned, for the message log), and at most `limit` of
+   * those dead-lettered before `payloadBefore` lose their sealed payload: they can still be listed, shown and discarded,
+   * flagged `unsealable` ("payload dropped by retention"), but no longer replayed. Call again while either comes back
+   * full.
+   */
+  purgeDead(retention: { payloadBefore: number; deadBefore: number; limit: number }): Promise<{ payloadsDropped: number; removed: Array<Pick<DeadLetter, 'id' | 'messageId' | 'destination' | 'deadAt'>> }>;
   /** A dead letter removed for good, with the operator's reason. */
   discard(id: string, reason: string): Promise<boolean>;
   counts(): Promise<QueueCounts>;

@@ -52,12 +52,6 @@ export interface Worker {
   inFlight(): number;
 }
 
-/**
- * The lease a released delivery keeps: it is due again as good as at once. Not 0: the Redis driver sets BullMQ's job
- * lock to the lease, and Redis refuses an expiry of 0.
- */
-const RELEASED_LEASE_MS = 1;
-
 export function startWorker(options: WorkerOptions): Worker {
   const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
   const running = new Set<Promise<void>>();
@@ -183,6 +177,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const attempt = delivery.attempts + 1;
     const firstAttemptAt = delivery.firstAttemptAt ?? claimedAt;
     const queueWaitMs = Math.max(0, claimedAt - Math.max(delivery.availableAt, delivery.acceptedAt));
+    if (delivery.unsealable !== undefined) return unsealable(delivery, attempt, queueWaitMs, delivery.unsealable);
     const result = await deliver(delivery);
     const base = {
       messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt,
@@ -218,6 +213,20 @@ export function startWorker(options: WorkerOptions): Worker {
     await queue.deadLetter(delivery.id, delivery.lease!, reason);
     observer.attempt({ destination: delivery.destination, outcome: 'dead-lettered', durationMs: result.durationMs, queueWaitMs });
     log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus }, 'delivery dead-lettered');
+  }
+
+  /**
+   * A delivery whose stored payload cannot be opened (the data key changed, or the record was tampered with): nothing
+   * can be sent, so it is dead-lettered at once, like any other dead letter: a `dead-lettered` event with the reason in
+   * the message log (its message settles), a warning (ids and reason, never a payload) and the attempt metric. Once the
+   * right key is back, an operator replays it.
+   */
+  async function unsealable(delivery: Delivery, attempt: number, queueWaitMs: number, reason: string): Promise<void> {
+    const facts = { messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt };
+    await record([{ ...facts, at: now(), kind: 'dead-lettered', queueWaitMs, reason }], delivery, 'dead');
+    await queue.deadLetter(delivery.id, delivery.lease!, reason);
+    observer.attempt({ destination: delivery.destination, outcome: 'dead-lettered', durationMs: 0, queueWaitMs });
+    log.warn({ ...facts, reason }, 'delivery dead-lettered: its stored payload cannot be opened');
   }
 
   /**
@@ -311,7 +320,7 @@ export function startWorker(options: WorkerOptions): Worker {
 
   /** Hands leases back to the queue, due at once; returns how many were (a lease already lost is not counted). */
   async function handBack(deliveries: Delivery[]): Promise<number> {
-    const results = await Promise.allSettled(deliveries.map((d) => queue.extend(d.id, d.lease!, RELEASED_LEASE_MS)));
+    const results = await Promise.allSettled(deliveries.map((d) => queue.release(d.id, d.lease!)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ deliveryId: deliveries[i]!.id, err: r.reason as Error }] : []));
     for (const { deliveryId, err } of failed) log.warn({ err, deliveryId }, 'could not hand the lease back; the delivery comes back when its lease expires');
     return results.filter((r) => r.status === 'fulfilled' && r.value).length;

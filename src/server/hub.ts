@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { Registry } from '../config/registry.js';
 import { dataKeyFromEnv, dataKeyId, dataKeysText } from '../core/seal.js';
+import { purgeDeadLetters } from '../delivery/retention.js';
 import type { QueueDriver } from '../delivery/types.js';
 import { createDeliverer } from '../pipeline/deliver.js';
 import { createFederatedPipeline } from '../pipeline/federated.js';
@@ -128,11 +129,15 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
     https: registry.hub.server.tls && trust ? { key: readFileSync(registry.hub.server.tls.keyFile, 'utf8'), cert: readFileSync(registry.hub.server.tls.certificateFile, 'utf8'), ca: trust.tls.ca } : undefined,
   });
 
-  // Retention: payloads and then metadata age out, so the log cannot grow without bound.
+  // Retention: payloads and then metadata age out, so the log cannot grow without bound; the dead letters' too (after
+  // the log's, so that a dead letter whose message is gone is simply removed).
   const purge = () => messageLog.purge(Date.now()).then(
     (r) => (r.payloadsDropped || r.messagesDeleted) && log.info(r, 'message log retention applied'),
     (err) => log.error({ err }, 'message log retention failed'),
-  );
+  ).then(() => queue && purgeDeadLetters(queue, messageLog, Date.now(), registry.hub.store, log).then(
+    (r) => (r.payloadsDropped || r.deadLettersRemoved) && log.info(r, 'dead letter retention applied'),
+    (err) => log.error({ err }, 'dead letter retention failed'),
+  ));
   const purgeTimer = setInterval(purge, HOUR);
   purgeTimer.unref();
   void purge();

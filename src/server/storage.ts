@@ -39,7 +39,7 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-const QUEUE_METHODS = ['accept', 'claim', 'extend', 'complete', 'retryLater', 'deadLetter', 'listDead', 'getDead', 'replay', 'discard', 'counts', 'close'] as const satisfies ReadonlyArray<keyof QueueDriver>;
+const QUEUE_METHODS = ['accept', 'claim', 'extend', 'release', 'complete', 'retryLater', 'deadLetter', 'listDead', 'getDead', 'replay', 'discard', 'purgeDead', 'counts', 'close'] as const satisfies ReadonlyArray<keyof QueueDriver>;
 const REPLAY_METHODS = ['check', 'close'] as const satisfies ReadonlyArray<keyof ReplayGuard>;
 const LOG_METHODS = ['recordMessage', 'setState', 'recordEvents', 'search', 'history', 'settle', 'payload', 'purge', 'recordAccessChange', 'accessChanges', 'exportEvidence', 'close'] as const satisfies ReadonlyArray<keyof MessageLog>;
 
@@ -82,6 +82,8 @@ const QUEUE_WRITES: Partial<Record<keyof QueueDriver, Wrote>> = {
   accept: (result) => !(result as Accepted).duplicate && !(result as Accepted).conflict,
   claim: (result) => (result as Delivery[]).length > 0,
   extend: (result) => result === true,
+  release: (result) => result === true,
+  purgeDead: () => false,
   complete: always,
   retryLater: always,
   deadLetter: always,

@@ -23,6 +23,8 @@ export interface QueueStore {
   open(): Promise<QueueDriver>;
   /** Every byte the store holds, as text, for the sealed-at-rest check. */
   rawDump(): Promise<string>;
+  /** Another driver instance over this store whose data key differs (a hub restarted with another key). */
+  openWithOtherKey(): Promise<QueueDriver>;
   /** Removes the store; drivers opened from it are closed first by the suite. */
   destroy(): Promise<void>;
 }
@@ -445,6 +447,62 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
       await expect(q.complete('unknown', 'x')).rejects.toSatisfy(isLeaseLost);
     });
 
+    it('hands back a lease at once (release): due now for any claimer, attempts and key order kept, no attempt counted', async () => {
+      const q = await open();
+      const other = await open();
+      const d1 = await acceptOne(q, { orderingKey: 'REL' });
+      const d2 = await acceptOne(q, { orderingKey: 'REL' });
+      const [c] = await q.claim('w1', 5, 600_000);
+      expect(c!.id).toBe(d1.id);
+      expect(await other.claim('w2', 5, 30_000)).toEqual([]);
+      expect(await q.release(d1.id, 'not-the-lease')).toBe(false);
+      expect(await q.release(d1.id, c!.lease!)).toBe(true);
+      expect(await q.release(d1.id, c!.lease!)).toBe(false);
+      expect(await q.counts()).toMatchObject({ active: 0, dead: 0 });
+      const [back, ...rest] = await eventually(async () => { const got = await other.claim('w2', 5, 30_000); return got.length ? got : undefined; }, 3_000, 'the released delivery');
+      expect(rest).toEqual([]);
+      expect(back).toMatchObject({ id: d1.id, attempts: 0, state: 'active', payload: d1.payload });
+      expect(back!.lease).not.toBe(c!.lease);
+      await expect(q.complete(d1.id, c!.lease!)).rejects.toSatisfy(isLeaseLost);
+      await other.complete(back!.id, back!.lease!);
+      expect(ids(await other.claim('w2', 5, 30_000))).toEqual([d2.id]);
+    });
+
+    it('releases a lease given at acceptance as well', async () => {
+      const q = await open();
+      const d = delivery({ orderingKey: 'REL-A' });
+      const [l] = (await q.accept({ messageId: d.messageId, deliveries: [d], lease: { workerId: 'w-accept', leaseMs: 600_000, limit: 1 } })).leased!;
+      expect(await claimAll(q)).toEqual([]);
+      expect(await q.release(d.id, l!.lease)).toBe(true);
+      const [back] = await eventually(async () => { const got = await claimAll(q); return got.length ? got : undefined; }, 3_000, 'the released delivery');
+      expect(back).toMatchObject({ id: d.id, attempts: 0 });
+    });
+
+    it('hands out a delivery whose payload it cannot open leased and flagged unsealable, for the claimer to dead-letter (never silently)', async () => {
+      const q = await open();
+      const d1 = await acceptOne(q, { orderingKey: 'UNS' });
+      const d2 = await acceptOne(q, { orderingKey: 'UNS' });
+      const rekeyed = await store!.openWithOtherKey();
+      drivers.push(rekeyed);
+      const [c, ...rest] = await rekeyed.claim('w-rekeyed', 5, 30_000);
+      expect(rest).toEqual([]);
+      expect(c).toMatchObject({ id: d1.id, messageId: d1.messageId, destination: d1.destination, state: 'active', attempts: 0, payload: 'null' });
+      expect(c!.unsealable).toMatch(/^server\.unsealable: .*data key/);
+      expect(typeof c!.lease).toBe('string');
+      // Nothing happened behind the claimer's back: still leased, not dead, its key still held.
+      expect(await q.counts()).toMatchObject({ active: 1, dead: 0 });
+      expect(await q.getDead(d1.id)).toBeUndefined();
+      expect(await rekeyed.claim('w-rekeyed', 5, 30_000)).toEqual([]);
+      await rekeyed.deadLetter(d1.id, c!.lease!, c!.unsealable!);
+      expect(await q.getDead(d1.id)).toMatchObject({ id: d1.id, reason: c!.unsealable, payload: d1.payload });
+      // the key moves on; the right key opens the next one (the re-keyed instance closes first: the Redis driver may
+      // hold the key's next ticket, fetched along with the dead-lettering, until it claims or closes)
+      await rekeyed.close();
+      const [next] = await eventually(async () => { const got = await q.claim('w1', 5, 30_000); return got.length ? got : undefined; }, 3_000, 'the next delivery of the key');
+      expect(next).toMatchObject({ id: d2.id, payload: d2.payload });
+      expect(next!.unsealable).toBeUndefined();
+    });
+
     it('recovers a delivery whose lease expired (crashed worker), in another driver instance, attempts kept', async () => {
       const crashed = await open();
       const survivor = await open();
@@ -600,6 +658,57 @@ export function describeQueueConformance(name: string, target: ConformanceTarget
         await survivor.complete(back!.id, back!.lease!);
         expect(ids(await survivor.claim('survivor', 5, 30_000))).toEqual([d2!.id]);
       });
+    });
+
+    it('retention: drops the payloads of old dead letters (then refuses to replay them), and removes older ones for good', async () => {
+      const q = await open();
+      const kill = async (d: NewDelivery) => {
+        const [c] = await q.claim('w1', 1, 30_000);
+        expect(c!.id).toBe(d.id);
+        await q.deadLetter(d.id, c!.lease!, 'permanent error');
+        return (await q.getDead(d.id))!;
+      };
+      const d1 = await acceptOne(q, { orderingKey: 'RET' });
+      const dead1 = await kill(d1);
+      await clock.advance(20);
+      const d2 = await acceptOne(q, { orderingKey: 'RET' });
+      const dead2 = await kill(d2);
+      expect(dead2.deadAt).toBeGreaterThan(dead1.deadAt);
+
+      expect(await q.purgeDead({ payloadBefore: dead2.deadAt, deadBefore: 0, limit: 100 })).toEqual({ payloadsDropped: 1, removed: [] });
+      expect(await q.getDead(d1.id)).toMatchObject({ id: d1.id, payload: 'null', reason: 'permanent error', unsealable: expect.stringMatching(/^payload dropped by retention/) });
+      expect(await q.getDead(d2.id)).toMatchObject({ id: d2.id, payload: d2.payload });
+      expect((await q.getDead(d2.id))!.unsealable).toBeUndefined();
+      expect(await q.replay([d1.id])).toBe(0);
+      expect(await q.getDead(d1.id)).toMatchObject({ state: 'dead' });
+      expect(await q.purgeDead({ payloadBefore: dead2.deadAt, deadBefore: 0, limit: 100 })).toEqual({ payloadsDropped: 0, removed: [] });
+      expect(await q.counts()).toMatchObject({ dead: 2 });
+
+      expect(await q.purgeDead({ payloadBefore: dead2.deadAt, deadBefore: dead2.deadAt, limit: 100 })).toEqual({
+        payloadsDropped: 0, removed: [{ id: d1.id, messageId: d1.messageId, destination: d1.destination, deadAt: dead1.deadAt }],
+      });
+      expect(await q.getDead(d1.id)).toBeUndefined();
+      expect((await q.listDead()).map((d) => d.id)).toEqual([d2.id]);
+      expect(await q.counts()).toMatchObject({ dead: 1 });
+      // a payload-less dead letter can still be discarded
+      await q.purgeDead({ payloadBefore: dead2.deadAt + 1, deadBefore: 0, limit: 100 });
+      expect(await q.discard(d2.id, 'gone')).toBe(true);
+      expect(await q.counts()).toMatchObject({ dead: 0 });
+    });
+
+    it('retention works in batches of `limit`', async () => {
+      const q = await open();
+      const made: NewDelivery[] = [];
+      for (let i = 0; i < 3; i++) made.push(await acceptOne(q));
+      for (const c of await claimAll(q)) await q.deadLetter(c.id, c.lease!, 'x');
+      await clock.advance(20);
+      const at = clock.now();
+      const first = await q.purgeDead({ payloadBefore: at, deadBefore: at, limit: 2 });
+      expect(first.removed).toHaveLength(2);
+      const second = await q.purgeDead({ payloadBefore: at, deadBefore: at, limit: 2 });
+      expect(second.removed).toHaveLength(1);
+      expect(new Set([...first.removed, ...second.removed].map((r) => r.id))).toEqual(new Set(ids(made as Delivery[])));
+      expect(await q.counts()).toMatchObject({ dead: 0 });
     });
 
     it('counts ready, delayed, active and dead deliveries', async () => {

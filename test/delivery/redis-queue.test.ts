@@ -136,6 +136,7 @@ if (available) {
       const prefix = `${filePrefix}:${++stores}`;
       return {
         open: () => openRedisQueue({ url: REDIS_URL, prefix, sealer, now: () => clock.now(), stalledIntervalMs: 200, sweepIntervalMs: 500, onError: (e) => errors.push(e) }),
+        openWithOtherKey: () => openRedisQueue({ url: REDIS_URL, prefix, sealer: createSealer(randomBytes(32)), now: () => clock.now(), stalledIntervalMs: 200, sweepIntervalMs: 500, onError: (e) => errors.push(e) }),
         rawDump: () => dump(admin, prefix),
         destroy: () => removeKeys(admin, prefix),
       };
@@ -433,7 +434,7 @@ if (available) {
       }
     });
 
-    it('dead-letters a payload it cannot open (data key changed) instead of failing every claim', async () => {
+    it('hands out a payload it cannot open (data key changed) flagged, for the worker to dead-letter, instead of failing every claim', async () => {
       const prefix = `${filePrefix}:unsealable`;
       const options = { url: REDIS_URL, prefix, sweepIntervalMs: 60_000 };
       const base = { messageId: 'm', routeId: 'r', destination: 'x.y', orderingKey: 'k', acceptedAt: Date.now() };
@@ -442,7 +443,11 @@ if (available) {
       await before.close();
       const after = await openRedisQueue({ ...options, sealer: createSealer(randomBytes(32)) });
       try {
-        expect(await after.claim('w', 5, 1000)).toEqual([]);
+        const [d1, ...rest] = await after.claim('w', 5, 1000);
+        expect(rest).toEqual([]);
+        expect(d1).toMatchObject({ id: 'd1', payload: 'null', unsealable: expect.stringMatching(/^server.unsealable/) });
+        expect(await after.counts()).toMatchObject({ active: 1, dead: 0, ready: 1 });
+        await after.deadLetter('d1', d1!.lease!, d1!.unsealable!);
         expect(await after.counts()).toMatchObject({ dead: 1, ready: 1 });
       } finally {
         await after.close();

@@ -19,6 +19,7 @@ describeQueueConformance('embedded SQLite', {
     const file = join(dir, 'queue.db');
     return {
       open: async () => openSqliteQueue({ file, sealer, now: () => clock.now() }),
+      openWithOtherKey: async () => openSqliteQueue({ file, sealer: createSealer(randomBytes(32)), now: () => clock.now() }),
       // the database file and its write-ahead log: everything on disk
       rawDump: async () => [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('\n'),
       destroy: async () => rmSync(dir, { recursive: true, force: true }),
@@ -66,7 +67,7 @@ describe('embedded SQLite queue specifics', () => {
     }
   });
 
-  it('dead-letters a payload it cannot open (data key changed) instead of failing every claim', async () => {
+  it('hands out a payload it cannot open (data key changed) flagged, for the worker to dead-letter, instead of failing every claim', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lienthong-queue-'));
     const file = join(dir, 'queue.db');
     try {
@@ -77,7 +78,11 @@ describe('embedded SQLite queue specifics', () => {
       ] });
       await before.close();
       const after = openSqliteQueue({ file, sealer: createSealer(randomBytes(32)) });
-      expect(await after.claim('w', 5, 1000)).toEqual([]);
+      const [d1, ...rest] = await after.claim('w', 5, 1000);
+      expect(rest).toEqual([]);
+      expect(d1).toMatchObject({ id: 'd1', payload: 'null', unsealable: expect.stringMatching(/^server.unsealable/) });
+      expect(await after.counts()).toMatchObject({ active: 1, dead: 0, ready: 1 });
+      await after.deadLetter('d1', d1!.lease!, d1!.unsealable!);
       expect(await after.counts()).toMatchObject({ dead: 1, ready: 1 });
       await after.close();
       const fixed = openSqliteQueue({ file, sealer });
