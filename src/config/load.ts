@@ -11,6 +11,9 @@ import {
 } from '../mapping/index.js';
 import { PII_LEVELS, createAjv } from '../schema/ajv.js';
 import { HUB_FORMATS, ISO_FORMATS } from '../schema/formats.js';
+import { planOf } from '../mapping/load.js';
+import type { Condition, FieldSet } from '../mapping/spec.js';
+import type { SourcePath } from '../mapping/paths.js';
 import { SchemaSet, idForName, nameForId, type JsonSchema } from '../schema/set.js';
 import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } from '../delivery/retry.js';
 import { interpolate } from './interpolate.js';
@@ -27,7 +30,15 @@ import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from '.
 export interface LoadResult {
   registry?: Registry;
   issues: ConfigIssue[];
+  /**
+   * What loaded even when the whole did not: the mappings that compiled, their golden tests and the schema
+   * validators, so that `lienthong test` can run those suites while another part of the config is unfinished.
+   */
+  mappingsOnly?: MappingsOnly;
 }
+
+/** The part of a Registry that golden tests need. */
+export type MappingsOnly = Pick<Registry, 'root' | 'validators' | 'mappings' | 'mappingTests'>;
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -79,7 +90,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   const schemaProblem = (name: string, problem: SchemaProblem) => {
     const source = schemaTexts.get(name)!;
     const at = problem.path ? parseSource(rel(source.file), source.text).locate(problem.path) : undefined;
-    error(source.file, problem.message, { line: at?.line, column: at?.column, hint: problem.hint });
+    error(source.file, problem.message, { field: problem.field, line: at?.line, column: at?.column, hint: problem.hint });
   };
   const ajv = createAjv();
   for (const schema of schemaDocs) {
@@ -116,7 +127,15 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   // The hub stamps the envelope (messageId, messageType, occurredAt, correlationId, source) onto every canonical
   // message after mapping, then validates it: a canonical type that refuses those fields refuses every message.
   const probeAjv = createAjv({ allErrors: true });
-  for (const schema of schemaDocs) if (!nameOf(schema).startsWith('config/')) probeAjv.addSchema(schema);
+  // Only schemas that loaded: a broken one was reported above, and adding it again would throw outside any try.
+  for (const schema of schemaDocs) {
+    if (nameOf(schema).startsWith('config/') || brokenSchemas.has(nameOf(schema))) continue;
+    try {
+      probeAjv.addSchema(schema);
+    } catch {
+      // reported by the first Ajv
+    }
+  }
   for (const name of schemas.names()) {
     if (!name.startsWith('canonical/') || brokenSchemas.has(name) || !validators.has(name)) continue;
     const validate = probeAjv.getSchema(idForName(name)) as ValidateFunction;
@@ -173,7 +192,17 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   };
 
   const readYaml = (file: string): SourceFile | undefined => {
-    const src = parseSource(rel(file), readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    const src = parseSource(rel(file), text);
+    const lines = text.split(/\r?\n/);
+    // `{ authorization: Bearer ${TOKEN} }`: the braces of an unquoted ${…} end the flow map, and the parser then
+    // reports every line after it. Say the one real problem once, at its line, with the fix.
+    const unquoted = src.errors.map((e) => ({ e, expr: unquotedInterpolationInFlow(lines[e.line - 1] ?? '') })).find((x) => x.expr !== undefined);
+    if (unquoted) {
+      const { e, expr } = unquoted;
+      error(file, `YAML: ${e.message}: ${expr} is not quoted inside { … }, so its braces end the map`, { line: e.line, column: (lines[e.line - 1] ?? '').indexOf(expr!) + 1 || e.column, hint: `quote the value: "${quotedValueOf(lines[e.line - 1]!, expr!)}" (or write the map in block style, one key per line)` });
+      return undefined;
+    }
     for (const e of src.errors) error(file, `YAML: ${e.message}`, { line: e.line, column: e.column, hint: e.hint ?? 'fix the YAML syntax (indentation, quotes, duplicate keys)' });
     return src.errors.length ? undefined : src;
   };
@@ -219,6 +248,11 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
       const { suite, issues: found } = loadMappingTests({ ...src, file, value: resolveEnv(src) });
       issues.push(...found.map((i) => ({ ...i, file: rel(i.file) })));
       if (suite) suites.push(suite);
+      else {
+        // A test file with errors still names its mapping: those errors are the problem, not missing tests.
+        const target = (src.value as { mapping?: unknown } | null)?.mapping;
+        if (typeof target === 'string') misnamedTests.add(relative(mappingRoot, resolve(dirname(file), target)).split(sep).join('/').replace(/\.ya?ml$/, ''));
+      }
     } else if (looksLikeTests(src.value)) {
       // Only *.test.yaml files are read as tests; any other name is read as a mapping and fails with confusing errors.
       const name = basename(file).replace(/([._-]tests?)?\.ya?ml$/i, '.test.yaml');
@@ -244,6 +278,14 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     if (!schemas.byName(def.source) || !schemas.byName(def.target)) continue;
     const found = checkMapping(def, mappingEnv);
     issues.push(...found);
+    if (!found.some((i) => i.severity === 'error')) {
+      const source = schemas.byName(def.source);
+      for (const { problem, at } of mappingConditionProblems(planOf(def).fields, schemas, source ? [source] : [], source ? [source] : [])) {
+        const where = def.locate(at);
+        issues.push({ file: def.file, severity: problem.severity, field: at.join('.'), line: where.line, column: where.column, message: `${problem.message}${problem.severity === 'error' ? ': this rule would never apply' : ''}`, hint: problem.hint });
+        if (problem.severity === 'error') found.push({ file: def.file, message: problem.message, severity: 'error' });
+      }
+    }
     if (found.some((i) => i.severity === 'error')) continue;
     try {
       mappings.set(def.id, compileMapping(def, mappingEnv));
@@ -253,7 +295,9 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   }
   const tested = new Set(suites.map((s) => relative(mappingRoot, s.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, '')));
   for (const def of definitions.values()) {
-    if (!tested.has(def.id) && !misnamedTests.has(def.id)) issues.push({ file: def.file, message: `mapping ${def.id} has no golden tests`, hint: `add ${basename(def.file).replace(/\.ya?ml$/, '.test.yaml')} beside it with at least one passing and one failing case`, severity: 'warning' });
+    // A test file beside it that did not load (or names another mapping) has its own errors: not "no golden tests".
+    const beside = resolve(root, def.file).replace(/\.ya?ml$/, '.test.yaml');
+    if (!tested.has(def.id) && !misnamedTests.has(def.id) && !existsSync(beside)) issues.push({ file: def.file, message: `mapping ${def.id} has no golden tests`, hint: `add ${basename(def.file).replace(/\.ya?ml$/, '.test.yaml')} beside it with at least one passing and one failing case`, severity: 'warning' });
   }
   for (const suite of suites) {
     const id = relative(mappingRoot, suite.mappingFile).split(sep).join('/').replace(/\.ya?ml$/, '');
@@ -291,6 +335,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     if (!connector) continue;
     checkConnector(connector, src, { schemas, brokenSchemas, definitions, mappingFiles, error: (m, extra) => error(file, m, extra) });
     checkConnectorAddress(connector, src, env, (m, extra) => error(file, m, extra));
+    checkLiteralSecrets(src, (m, extra) => error(file, m, extra));
     checkConnectorWsSecurity(connector, undefined, src, (m, extra) => error(file, m, extra));
     checkConnectorChecksums(connector, src, { error: (m, extra) => error(file, m, extra), warn: (m, extra) => issues.push({ file: rel(file), message: m, severity: 'warning', ...extra }) });
     connectors.set(id, connector);
@@ -357,6 +402,18 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
             const { test, issues: found } = compileCondition(destination.when, { file: 'config/hub.yaml', locate: src.locate, path: ['routes', index, 'to', d, 'when'], source: `canonical/${from.operation.canonical.request}` }, codeTables, schemas);
             issues.push(...found);
             destination.test = test;
+            if (test) {
+              const where = src.locate(['routes', index, 'to', d, 'when']);
+              const { mapping: synthetic } = loadMapping({ file: 'config/hub.yaml', value: { source: `canonical/${from.operation.canonical.request}`, target: `canonical/${from.operation.canonical.request}`, fields: { matched: { const: true, when: destination.when } } }, locate: () => where, errors: [] }, `config/hub.yaml#routes.${index}.to.${d}`);
+              const condition = synthetic && planOf(synthetic).fields.rules[0]?.when;
+              for (const problem of condition ? conditionValueProblems(condition, schemas, schemas.byName(`canonical/${from.operation.canonical.request}`) ? [schemas.byName(`canonical/${from.operation.canonical.request}`)!] : []) : []) {
+                issues.push({
+                  file: rel(hubFile), severity: problem.severity, field: `routes[${index}].to[${d}].when`, line: where.line, column: where.column,
+                  message: `route ${route.id}: ${problem.message}${problem.severity === 'error' ? `: ${destination.to} would never receive a message` : ''}`,
+                  hint: `${problem.hint}; a route's when: is evaluated on the canonical message (${from.operation.canonical.request}), so compare with its values, not the caller's native codes`,
+                });
+              }
+            }
           }
         });
         if (route.mode === 'async' && from) {
@@ -365,7 +422,13 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
           if (route.orderingKey === undefined) route.orderingKey = schemaHasPath(schemas, canonical, 'dossierCode') ? 'dossierCode' : '';
           else if (route.orderingKey && !schemaHasPath(schemas, canonical, route.orderingKey)) error(hubFile, `route ${route.id}: ordering key "${route.orderingKey}" is not a field of ${from.operation.canonical.request}`, { ...at('orderingKey'), hint: 'name a field of the canonical type (e.g. dossierCode), or "" for no ordering' });
           for (const [k, path] of (from.operation.idempotencyKey ?? []).entries()) {
-            if (!schemaHasPath(schemas, canonical, path)) error(from.connector.file, `operation ${from.operation.id}: idempotency key field "${path}" is not a field of ${from.operation.canonical.request}`, { field: `operations.${from.operation.id}.idempotencyKey[${k}]`, hint: 'name fields of the canonical type, e.g. [dossierCode, status, at]' });
+            if (schemaHasPath(schemas, canonical, path)) continue;
+            const where = connectorSources.get(from.connector.id)?.locate(['operations', from.operation.id, 'idempotencyKey', k]);
+            const fields = fieldNamesOf(schemas, canonical, path.split('.').slice(0, -1));
+            error(from.connector.file, `operation ${from.operation.id}: idempotency key field "${path}" is not a field of ${from.operation.canonical.request}`, {
+              field: `operations.${from.operation.id}.idempotencyKey[${k}]`, line: where?.line, column: where?.column,
+              hint: `name fields of the canonical type: ${suggestion(path.split('.').pop()!, fields, `fields of ${from.operation.canonical.request}`)}`,
+            });
           }
         }
         if (route.mode === 'sync') route.orderingKey = '';
@@ -423,7 +486,7 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
   }
 
   const errors = issues.filter((i) => i.severity === 'error');
-  if (errors.length || !hub) return { issues };
+  if (errors.length || !hub) return { issues, mappingsOnly: { root, validators, mappings, mappingTests: suites } };
   const registry: Registry = {
     root,
     hub: deepFreeze(hub),
@@ -477,6 +540,14 @@ function checkConnector(connector: ConnectorConfig, src: SourceFile, ctx: CheckC
     for (const [field, path] of answerPaths) {
       if (path === undefined || op.direction === 'inbound' || !answerSchema || !ctx.schemas.byName(answerSchema) || schemaHasPath(ctx.schemas, answerSchema, path)) continue;
       ctx.error(`operation ${op.id}: ${field.join('.')} "${path}" is not a field of the answer (${answerSchema})`, { ...at(...field), hint: 'name a field of the response schema (a dotted path)' });
+    }
+    if (op.notFound?.codes && op.direction === 'outbound') {
+      if (!op.result) ctx.error(`operation ${op.id}: notFound.codes are read at result.codeField, but the operation has no result:`, { ...at('notFound', 'codes'), hint: 'add result: { codeField, success } naming the answer\'s code field, or use notFound.missing / notFound.status' });
+      else {
+        const success = new Set((op.result.success ?? []).map(String));
+        const clash = op.notFound.codes.filter((c) => success.has(String(c)));
+        if (clash.length) ctx.error(`operation ${op.id}: notFound.codes ${clash.join(', ')} ${clash.length > 1 ? 'are' : 'is'} also in result.success: every successful answer would be "not found"`, { ...at('notFound', 'codes'), hint: 'list only the code(s) the system uses for "no such record"' });
+      }
     }
     op.result?.resendWith?.forEach((rule, i) => {
       if (rule.messageContains !== undefined && !op.result!.messageField) ctx.error(`operation ${op.id}: resendWith[${i}].messageContains needs result.messageField, the answer's field to look in`, { ...at('result', 'resendWith', String(i), 'messageContains'), hint: 'add result.messageField (e.g. message), or remove messageContains' });
@@ -563,6 +634,31 @@ function checkConnectorAddress(connector: ConnectorConfig, src: SourceFile, env:
   }
 }
 
+/** Header names that carry a credential (other headers, `x-api-version: 2`, may be written as they are). */
+const SECRET_HEADER = /authorization|token|key|secret|passw|cookie|session|credential|signature/i;
+
+/**
+ * Secrets live in the environment, never in a committed file: a password, client secret, checksum secret or
+ * credential header written without `${…}` is refused (README: "Secrets never live in committed files").
+ */
+function checkLiteralSecrets(src: SourceFile, error: (message: string, extra?: Partial<ConfigIssue>) => void): void {
+  const raw = src.value as Record<string, unknown>;
+  for (const path of credentialPaths(raw)) {
+    if (path[0] === 'auth' && path[1] === 'headers' && !SECRET_HEADER.test(String(path[2]))) continue;
+    const value = valueAt(raw, path);
+    if (typeof value !== 'string' || /\$\{[^}]*\}/.test(value)) continue;
+    const where = src.locate(path);
+    const bearer = path[1] === 'headers' && /^bearer\s/i.test(value);
+    const name = `${String(raw.id ?? 'SYSTEM')}_${bearer ? 'token' : String(path[path.length - 1])}`.replace(/([a-z])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase();
+    const example = path[1] === 'headers' && /^(bearer|basic)\s/i.test(value) ? `"${value.split(/\s/)[0]} \${${name}}"` : `"\${${name}}"`;
+    // The value itself is not repeated: it is the secret.
+    error(`${path.join('.')} is written in the file: secrets come from the environment only`, {
+      field: path.join('.'), line: where.line, column: where.column,
+      hint: `write ${path[path.length - 1]}: ${example} and set ${name} where the hub runs (a \${${name}:-default} is for the demo simulators only)`,
+    });
+  }
+}
+
 /** Loopback addresses and the names reserved for tests (RFC 6761): where the demo simulators and test doubles live. */
 function isDemoHost(hostname: string): boolean {
   const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
@@ -604,6 +700,24 @@ function variablesIn(text: unknown): string[] {
 function defaultsUsed(text: unknown, env: NodeJS.ProcessEnv): string[] {
   if (typeof text !== 'string') return [];
   return [...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*):-[^}]*\}/g)].map((m) => m[1]!).filter((name) => env[name] === undefined || env[name] === '');
+}
+
+/** A `${…}` written as a plain (unquoted) value inside a YAML flow map `{ … }` on this line, if any. */
+function unquotedInterpolationInFlow(line: string): string | undefined {
+  const code = line.replace(/\s#.*$/, '');
+  const open = code.indexOf('{');
+  if (open < 0) return undefined;
+  // Drop quoted strings: a quoted ${…} is fine.
+  const bare = code.slice(open).replace(/"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'/g, (q) => ' '.repeat(q.length));
+  return /\$\{[^}]*\}/.exec(bare)?.[0];
+}
+
+/** The value around `${…}` on a flow-map line (`Bearer ${TOKEN}`), for the hint. */
+function quotedValueOf(line: string, expr: string): string {
+  const at = line.indexOf(expr);
+  const start = Math.max(line.lastIndexOf(':', at) + 1, line.lastIndexOf(',', at) + 1, line.lastIndexOf('{', at) + 1);
+  const ends = [line.indexOf(',', at + expr.length), line.indexOf('}', at + expr.length)].filter((i) => i >= 0);
+  return line.slice(start, ends.length ? Math.min(...ends) : line.length).trim();
 }
 
 type AjvErrors = NonNullable<ValidateFunction['errors']>;
@@ -773,6 +887,27 @@ function normaliseHub(value: Record<string, unknown>, root: string): HubConfig {
   };
 }
 
+/** The property names at a path of a schema (following $ref and allOf), for suggestions. */
+function fieldNamesOf(schemas: SchemaSet, name: string, path: string[]): string[] {
+  const start = schemas.byName(name);
+  if (!start) return [];
+  let nodes: SchemaNode[] = [start];
+  for (const key of path) nodes = stepInto(schemas, nodes, key);
+  const names = new Set<string>();
+  const visit = (node: SchemaNode, depth: number): void => {
+    if (depth > 16) return;
+    if (typeof node.schema.$ref === 'string') {
+      const target = schemas.resolveRef(node.baseId, node.schema.$ref);
+      if (target) visit(target, depth + 1);
+    }
+    for (const part of (node.schema.allOf as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId: node.baseId }, depth + 1);
+    for (const key of Object.keys((node.schema.properties as Record<string, unknown> | undefined) ?? {})) names.add(key);
+  };
+  for (const node of nodes) visit(node, 0);
+  // The envelope fields are stamped by the hub and differ on every delivery: never a key.
+  return [...names].filter((n) => !(ENVELOPE_FIELDS as readonly string[]).includes(n));
+}
+
 /** Whether a dotted path names a property of a schema (following $ref and allOf). */
 function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean {
   const start = schemas.byName(name);
@@ -796,6 +931,136 @@ function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean 
     nodes = next;
   }
   return true;
+}
+
+type SchemaNode = { schema: JsonSchema; baseId: string };
+
+/** Schema nodes reached from `nodes` through one path segment (a property, or an index into items). */
+function stepInto(schemas: SchemaSet, nodes: SchemaNode[], key: string | number | '*'): SchemaNode[] {
+  const next: SchemaNode[] = [];
+  const visit = (node: SchemaNode, depth: number): void => {
+    if (depth > 16 || !node.schema || typeof node.schema !== 'object') return;
+    const { schema, baseId } = node;
+    if (typeof schema.$ref === 'string') {
+      const target = schemas.resolveRef(baseId, schema.$ref);
+      if (target) visit(target, depth + 1);
+    }
+    for (const keyword of ['allOf', 'anyOf', 'oneOf'] as const) for (const part of (schema[keyword] as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId }, depth + 1);
+    if (typeof key === 'string' && key !== '*') {
+      const properties = schema.properties as Record<string, JsonSchema> | undefined;
+      if (properties && Object.hasOwn(properties, key)) next.push({ schema: properties[key]!, baseId });
+    } else {
+      const prefix = schema.prefixItems as JsonSchema[] | undefined;
+      if (typeof key === 'number' && prefix?.[key]) next.push({ schema: prefix[key]!, baseId });
+      else if (schema.items && typeof schema.items === 'object') next.push({ schema: schema.items as JsonSchema, baseId });
+    }
+  };
+  for (const node of nodes) visit(node, 0);
+  return next;
+}
+
+/** What a field's schema lets it be: its enum/const values (as text, as conditions compare) and JSON types, when known. */
+function valuesOf(schemas: SchemaNode[], set: SchemaSet): { values?: string[]; types?: string[] } {
+  let values: string[] | undefined;
+  let types: string[] | undefined;
+  const visit = (node: SchemaNode, depth: number): void => {
+    if (depth > 16 || !node.schema || typeof node.schema !== 'object') return;
+    const { schema, baseId } = node;
+    if (typeof schema.$ref === 'string') {
+      const target = set.resolveRef(baseId, schema.$ref);
+      if (target) visit(target, depth + 1);
+    }
+    for (const part of (schema.allOf as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId }, depth + 1);
+    // anyOf/oneOf widen what is allowed: without following every branch, say nothing rather than something wrong.
+    if (schema.anyOf || schema.oneOf) {
+      values = undefined;
+      types = undefined;
+      return;
+    }
+    const here = Array.isArray(schema.enum) ? (schema.enum as unknown[]).map(String) : 'const' in schema ? [String(schema.const)] : undefined;
+    if (here) values = values ? values.filter((v) => here.includes(v)) : here;
+    const type = typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? (schema.type as string[]) : undefined;
+    if (type) types = types ? types.filter((t) => type.includes(t)) : type;
+  };
+  if (schemas.length !== 1) return {};
+  visit(schemas[0]!, 0);
+  return { values, types };
+}
+
+/** Whether a literal written in a condition (compared as text) could ever equal a value of these JSON types. */
+function literalFitsTypes(literal: string, types: string[]): boolean {
+  return types.some((t) => t === 'string'
+    || (t === 'boolean' && (literal === 'true' || literal === 'false'))
+    || (t === 'integer' && /^-?\d+$/.test(literal))
+    || (t === 'number' && literal.trim() !== '' && Number.isFinite(Number(literal)))
+    || (t === 'null' && literal === 'null')
+    || t === 'object' || t === 'array');
+}
+
+interface ConditionProblem { severity: 'error' | 'warning'; message: string; hint: string; at: Array<string | number> }
+
+/**
+ * Literals in a condition's equals / notEquals / in that the field's schema never allows ("REVOKE" for an enum
+ * [ISSUED, RENEWED, REVOKED], "yes" for a boolean): the condition could never hold (or always would).
+ */
+function conditionValueProblems(cond: Condition, schemas: SchemaSet, scope: SchemaNode[], root: SchemaNode[] = scope): ConditionProblem[] {
+  switch (cond.kind) {
+    case 'all':
+    case 'any':
+      return cond.items.flatMap((c) => conditionValueProblems(c, schemas, scope, root));
+    case 'not':
+      return conditionValueProblems(cond.item, schemas, scope, root);
+    case 'exists':
+      return [];
+    default: {
+      const nodes = nodesAt(cond.path, schemas, scope, root);
+      if (!nodes) return [];
+      const known = valuesOf(nodes, schemas);
+      const types = known.types;
+      // A boolean field is true or false: "yes" never matches, like a value outside an enum.
+      const values = known.values ?? (types?.length && types.every((t) => t === 'boolean') ? ['true', 'false'] : undefined);
+      const literals = cond.kind === 'in' ? cond.values : [cond.value];
+      const opAt = [...cond.at, cond.kind];
+      const out: ConditionProblem[] = [];
+      const severity = cond.kind === 'notEquals' ? 'warning' : 'error';
+      const never = cond.kind === 'notEquals' ? 'so the condition always holds' : '';
+      if (values) {
+        const bad = literals.filter((l) => !values.includes(l));
+        for (const l of bad) {
+          const near = closest(l, values);
+          out.push({ severity, at: opAt, message: `condition compares ${cond.path.text} with ${JSON.stringify(l)}, which is not one of its values (${values.join(', ')})${never ? `, ${never}` : ''}`, hint: `${near !== undefined ? `did you mean ${JSON.stringify(near)}? ` : ''}use one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
+        }
+      } else if (types && !types.includes('string')) {
+        for (const l of literals.filter((x) => !literalFitsTypes(x, types))) {
+          out.push({ severity: 'warning', at: opAt, message: `condition compares ${cond.path.text} (${types.join(' | ')}) with ${JSON.stringify(l)}, which a value of that type never is`, hint: types.includes('boolean') ? 'compare a boolean with true or false' : `write a value of type ${types.join(' | ')}` });
+        }
+      }
+      return out;
+    }
+  }
+}
+
+function nodesAt(path: SourcePath, schemas: SchemaSet, scope: SchemaNode[], root: SchemaNode[]): SchemaNode[] | undefined {
+  if (path.base === 'request') return undefined;
+  let nodes = path.base === 'root' ? root : scope;
+  for (const seg of path.segments) {
+    nodes = stepInto(schemas, nodes, seg);
+    if (nodes.length === 0) return undefined;
+  }
+  return nodes;
+}
+
+/** Condition problems of every rule of a mapping (inside each: relative to the item). */
+function mappingConditionProblems(fields: FieldSet, schemas: SchemaSet, scope: SchemaNode[], root: SchemaNode[]): Array<{ problem: ConditionProblem; at: Array<string | number> }> {
+  const out: Array<{ problem: ConditionProblem; at: Array<string | number> }> = [];
+  for (const rule of fields.rules) {
+    if (rule.when) for (const problem of conditionValueProblems(rule.when, schemas, scope, root)) out.push({ problem, at: problem.at });
+    if (rule.kind === 'each') {
+      const list = nodesAt(rule.path, schemas, scope, root);
+      if (list) out.push(...mappingConditionProblems(rule.fields, schemas, stepInto(schemas, list, '*'), root));
+    }
+  }
+  return out;
 }
 
 /** "did you mean …?" for a near miss (operation ids are case-sensitive), then every operation of that direction. */
@@ -856,6 +1121,8 @@ function listFiles(dir: string, keep: (file: string) => boolean): string[] {
 interface SchemaProblem {
   message: string;
   path?: string[];
+  /** The keyword's place, shown as [field] (only where the message itself does not name it). */
+  field?: string;
   hint?: string;
 }
 
@@ -914,10 +1181,75 @@ function describeSchemaError(e: Error, name: string, schemas: SchemaSet, what: s
   if (keyword) {
     return { message: `${what}: unknown keyword "${keyword[1]}"`, path: doc ? pathOfKey(doc, keyword[1]!) : undefined, hint: `${suggestion(keyword[1]!, SCHEMA_KEYWORDS, 'keywords')} (the hub's own annotations are x-pii and x-note)` };
   }
-  // "keyword "x-pii" value is invalid at path "#/properties/CanBo": …", "schema is invalid: data/properties/a/type must be …"
-  const pointer = /at path "(#[^"]*)"/.exec(text)?.[1] ?? /^schema is invalid: data(\/[^ ,]*)?/.exec(text)?.[1] ?? undefined;
+  const invalid = /^schema is invalid: data(\/[^ ,]*)? ([^,]*)/.exec(text);
+  if (invalid) return metaSchemaProblem(doc, pointerToPath(invalid[1] ?? ''), invalid[2]!, what);
+  // "keyword "x-pii" value is invalid at path "#/properties/CanBo": …"
+  // Strict mode names the place as a URI: 'missing type "number" for keyword "maximum" at "https://…/x.json#/properties/a"'.
+  const pointer = /at path "(#[^"]*)"/.exec(text)?.[1] ?? /at "[^"#]*(#[^"]*)"/.exec(text)?.[1] ?? /^schema is invalid: data(\/[^ ,]*)?/.exec(text)?.[1] ?? undefined;
   const hint = /keyword "x-pii"/.test(text) ? `x-pii is one of ${PII_LEVELS.map((l) => `"${l}"`).join(', ')}` : 'check the keyword and its value against JSON Schema 2020-12 (docs/connectors.md)';
-  return { message: `${what}: ${text}`, path: atPointer(pointer), hint };
+  // Ajv names the place from the schema a $ref led to ("#/properties/HoVaTen" inside $defs/CongDan): find it in the file.
+  let path = atPointer(pointer);
+  if (path && doc) path = placeInDocument(doc, path);
+  const strictKeyword = /for keyword "([^"]+)"/.exec(text)?.[1];
+  if (path && strictKeyword && valueAtPath(doc, [...path, strictKeyword]) !== undefined) path = [...path, strictKeyword];
+  return { message: `${what}: ${text}`, path, hint };
+}
+
+function valueAtPath(root: unknown, path: string[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (!node || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** `path` itself when the document has it, else the first place in the document (depth first) under which it does. */
+function placeInDocument(doc: unknown, path: string[], prefix: string[] = [], depth = 0): string[] {
+  if (valueAtPath(doc, path) !== undefined || depth > 0) return path;
+  const found = (node: unknown, at: string[], level: number): string[] | undefined => {
+    if (!node || typeof node !== 'object' || level > 32) return undefined;
+    if (at.length && valueAtPath(node, path) !== undefined) return [...at, ...path];
+    for (const [k, child] of Object.entries(node)) {
+      const inner = found(child, [...at, k], level + 1);
+      if (inner) return inner;
+    }
+    return undefined;
+  };
+  return found(doc, prefix, 0) ?? path;
+}
+
+const JSON_SCHEMA_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'];
+/** Names integrators write for a JSON Schema type (from other languages or XML Schema). */
+const TYPE_ALIASES: Record<string, string> = {
+  int: 'integer', long: 'integer', short: 'integer', byte: 'integer', bigint: 'integer',
+  float: 'number', double: 'number', decimal: 'number', numeric: 'number',
+  bool: 'boolean', str: 'string', text: 'string', date: 'string', datetime: 'string', list: 'array', map: 'object', dict: 'object',
+};
+
+/**
+ * A schema that breaks the JSON Schema meta-schema ("type": "int", "required": "x"), said at the keyword Ajv names:
+ * Ajv's own message ("data/properties/a/type must be equal to one of the allowed values, … must match a schema in anyOf")
+ * names neither the value nor what to write.
+ */
+function metaSchemaProblem(doc: JsonSchema | undefined, path: string[], complaint: string, what: string): SchemaProblem {
+  const keyword = path[path.length - 1];
+  const value = atPointer(doc, `/${path.map((t) => t.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`);
+  const field = path.join('.') || undefined;
+  const typeHint = (given: string) => {
+    const near = TYPE_ALIASES[given.toLowerCase()] ?? JSON_SCHEMA_TYPES.find((t) => t === given.toLowerCase()) ?? closest(given, JSON_SCHEMA_TYPES);
+    return `${near !== undefined ? `did you mean "${near}"? ` : ''}a JSON Schema type is one of ${JSON_SCHEMA_TYPES.map((t) => `"${t}"`).join(', ')}${given.toLowerCase().startsWith('date') ? ' (a date is "type": "string" with a "format")' : ''}`;
+  };
+  if (keyword === 'type' && path[path.length - 2] !== 'properties') {
+    const bad = (Array.isArray(value) ? value : [value]).find((v) => typeof v !== 'string' || !JSON_SCHEMA_TYPES.includes(v));
+    if (typeof bad === 'string') return { message: `${what}: ${JSON.stringify(bad)} is not a JSON Schema type`, path, field, hint: typeHint(bad) };
+    return { message: `${what}: "type" must be a type name or a list of them, not ${JSON.stringify(value)}`, path, field, hint: typeHint('') };
+  }
+  if ((keyword === 'required' || keyword === 'enum') && !Array.isArray(value)) {
+    const list = keyword === 'required' ? 'the names of required fields' : 'the allowed values';
+    return { message: `${what}: "${keyword}" must be a list of ${list}, not ${JSON.stringify(value)}`, path, field, hint: `write "${keyword}": [${JSON.stringify(value)}]` };
+  }
+  return { message: `${what}: ${field ?? '(the schema)'} ${complaint}${value !== undefined && typeof value !== 'object' ? ` (it is ${JSON.stringify(value)})` : ''}`, path, field, hint: 'check the keyword and its value against JSON Schema 2020-12 (docs/connectors.md)' };
 }
 
 /** Path (for locate) of the first object in `node` holding `key`: `value`, depth first. */

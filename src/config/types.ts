@@ -93,7 +93,15 @@ export interface OperationConfig {
   path?: string;
   soapAction?: string;
   element?: string;
-  notFound?: { missing: string };
+  /** When the peer's answer means "no such record" (404 client.not-found for the caller): any of these. */
+  notFound?: {
+    /** A dotted path in the native answer whose absence (or emptiness) means not found. */
+    missing?: string;
+    /** HTTP statuses of the answer that mean not found (e.g. 404), before it is read. */
+    status?: number[];
+    /** Codes at result.codeField that mean not found, judged before result's verdict. */
+    codes?: Array<string | number>;
+  };
   idempotencyKey?: string[];
   /** Service code under the connector's participant (default: the operation id); access rights name it. */
   service?: string;

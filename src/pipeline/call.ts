@@ -41,8 +41,16 @@ export async function callOperation(ctx: CallContext, destination: OperationRef,
   const response = operation.response;
   const canonicalType = operation.canonical.response;
   if (!response || !canonicalType) throw new HubError('server.no-response-mapping', `${connector.id}.${operation.id} has no response mapping`, { status: 500 });
+  const notFound = operation.notFound;
+  // A peer that says "no such record" with an HTTP status (404): the caller's 404, not a failing peer.
+  if (notFound?.status?.includes(answer.status)) throw notFoundError(connector);
   const native = ctx.conform(response.schema, decodeAnswer(connector, answer, ctx.soap));
   onAnswerSide(() => ctx.checksums.check(connector, operation, 'response', native));
+  // ... or with a result code ({ma_loi: "01"}), which result: alone would judge a refusal.
+  if (notFound?.codes && operation.result) {
+    const code = readPath(native, operation.result.codeField);
+    if (code !== undefined && code !== null && notFound.codes.some((c) => String(c) === String(code))) throw notFoundError(connector);
+  }
   // The peer's own verdict in a 200 answer ({MaLoi, ThongBao}…): a refusal or "under maintenance" is not "not found".
   const verdict = judgeAnswer(operation, native);
   if (verdict.kind !== 'ok') {
@@ -53,9 +61,7 @@ export async function callOperation(ctx: CallContext, destination: OperationRef,
     });
   }
   validate(registry, response.schema, native, (detail) => new HubError('transport.bad-response', `Câu trả lời của ${connector.id} không đúng lược đồ / the peer's answer does not match ${response.schema}`, { status: 502, detail }));
-  if (operation.notFound && isAbsent(readPath(native, operation.notFound.missing))) {
-    throw new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${connector.name} / no matching record at ${connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });
-  }
+  if (notFound?.missing !== undefined && isAbsent(readPath(native, notFound.missing))) throw notFoundError(connector);
   const canonicalResponse = stamp(onAnswerSide(() => mapWith(registry, response.mapping, native, outbound)), {
     messageId: ids.newId(), messageType: canonicalType, occurredAt: isoVn(ctx.now()), correlationId: ids.correlationId, source: connector.participant,
   });
@@ -71,6 +77,10 @@ export function onAnswerSide<T>(run: () => T): T {
     const hubError = toHubError(error);
     throw hubError.status < 500 ? hubError.withStatus(502) : hubError;
   }
+}
+
+function notFoundError(connector: { id: string; name: string }): HubError {
+  return new HubError('client.not-found', `Không tìm thấy dữ liệu tại ${connector.name} / no matching record at ${connector.id}`, { status: 404, detail: [{ reason: 'the destination answered that it holds no matching record', code: 'not-found' }] });
 }
 
 function isAbsent(value: unknown): boolean {
