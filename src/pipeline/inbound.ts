@@ -254,18 +254,12 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
     }
 
     /** The record, written now or, when the log refuses it, again later until the log takes it. Never rejects. */
-    async function keep(record: LogRecord): Promise<void> {
-      try {
-        await remember(record);
-      } catch (error) {
-        later(record, error);
-      }
+    function keep(record: LogRecord): Promise<void> {
+      return lateWrites.keep(() => remember(record), { messageId, state: record.state }, request.log ?? log);
     }
 
-    function later(record: LogRecord, error: unknown, why = 'message log write failed; the record will be written later'): void {
-      const facts = { messageId, state: record.state };
-      (request.log ?? log).error({ ...facts, err: error }, why);
-      lateWrites.add(() => remember(record), facts, request.log ?? log);
+    function later(record: LogRecord, error: unknown, why?: string): void {
+      lateWrites.retry(() => remember(record), error, { messageId, state: record.state }, request.log ?? log, why);
     }
 
     /** The message log's record of this message: awaited for async acceptance (durable before 202); see `keep` otherwise. */

@@ -42,6 +42,21 @@ export class LateWrites {
     this.#log = log;
   }
 
+  /** Writes now; when the log refuses, says so and tries again later (`retry`). Never rejects. */
+  async keep(write: () => Promise<unknown>, facts: Record<string, unknown>, log: Logger = this.#log): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      this.retry(write, error, facts, log);
+    }
+  }
+
+  /** `write` was refused with `error`: logged, and tried again later. */
+  retry(write: () => Promise<unknown>, error: unknown, facts: Record<string, unknown>, log: Logger = this.#log, why = 'message log write failed; the record will be written later'): void {
+    log.error({ ...facts, err: error }, why);
+    this.add(write, facts, log);
+  }
+
   /** `write` was refused just now: it is tried again later. `facts` name the record in log lines (never its payload). */
   add(write: () => Promise<unknown>, facts: Record<string, unknown>, log: Logger = this.#log): void {
     if (this.#stop.signal.aborted) {
