@@ -130,11 +130,12 @@ export async function buildApp({ registry, pipeline, log, admin, metrics, onAcce
     reply.header('x-request-id', request.id);
   });
   // The codecs read UTF-8 as sent: another charset, or a compressed body, would only be misreported as malformed.
-  app.addHook('preParsing', async (request, _reply, payload) => {
+  // Callback style: it runs for every request, and an async hook would cost each one a promise.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
     const hasBody = request.headers['transfer-encoding'] !== undefined || (request.headers['content-length'] ?? '0') !== '0';
     const refused = hasBody ? unreadableBody(request.headers) : undefined;
-    if (refused) throw refused;
-    return payload;
+    if (refused) done(refused);
+    else done(null, payload);
   });
 
   await app.register(swagger, {
