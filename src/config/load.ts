@@ -912,23 +912,10 @@ function fieldNamesOf(schemas: SchemaSet, name: string, path: string[]): string[
 function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean {
   const start = schemas.byName(name);
   if (!start) return false;
-  let nodes: Array<{ schema: JsonSchema; baseId: string }> = [start];
+  let nodes: SchemaNode[] = [start];
   for (const key of path.split('.')) {
-    const next: Array<{ schema: JsonSchema; baseId: string }> = [];
-    const visit = (node: { schema: JsonSchema; baseId: string }, depth: number): void => {
-      if (depth > 16) return;
-      const { schema, baseId } = node;
-      if (typeof schema.$ref === 'string') {
-        const target = schemas.resolveRef(baseId, schema.$ref);
-        if (target) visit(target, depth + 1);
-      }
-      for (const part of (schema.allOf as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId }, depth + 1);
-      const properties = schema.properties as Record<string, JsonSchema> | undefined;
-      if (properties && Object.hasOwn(properties, key)) next.push({ schema: properties[key]!, baseId });
-    };
-    for (const node of nodes) visit(node, 0);
-    if (next.length === 0) return false;
-    nodes = next;
+    nodes = stepInto(schemas, nodes, key);
+    if (nodes.length === 0) return false;
   }
   return true;
 }
