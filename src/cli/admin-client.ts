@@ -1,6 +1,17 @@
+import { hostname, userInfo } from 'node:os';
 import { request } from 'undici';
 import { loadRegistry } from '../config/load.js';
 import { resolveRoot } from './root.js';
+
+/** The operator as the machine knows them (`user@host`), or LIENTHONG_ADMIN_ACTOR when set; undefined if neither is usable. */
+function operatorName(): string | undefined {
+  if (process.env.LIENTHONG_ADMIN_ACTOR) return process.env.LIENTHONG_ADMIN_ACTOR;
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Talks to a running hub's admin API (the CLI never opens the hub's stores behind its back). */
 export interface AdminClient {
@@ -19,6 +30,9 @@ export function adminClient(options: { root?: string; url?: string }): AdminClie
   }
   const url = base.replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/json' };
+  // Replays, discards and access changes are recorded with who asked: the hub knows only the token, so the CLI says who.
+  const who = operatorName();
+  if (who) headers['x-admin-actor'] = who;
   if (process.env.LIENTHONG_ADMIN_TOKEN) headers.authorization = `Bearer ${process.env.LIENTHONG_ADMIN_TOKEN}`;
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
     let res;

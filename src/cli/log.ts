@@ -28,7 +28,7 @@ export async function logShow(id: string, options: { root?: string; url?: string
   }
   console.log(JSON.stringify(withLocalTimes(history.message), null, 2));
   for (const e of history.events) {
-    const extra = ['destination', 'attempt', 'succeeded', 'httpStatus', 'durationMs', 'errorType', 'reason'].filter((k) => e[k] !== undefined && e[k] !== null).map((k) => `${k}=${String(e[k])}`).join(' ');
+    const extra = ['destination', 'attempt', 'succeeded', 'httpStatus', 'durationMs', 'errorType', 'reason', 'actor'].filter((k) => e[k] !== undefined && e[k] !== null).map((k) => `${k}=${String(e[k])}`).join(' ');
     console.log(`${formatTime(e.at as number)}  ${String(e.kind).padEnd(16)} ${extra}`);
   }
   return 0;

@@ -116,6 +116,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
       });
     }
     const q = needQueue();
+    const actor = actorOf(request, adminToken);
     const filter = body.filter ?? {};
     const targets = body.ids ?? (await q.listDead(toFilter(filter, 'filter.limit', 1000))).map((d) => d.id);
     const looked = await Promise.all(targets.map((id) => q.getDead(id)));
@@ -127,7 +128,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     // The replay is written to the log BEFORE the deliveries go back to the queue: another hub may deliver one at once,
     // and its `delivered` must come after this `replayed` in the log's write order, from which states are settled.
     if (messageLog && found.length) {
-      await messageLog.recordEvents(found.map((d) => ({ messageId: d.messageId, deliveryId: d.id, destination: d.destination, at: Date.now(), kind: 'replayed' as const })));
+      await messageLog.recordEvents(found.map((d) => ({ messageId: d.messageId, deliveryId: d.id, destination: d.destination, at: Date.now(), kind: 'replayed' as const, actor })));
     }
     const replayed = await q.replay(found.map((d) => d.id));
     // The messages' states follow from their events (accepted again while a replayed delivery is under way), never
@@ -154,7 +155,7 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     const dead = await q.getDead(id);
     if (!dead || !(await q.discard(id, reason))) throw new HubError('client.not-found', `no dead letter ${id}`, { status: 404 });
     if (messageLog) {
-      await messageLog.recordEvents([{ messageId: dead.messageId, deliveryId: id, destination: dead.destination, at: Date.now(), kind: 'discarded', reason }]);
+      await messageLog.recordEvents([{ messageId: dead.messageId, deliveryId: id, destination: dead.destination, at: Date.now(), kind: 'discarded', reason, actor: actorOf(request, adminToken) }]);
       await messageLog.settle([dead.messageId]);
     }
     request.log.info({ deliveryId: id }, 'dead letter discarded');

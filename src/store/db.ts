@@ -57,6 +57,7 @@ export interface EventsTable {
   mapping_id: string | null;
   request_in_at: NullableMillis;
   response_out_at: NullableMillis;
+  actor: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** The audit journal (see journal.ts): one entry per write, chained by hash per writer (chain). */

@@ -69,7 +69,9 @@ type EventColumns = Omit<Selectable<EventsTable>, 'id'> | Insertable<EventsTable
  */
 export function eventFacts(id: number | string, row: EventColumns): EvidenceEvent {
   const r = row as Omit<Selectable<EventsTable>, 'id'>;
-  const facts: Record<string, unknown> = { at: num(r.at) };
+  const facts: Record<string, unknown> = {};
+  if (r.actor != null) facts.actor = r.actor;
+  facts.at = num(r.at);
   if (r.attempt != null) facts.attempt = Number(r.attempt);
   if (r.delivery_id != null) facts.deliveryId = r.delivery_id;
   if (r.destination != null) facts.destination = r.destination;

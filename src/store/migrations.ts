@@ -124,6 +124,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('messages').dropColumn('signature').execute();
       },
     },
+    // Who asked for an operator's action (a replay, a discard), as the admin API knows it.
+    '0004-event-actor': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('events').addColumn('actor', 'text').execute();
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.alterTable('events').dropColumn('actor').execute();
+      },
+    },
   };
 }
 

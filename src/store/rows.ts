@@ -70,6 +70,7 @@ export function eventRow(event: LogEvent): Insertable<EventsTable> {
     mapping_id: opt(event.mappingId),
     request_in_at: optMs(event.requestInAt),
     response_out_at: optMs(event.responseOutAt),
+    actor: opt(event.actor),
   };
 }
 
@@ -134,5 +135,6 @@ export function toEvent(row: Selectable<EventsTable>): LogEvent {
   if (requestInAt !== undefined) event.requestInAt = requestInAt;
   const responseOutAt = num(row.response_out_at);
   if (responseOutAt !== undefined) event.responseOutAt = responseOutAt;
+  if (row.actor != null) event.actor = row.actor;
   return event;
 }

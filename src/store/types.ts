@@ -70,6 +70,8 @@ export interface LogEvent {
   mappingId?: string;
   requestInAt?: number;
   responseOutAt?: number;
+  /** Who asked for it: the admin API's actor of a replay or discard (see server/admin.ts `actorOf`). */
+  actor?: string;
 }
 
 export interface LogQuery {

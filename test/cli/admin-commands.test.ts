@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { hostname, userInfo } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/cli/admin-client.js';
@@ -10,7 +11,7 @@ import { logSearch, logShow } from '../../src/cli/log.js';
  * is asked: what the commands send (times), and what they print from the answers. TZ is set here, not taken from
  * the machine.
  */
-interface Asked { method: string; path: string; query: Record<string, string>; body?: unknown }
+interface Asked { method: string; path: string; query: Record<string, string>; body?: unknown; actor?: string }
 let server: Server;
 let url: string;
 let asked: Asked[] = [];
@@ -26,7 +27,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     void read(req).then((body) => {
       const parsed = new URL(req.url ?? '/', 'http://x');
-      const a: Asked = { method: req.method ?? '', path: parsed.pathname, query: Object.fromEntries(parsed.searchParams), body };
+      const a: Asked = { method: req.method ?? '', path: parsed.pathname, query: Object.fromEntries(parsed.searchParams), body, actor: req.headers['x-admin-actor'] as string | undefined };
       asked.push(a);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(a)));
     });
@@ -145,5 +146,28 @@ describe('printed times are local, with their offset', () => {
     out = [];
     await dlqShow('d1', { url, json: true });
     expect(JSON.parse(out[0]!).deadAt).toBe(at);
+  });
+});
+
+describe('the CLI says who asks', () => {
+  const saved = process.env.LIENTHONG_ADMIN_ACTOR;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.LIENTHONG_ADMIN_ACTOR;
+    else process.env.LIENTHONG_ADMIN_ACTOR = saved;
+  });
+
+  it('sends LIENTHONG_ADMIN_ACTOR as x-admin-actor, else user@host', async () => {
+    answer = () => ({ replayed: 1, requested: 1 });
+    process.env.LIENTHONG_ADMIN_ACTOR = 'tran.van.thu';
+    expect(await dlqReplay(['d1'], { url })).toBe(0);
+    delete process.env.LIENTHONG_ADMIN_ACTOR;
+    expect(await dlqReplay(['d2'], { url })).toBe(0);
+    expect(asked.map((a) => a.actor)).toEqual(['tran.van.thu', `${userInfo().username}@${hostname()}`]);
+  });
+
+  it('prints the actor of a replay in log show', async () => {
+    answer = () => ({ message: { id: 'm1', state: 'accepted', receivedAt: Date.UTC(2025, 2, 4, 2, 15) }, events: [{ at: Date.UTC(2025, 2, 4, 2, 16), kind: 'replayed', destination: 'emc.TrackingMCDT', actor: 'loopback (x-admin-actor: tran.van.thu)' }] });
+    expect(await logShow('m1', { url })).toBe(0);
+    expect(out.at(-1)).toMatch(/replayed\s+destination=emc\.TrackingMCDT actor=loopback \(x-admin-actor: tran\.van\.thu\)$/);
   });
 });

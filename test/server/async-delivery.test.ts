@@ -165,6 +165,8 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     await waitFor(async () => (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body.message.state === 'delivered', 5_000, 'delivered state');
     const history = (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body;
     expect(history.events.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(['dead-lettered', 'replayed', 'delivered']));
+    // Who replayed is recorded: here a loopback caller that claimed no name.
+    expect(history.events.filter((e: { kind: string }) => e.kind === 'replayed').map((e: { actor?: string }) => e.actor)).toEqual(['loopback', 'loopback']);
   });
 
   it('discards a dead letter with a reason', async () => {
@@ -173,11 +175,11 @@ describe('asynchronous delivery of dossier status changes to DVCQG and EMC', () 
     const { body } = await post(status(code, '3', 50));
     const dead = await waitFor(async () => (await call(`${hub.url}/admin/dead-letters?messageId=${body.messageId}`, 'GET')).body.items[0], 10_000, 'a dead letter');
     dvcqg.setMode('normal');
-    const res = await call(`${hub.url}/admin/dead-letters/${dead.id}/discard`, 'POST', { reason: 'hồ sơ nhập nhầm (kiểm thử)' });
+    const res = await call(`${hub.url}/admin/dead-letters/${dead.id}/discard`, 'POST', { reason: 'hồ sơ nhập nhầm (kiểm thử)' }, { 'x-admin-actor': 'van.thu@may-kiem-thu' });
     expect(res.status).toBe(200);
     expect((await call(`${hub.url}/admin/dead-letters/${dead.id}`, 'GET')).status).toBe(404);
     const history = (await call(`${hub.url}/admin/messages/${body.messageId}`, 'GET')).body;
-    expect(history.events.find((e: { kind: string }) => e.kind === 'discarded')).toMatchObject({ reason: 'hồ sơ nhập nhầm (kiểm thử)' });
+    expect(history.events.find((e: { kind: string }) => e.kind === 'discarded')).toMatchObject({ reason: 'hồ sơ nhập nhầm (kiểm thử)', actor: 'loopback (x-admin-actor: van.thu@may-kiem-thu)' });
   });
 
   it('rejects bad events with a structured 400 and records them as rejected', async () => {

@@ -200,7 +200,7 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       await hubB.recordEvents([{ ...delivery, at: T0 + 10, kind: 'dead-lettered', reason: 'gave up' }]);
       await hubB.settle([m.id]);
       await hubA.recordMessage(m); // arrives late: takes its state from the events, stated as its own entry
-      await hubA.recordEvents([{ ...delivery, at: T0 + 40, kind: 'replayed' }]);
+      await hubA.recordEvents([{ ...delivery, at: T0 + 40, kind: 'replayed', actor: 'loopback (x-admin-actor: tran.van.thu)' }]);
       await hubA.settle([m.id]);
       await hubB.recordEvents([{ ...delivery, at: T0 + 30, kind: 'delivered' }]);
       await hubB.settle([m.id]);
@@ -210,6 +210,10 @@ export function describeAuditJournal(label: string, makeStore: () => Promise<Tes
       expect(entries.map((e) => [e.kind, JSON.parse(String(e.facts)).state])).toEqual([['message', 'accepted'], ['state', 'dead-lettered'], ['state', 'accepted'], ['state', 'delivered']]);
       expect((await store.raw('select state from messages where id = ?', [m.id]))[0]!.state).toBe('delivered');
       expect((await verify(store)).findings).toEqual([]);
+      // Who replayed is a fact of the journal too: changing it afterwards is named.
+      const replay = await eventId(store, m.id, 'replayed');
+      await store.exec('update events set actor = ? where id = ?', ['loopback (x-admin-actor: ai.khac)', replay]);
+      expect((await verify(store)).findings).toEqual([finding({ code: 'edited', table: 'events', id: String(replay), detail: expect.stringContaining('actor') })]);
     });
 
     it('replays a re-recorded message as the upsert does, and signs at the pace asked, not once per commit', async () => {

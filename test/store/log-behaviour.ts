@@ -269,17 +269,19 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
         full,
         { messageId: m.id, at: T0 + 100, kind: 'received' },
       ]);
-      await log.recordEvents([{ messageId: m.id, at: T0 + 200, kind: 'accepted' }, { messageId: m.id, at: T0 + 300, kind: 'retry-scheduled' }]);
+      const replayed: LogEvent = { messageId: m.id, deliveryId: 'dlv-1', at: T0 + 350, kind: 'replayed', actor: 'loopback (x-admin-actor: tran.van.thu)' };
+      await log.recordEvents([{ messageId: m.id, at: T0 + 200, kind: 'accepted' }, { messageId: m.id, at: T0 + 300, kind: 'retry-scheduled' }, replayed]);
       await log.recordEvents([{ messageId: 'other', at: T0, kind: 'received' }]);
 
       const h = await log.history(m.id);
       expect(h).toBeDefined();
       expect(h!.message).not.toHaveProperty('payload');
       expect(h!.message).toMatchObject({ id: m.id, hasPayload: true, dossierCode: m.dossierCode });
-      expect(h!.events.map((e) => e.kind)).toEqual(['received', 'accepted', 'attempt', 'retry-scheduled', 'delivered']);
+      expect(h!.events.map((e) => e.kind)).toEqual(['received', 'accepted', 'attempt', 'retry-scheduled', 'replayed', 'delivered']);
       expect(h!.events[2]).toEqual(full);
       expect(h!.events[0]).toEqual({ messageId: m.id, at: T0 + 100, kind: 'received' });
-      expect(h!.events[4]!.succeeded).toBe(true);
+      expect(h!.events[4]).toEqual(replayed);
+      expect(h!.events[5]!.succeeded).toBe(true);
       for (const e of h!.events) expect(typeof e.at).toBe('number');
       expect(await log.history('no-such-message')).toBeUndefined();
     });
@@ -550,7 +552,7 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       expect((await second.search({ correlationId: m.correlationId })).items.map((x) => x.id)).toEqual([m.id]);
       expect(await second.payload(m.id)).toBe('{"keep":true}');
       const migrations = await store.raw('select name from store_migration');
-      expect(migrations.map((r) => r.name)).toEqual(['0001-message-log', '0002-message-request-bytes', '0003-audit-journal']);
+      expect(migrations.map((r) => r.name)).toEqual(['0001-message-log', '0002-message-request-bytes', '0003-audit-journal', '0004-event-actor']);
     });
   });
 }

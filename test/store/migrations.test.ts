@@ -19,7 +19,7 @@ const FUTURE = '0099-from-a-newer-lienthong';
 async function expectRefusal(open: () => Promise<unknown>): Promise<void> {
   const error = await open().then(() => undefined, (e: unknown) => e as Error);
   expect(error, 'the log opened').toBeInstanceOf(Error);
-  expect(error!.message).toContain(`message log schema ${FUTURE} is newer than this lienthong understands (0003-audit-journal)`);
+  expect(error!.message).toContain(`message log schema ${FUTURE} is newer than this lienthong understands (0004-event-actor)`);
   expect(error!.message).toMatch(/newer lienthong/);
   expect(error!.message).not.toMatch(/corrupted/);
 }
@@ -47,7 +47,7 @@ describe('message log written by a newer lienthong: SQLite', () => {
     const after = new Database(sqliteFile, { readonly: true });
     const names = (after.prepare(`SELECT name FROM ${MIGRATION_TABLE} ORDER BY name`).all() as Array<{ name: string }>).map((r) => r.name);
     after.close();
-    expect(names).toEqual(['0001-message-log', '0002-message-request-bytes', '0003-audit-journal', FUTURE]);
+    expect(names).toEqual(['0001-message-log', '0002-message-request-bytes', '0003-audit-journal', '0004-event-actor', FUTURE]);
   });
 
   it('opens a log this version migrated, again and again', async () => {
