@@ -1,7 +1,8 @@
 import { adminClient, formatTime, toEpoch, withLocalTimes } from './admin-client.js';
+import { inAcceptanceOrder } from '../delivery/types.js';
 
 /** `lienthong dlq list|show|replay|discard`: the dead-letter queue of a running hub. */
-interface DeadRow { id: string; messageId: string; destination: string; orderingKey: string; attempts: number; deadAt: number; reason: string }
+interface DeadRow { id: string; messageId: string; destination: string; orderingKey: string; attempts: number; acceptedAt: number; deadAt: number; reason: string }
 interface Filters { destination?: string; route?: string; message?: string; key?: string; since?: string; limit?: string }
 
 const filterQuery = (o: Filters) => ({ destination: o.destination, routeId: o.route, messageId: o.message, orderingKey: o.key, since: toEpoch(o.since, '--since'), limit: o.limit });
@@ -45,13 +46,15 @@ export async function dlqReplay(ids: string[], options: Filters & { root?: strin
     }
     // Every match, page by page (not only the first page), unless --limit says how many.
     const cap = limit === undefined ? Infinity : Number(limit);
-    targets = [];
-    for (let offset = 0; targets.length < cap; offset += PAGE) {
-      const asked = Math.min(PAGE, cap - targets.length);
+    const matches: DeadRow[] = [];
+    for (let offset = 0; matches.length < cap; offset += PAGE) {
+      const asked = Math.min(PAGE, cap - matches.length);
       const { items } = (await client.get('/admin/dead-letters', { ...selecting, limit: asked, offset: offset || undefined })) as { items: DeadRow[] };
-      targets.push(...items.map((d) => d.id));
+      matches.push(...items);
       if (items.length < asked) break;
     }
+    // Replayed in acceptance order, across every call: one dossier's events go back in the order they were accepted.
+    targets = matches.sort(inAcceptanceOrder).map((d) => d.id);
   }
   let done = 0;
   let replayed = 0;

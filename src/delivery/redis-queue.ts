@@ -899,6 +899,14 @@ export async function openRedisQueue(opts: RedisQueueOptions): Promise<QueueDriv
       clearInterval(sweeper);
       await sweeping?.catch(() => {});
       // Handed over but never claimed: back to wait now, rather than after their lock expires.
+      // With Redis unreachable a graceful close would wait for a reconnection that may never come (the worker's
+      // connection retries forever): the connections are dropped instead, and the leases bring back what was in flight.
+      if (client.status !== 'ready' || workerConnection.status !== 'ready') {
+        await Promise.race([w.close(true).catch(report), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+        client.disconnect();
+        workerConnection.disconnect();
+        return;
+      }
       await Promise.allSettled(prefetched.splice(0).map(({ job, token }) => job.moveToWait(token)));
       await w.close().catch(report);
       await q.close().catch(report);

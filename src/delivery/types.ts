@@ -62,6 +62,13 @@ export interface DeadLetter extends Delivery {
   unsealable?: string;
 }
 
+/** Acceptance order: by acceptance time, then by message id (time-ordered), then by delivery id. */
+export function inAcceptanceOrder(a: { acceptedAt: number; messageId: string; id: string }, b: { acceptedAt: number; messageId: string; id: string }): number {
+  if (a.acceptedAt !== b.acceptedAt) return a.acceptedAt - b.acceptedAt;
+  if (a.messageId !== b.messageId) return a.messageId < b.messageId ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 /** The payload of a dead letter whose stored one cannot be opened (valid JSON: it stands for "no message"). */
 export const UNSEALABLE_PAYLOAD = 'null';
 

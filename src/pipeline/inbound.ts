@@ -108,6 +108,12 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       mark = t;
     };
     const facts: Record<string, unknown> = { messageId, connector: request.connectorId, requestBytes: request.body.length };
+    /**
+     * Deliveries handed to the queue whose fate is unknown: set while the queue's answer is awaited. A queue that
+     * failed to answer (its connection cut after it stored them) may still deliver them: the failed row keeps their
+     * number, so that their outcomes settle it.
+     */
+    let unanswered = 0;
     let source: ConnectorConfig | undefined;
     let operation: OperationConfig | undefined;
     let canonicalRequest: Record<string, unknown> | undefined;
@@ -159,7 +165,7 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       observer.message({ connector: request.connectorId, operation: operation?.id ?? '(unknown)', outcome });
       if (error.stage === 'trust') observer.trustFailure({ type: error.type, code: error.detail[0]?.code });
       // (A refused idempotency conflict has had its row written already.)
-      if (facts.conflictWith === undefined) void keep({ state: outcome, reason: `${error.type}: ${error.message}`, deliveries: 0 });
+      if (facts.conflictWith === undefined) void keep({ state: outcome, reason: `${error.type}: ${error.message}`, deliveries: unanswered });
       return { messageId, route: facts.route as string | undefined, error };
     }
 
@@ -183,11 +189,13 @@ export function createInboundPipeline({ registry, peers, log, queue, messageLog,
       // time, each durably, so that a 202 waits for one storage round trip, not two. A repeated key is
       // found by the queue; the submission's row then says it was a duplicate, and of which message.
       const row = { state: deliveries.length ? 'accepted' as const : 'delivered' as const, deliveries: deliveries.length, payload };
+      unanswered = deliveries.length;
       const [accepted, logged] = await Promise.allSettled([
         queue.accept({ messageId, deliveries, idempotencyKeys: keys, idempotencyTtlMs: registry.hub.delivery.idempotencyTtlMs }),
         remember(row),
       ]);
       if (accepted.status === 'rejected') throw accepted.reason;
+      unanswered = 0;
       const result = accepted.value;
       if (result.conflict) {
         // Nothing was stored. The row written as "accepted" above is rewritten as rejected before the answer

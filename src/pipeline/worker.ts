@@ -6,7 +6,7 @@ import type { Delivery, QueueDriver } from '../delivery/types.js';
 import type { MessageLog } from '../store/types.js';
 import type { Deliverer } from './deliver.js';
 import { noObserver, type Observer } from './observer.js';
-import { writeLater } from './write-later.js';
+import { LateWrites } from './write-later.js';
 
 /**
  * The delivery loop of one hub process: take the deliveries this process accepted (leased to it at
@@ -16,6 +16,9 @@ import { writeLater } from './write-later.js';
  * `stop()` stops claiming and waits for deliveries in flight; deliveries leased but not yet started go back to the
  * queue at once. A delivery cut off by a crash comes back when its lease expires (at-least-once; peers get the
  * delivery id as idempotency key); one still in flight when the shutdown grace runs out is handed back by `release()`.
+ * The lease of a delivery in flight is renewed while it lasts, and an outcome is recorded as the delivery's end only
+ * while this worker still holds its lease: an attempt that outlived it (a clock jump, a host that stalled) is recorded
+ * as an attempt, and the worker that holds the lease records the end.
  */
 export interface WorkerOptions {
   registry: Registry;
@@ -29,6 +32,8 @@ export interface WorkerOptions {
   leaseMs: number;
   pollIntervalMs: number;
   now?: () => number;
+  /** Where events the message log refused wait to be written again; the hub's, which it flushes after stop(). */
+  lateWrites?: LateWrites;
 }
 
 export interface Worker {
@@ -45,7 +50,8 @@ export interface Worker {
   /**
    * At shutdown, when the grace period ran out: hands the leases of the deliveries this worker still holds (in flight,
    * or waiting for a slot) back to the queue, due at once, so that the next start (or another hub process) delivers
-   * them without waiting for the lease to expire. A delivery that still ends afterwards is settled as usual.
+   * them without waiting for the lease to expire. A delivery still on the wire may then be started by another hub at
+   * once (a second attempt, which at-least-once allows); should it still end here, it is recorded as an attempt only.
    * Returns how many leases were handed back.
    */
   release(): Promise<number>;
@@ -54,17 +60,18 @@ export interface Worker {
 
 export function startWorker(options: WorkerOptions): Worker {
   const { registry, queue, deliver, log, messageLog, observer = noObserver, workerId, concurrency, leaseMs, pollIntervalMs, now = Date.now } = options;
+  const lateWrites = options.lateWrites ?? new LateWrites(log);
   const running = new Set<Promise<void>>();
-  /** Deliveries started and not yet ended, by id: what release() hands back. */
-  const held = new Map<string, Delivery>();
+  /** Deliveries started and not yet ended, by id, with when their lease was last taken or renewed: what release() hands back. */
+  const held = new Map<string, Held>();
+  /** Aborted by stop() and release(): a delivery held back for the log gives up waiting and hands its lease back. */
+  const stopped = new AbortController();
   /** Deliveries leased at acceptance that found every slot busy, in acceptance order, with when they were leased. */
   const waiting: Array<{ delivery: Delivery; leasedAt: number }> = [];
   /** Room promised to accepts in flight (handOff); and those accepts, which stop() waits for. */
   let reserved = 0;
   const handing = new Set<Promise<unknown>>();
   let stopping = false;
-  /** Events the message log refused, waiting to be written again (see record). */
-  const unwritten = new Set<LateEvents>();
   // Messages whose deliveries may all have ended: settled in the background, once per message, so that
   // reading a message's history never holds a delivery slot.
   const unsettled = new Set<string>();
@@ -81,6 +88,8 @@ export function startWorker(options: WorkerOptions): Worker {
   };
   const settleTimer = setInterval(() => void settleAll(), 200);
   settleTimer.unref();
+  const renewTimer = setInterval(() => void renewLeases(), Math.max(25, leaseMs / 4));
+  renewTimer.unref();
   // The set above lives in memory: after a crash, messages still "accepted" are settled from the log.
   const sweep = (async () => {
     if (!messageLog) return;
@@ -136,7 +145,7 @@ export function startWorker(options: WorkerOptions): Worker {
       }
       const leasedAt = now();
       for (const delivery of claimed) {
-        if (running.size < concurrency && !waiting.length && !stopping) start(delivery);
+        if (running.size < concurrency && !waiting.length && !stopping) start(delivery, leasedAt);
         else waiting.push({ delivery, leasedAt });
       }
       if (claimed.length === 0) await sleep(backoff);
@@ -149,13 +158,18 @@ export function startWorker(options: WorkerOptions): Worker {
     return Promise.race([...running, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
   }
 
-  function start(delivery: Delivery, leasedAt?: number): void {
-    const task = (leasedAt === undefined ? handle(delivery) : renewed(delivery, leasedAt).then(handle)).catch((error) => {
+  /** Starts a delivery leased at `leasedAt`; one that waited for a slot through half of its lease gets it renewed first. */
+  function start(delivery: Delivery, leasedAt: number): void {
+    const entry: Held = { delivery, leasedAt, lost: false };
+    const task = holds(entry).then((held) => {
+      if (!held) throw leaseLost(delivery.id);
+      return handle(entry);
+    }).catch((error) => {
       if (isLeaseLost(error)) log.warn({ deliveryId: delivery.id }, 'lease expired before the delivery was settled; another worker has it');
       else log.error({ err: error, deliveryId: delivery.id }, 'delivery bookkeeping failed; the lease will bring it back');
     });
     running.add(task);
-    held.set(delivery.id, delivery);
+    held.set(delivery.id, entry);
     void task.finally(() => {
       running.delete(task);
       held.delete(delivery.id);
@@ -165,19 +179,43 @@ export function startWorker(options: WorkerOptions): Worker {
     });
   }
 
-  /** A delivery that waited for a slot gets its lease renewed first if half of it is gone. */
-  async function renewed(delivery: Delivery, leasedAt: number): Promise<Delivery> {
-    if (now() - leasedAt < leaseMs / 2) return delivery;
-    if (!(await queue.extend(delivery.id, delivery.lease!, leaseMs))) throw leaseLost(delivery.id);
-    return delivery;
+  /**
+   * Whether this worker still holds the lease: at once while less than half of it is gone, else after renewing it.
+   * What decides where a delivery ends (delivered, dead) is recorded only while this is true.
+   */
+  async function holds(entry: Held): Promise<boolean> {
+    if (entry.lost) return false;
+    if (now() - entry.leasedAt < leaseMs / 2) return true;
+    await renew(entry);
+    return !entry.lost;
   }
 
-  async function handle(delivery: Delivery): Promise<void> {
+  async function renew(entry: Held): Promise<void> {
+    const asked = now();
+    entry.renewing ??= queue.extend(entry.delivery.id, entry.delivery.lease!, leaseMs).then(
+      (extended) => {
+        if (extended) entry.leasedAt = asked;
+        else entry.lost = true;
+      },
+      (error: unknown) => log.warn({ err: error, deliveryId: entry.delivery.id }, 'renewing the lease of a delivery in flight failed; trying again'),
+    ).finally(() => { entry.renewing = undefined; });
+    await entry.renewing;
+  }
+
+  /** A slow peer must not outlive the lease: every delivery in flight for a third of its lease gets it renewed. */
+  async function renewLeases(): Promise<void> {
+    const due = [...held.values()].filter((entry) => !entry.lost && now() - entry.leasedAt >= leaseMs / 3);
+    await Promise.all(due.map((entry) => renew(entry)));
+    for (const entry of due) if (entry.lost) log.warn({ deliveryId: entry.delivery.id }, 'the lease of a delivery in flight could not be renewed: another worker may start it again');
+  }
+
+  async function handle(entry: Held): Promise<void> {
+    const { delivery } = entry;
     const claimedAt = now();
     const attempt = delivery.attempts + 1;
     const firstAttemptAt = delivery.firstAttemptAt ?? claimedAt;
     const queueWaitMs = Math.max(0, claimedAt - Math.max(delivery.availableAt, delivery.acceptedAt));
-    if (delivery.unsealable !== undefined) return unsealable(delivery, attempt, queueWaitMs, delivery.unsealable);
+    if (delivery.unsealable !== undefined) return unsealable(entry, attempt, queueWaitMs, delivery.unsealable);
     const result = await deliver(delivery);
     const base = {
       messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt,
@@ -189,9 +227,10 @@ export function startWorker(options: WorkerOptions): Worker {
 
     // The log is written before the queue is settled: a crash in between repeats an event (harmless,
     // states are per delivery id) instead of losing one.
+    if (!(await holds(entry))) return outlived(delivery, { ...base, at: now(), kind: 'attempt', succeeded: result.ok, errorType: result.failure?.errorType }, result.ok);
     if (result.ok) {
-      await record([{ ...base, at: now(), kind: 'delivered', succeeded: true }], delivery, 'delivered');
-      await queue.complete(delivery.id, delivery.lease!);
+      await record([{ ...base, at: now(), kind: 'delivered', succeeded: true }], delivery, true);
+      await settle(entry, 'complete', () => queue.complete(delivery.id, delivery.lease!));
       observer.attempt({ destination: delivery.destination, outcome: 'delivered', durationMs: result.durationMs, queueWaitMs });
       // The message log keeps every attempt; the application log gets one line per message, and failures.
       log.debug(facts, 'delivery delivered');
@@ -203,14 +242,14 @@ export function startWorker(options: WorkerOptions): Worker {
     const failed = { ...base, at: now(), kind: 'attempt' as const, succeeded: false, errorType: failure.errorType, reason: failure.message };
     if (verdict.action === 'retry') {
       await record([failed, { ...base, at: now(), kind: 'retry-scheduled', reason: `retry in ${Math.round(verdict.delayMs)} ms` }], delivery);
-      await queue.retryLater(delivery.id, delivery.lease!, verdict.at, `${failure.errorType}: ${failure.message}`);
+      await settle(entry, 'retry later', () => queue.retryLater(delivery.id, delivery.lease!, verdict.at, `${failure.errorType}: ${failure.message}`));
       observer.attempt({ destination: delivery.destination, outcome: 'retry', durationMs: result.durationMs, queueWaitMs });
       log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus, retryInMs: Math.round(verdict.delayMs) }, 'delivery failed; will retry');
       return;
     }
     const reason = `${verdict.reason} (last error ${failure.errorType}${failure.httpStatus ? `, HTTP ${failure.httpStatus}` : ''}: ${failure.message})`;
-    await record([failed, { ...base, at: now(), kind: 'dead-lettered', reason }], delivery, 'dead');
-    await queue.deadLetter(delivery.id, delivery.lease!, reason);
+    if (!(await recordDeath([failed, { ...base, at: now(), kind: 'dead-lettered', reason }], entry))) return;
+    await settle(entry, 'dead-letter', () => queue.deadLetter(delivery.id, delivery.lease!, reason));
     observer.attempt({ destination: delivery.destination, outcome: 'dead-lettered', durationMs: result.durationMs, queueWaitMs });
     log.warn({ ...facts, errorType: failure.errorType, httpStatus: failure.httpStatus }, 'delivery dead-lettered');
   }
@@ -221,46 +260,91 @@ export function startWorker(options: WorkerOptions): Worker {
    * the message log (its message settles), a warning (ids and reason, never a payload) and the attempt metric. Once the
    * right key is back, an operator replays it.
    */
-  async function unsealable(delivery: Delivery, attempt: number, queueWaitMs: number, reason: string): Promise<void> {
+  async function unsealable(entry: Held, attempt: number, queueWaitMs: number, reason: string): Promise<void> {
+    const { delivery } = entry;
     const facts = { messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, attempt };
-    await record([{ ...facts, at: now(), kind: 'dead-lettered', queueWaitMs, reason }], delivery, 'dead');
-    await queue.deadLetter(delivery.id, delivery.lease!, reason);
+    if (!(await recordDeath([{ ...facts, at: now(), kind: 'dead-lettered', queueWaitMs, reason }], entry))) return;
+    await settle(entry, 'dead-letter', () => queue.deadLetter(delivery.id, delivery.lease!, reason));
     observer.attempt({ destination: delivery.destination, outcome: 'dead-lettered', durationMs: 0, queueWaitMs });
     log.warn({ ...facts, reason }, 'delivery dead-lettered: its stored payload cannot be opened');
   }
 
   /**
-   * Records the attempt; a delivery that ended marks its message for settling. A log that refuses the write does not
-   * hold the delivery back: unsettled, its lease would expire and bring it back to be delivered again, every lease
-   * period for as long as the log is down. The queue is settled and the events follow when the log takes them.
+   * An attempt that ended after this worker lost the lease (another worker may have the delivery by now): recorded as an
+   * attempt, never as the delivery's end, and the queue is left to the lease holder.
    */
-  async function record(events: Parameters<MessageLog['recordEvents']>[0], delivery: Delivery, ending?: 'delivered' | 'dead'): Promise<void> {
+  async function outlived(delivery: Delivery, attempt: LogEvents[number], ok: boolean): Promise<void> {
+    await record([{ ...attempt, reason: `the lease ran out during this attempt (${ok ? 'delivered' : 'failed'}): the worker that holds it records how the delivery ends` }], delivery);
+    observer.attempt({ destination: delivery.destination, outcome: ok ? 'delivered' : 'retry', durationMs: attempt.durationMs ?? 0, queueWaitMs: attempt.queueWaitMs ?? 0 });
+    log.warn({ messageId: delivery.messageId, deliveryId: delivery.id, destination: delivery.destination, ok }, 'an attempt outlived its lease; the delivery is left to the worker that holds it');
+  }
+
+  /**
+   * Records the attempt; a delivery that ended marks its message for settling. A log that refuses the write does not
+   * hold the delivery back (its lease would run out and bring it back, to be delivered again): the queue is settled and
+   * the events follow when the log takes them (LateWrites). A dead letter is the exception: see recordDeath.
+   */
+  async function record(events: LogEvents, delivery: Delivery, ending = false): Promise<void> {
     if (!messageLog) return;
-    const late: LateEvents = {
-      events, messageId: delivery.messageId, deliveryId: delivery.id,
-      write: async () => {
-        if (!unwritten.has(late)) return; // written by stop() meanwhile
-        await messageLog.recordEvents(events);
-        unwritten.delete(late);
-        if (ending) unsettled.add(delivery.messageId);
-      },
-    };
-    try {
+    await lateWrites.keep(async () => {
       await messageLog.recordEvents(events);
       if (ending) unsettled.add(delivery.messageId);
-    } catch (error) {
-      log.error({ err: error, messageId: delivery.messageId, deliveryId: delivery.id }, 'message log write failed; the delivery is settled and its events will be written later');
-      unwritten.add(late);
-      void writeLater(late.write, log, { messageId: delivery.messageId, deliveryId: delivery.id });
+    }, { messageId: delivery.messageId, deliveryId: delivery.id, events: events.map((e) => e.kind) }, log);
+  }
+
+  /**
+   * Records a delivery's death before the queue makes it a dead letter. Until the log takes the event the delivery stays
+   * with this worker (its lease renewed): a dead letter whose event is still unwritten could be replayed and delivered,
+   * and the event, written after those, would then mark the message dead. False when the worker stops first: the lease
+   * is then handed back, and the next start repeats the attempt.
+   */
+  async function recordDeath(events: LogEvents, entry: Held): Promise<boolean> {
+    if (!messageLog) return true;
+    const { delivery } = entry;
+    for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 60_000)) {
+      try {
+        await messageLog.recordEvents(events);
+        unsettled.add(delivery.messageId);
+        return true;
+      } catch (error) {
+        log.error({ err: error, messageId: delivery.messageId, deliveryId: delivery.id, retryInMs: pauseMs }, 'message log write failed; the delivery waits with this worker until its dead-lettering is recorded');
+      }
+      if (!(await pause(pauseMs)) || entry.lost) break;
+    }
+    if (!entry.lost) await handBack([delivery]);
+    return false;
+  }
+
+  /**
+   * A queue transition, tried again while the queue cannot be reached for a moment (a Redis failover, a cut connection)
+   * and the lease lasts: given up, the lease would run out and the delivery go out again, a duplicate for the peer.
+   */
+  async function settle(entry: Held, what: string, transition: () => Promise<unknown>): Promise<void> {
+    for (let pauseMs = 100; ; pauseMs = Math.min(pauseMs * 2, 5_000)) {
+      try {
+        await transition();
+        return;
+      } catch (error) {
+        if (isLeaseLost(error) || entry.lost || stopped.signal.aborted || now() + pauseMs >= entry.leasedAt + leaseMs * 0.9) throw error;
+        log.warn({ err: error, deliveryId: entry.delivery.id, retryInMs: pauseMs }, `the queue did not take the delivery's outcome (${what}); trying again`);
+      }
+      if (!(await pause(pauseMs))) throw new Error(`stopped before the queue took the delivery's outcome (${what})`);
     }
   }
 
-  /** At shutdown: one last try for events still waiting to be written; what the log still refuses is named in full. */
-  async function writeUnwritten(): Promise<void> {
-    for (const late of [...unwritten]) await late.write().catch(() => undefined);
-    if (!unwritten.size) return;
-    const lost = [...unwritten].map((l) => ({ messageId: l.messageId, deliveryId: l.deliveryId, events: l.events.map((e) => ({ kind: e.kind, at: e.at, attempt: e.attempt, httpStatus: e.httpStatus })) }));
-    log.error({ unwritten: lost }, `${lost.length} deliveries' events could not be written to the message log before shutdown; their messages may show an earlier state`);
+  /** Waits `ms`; false at once when the worker stops. */
+  function pause(ms: number): Promise<boolean> {
+    if (stopped.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        stopped.signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(true), ms);
+      stopped.signal.addEventListener('abort', onAbort);
+    });
   }
 
   return {
@@ -279,7 +363,7 @@ export function startWorker(options: WorkerOptions): Worker {
             for (const { id, lease } of accepted.leased ?? []) {
               const fresh = message.deliveries.find((d) => d.id === id)!;
               const delivery: Delivery = { ...fresh, state: 'active', attempts: 0, availableAt: fresh.acceptedAt, lease };
-              if (running.size < concurrency && !waiting.length && !stopping) start(delivery);
+              if (running.size < concurrency && !waiting.length && !stopping) start(delivery, leasedAt);
               else waiting.push({ delivery, leasedAt });
             }
             return accepted;
@@ -296,6 +380,7 @@ export function startWorker(options: WorkerOptions): Worker {
     },
     async stop() {
       stopping = true;
+      stopped.abort();
       wake?.();
       await loop;
       // Accepts in flight may still start deliveries they leased to this worker.
@@ -306,14 +391,18 @@ export function startWorker(options: WorkerOptions): Worker {
       await handBack(unstarted);
       while (running.size) await Promise.allSettled([...running]);
       clearInterval(settleTimer);
-      await writeUnwritten();
+      clearInterval(renewTimer);
+      if (!options.lateWrites) await lateWrites.flush();
       await sweep;
       await settleAll();
     },
     async release() {
       stopping = true;
+      stopped.abort();
       wake?.();
-      return handBack([...waiting.splice(0).map((w) => w.delivery), ...held.values()]);
+      const inFlight = [...held.values()];
+      for (const entry of inFlight) entry.lost = true;
+      return handBack([...waiting.splice(0).map((w) => w.delivery), ...inFlight.map((entry) => entry.delivery)]);
     },
     inFlight: () => running.size + waiting.length,
   };
@@ -327,9 +416,12 @@ export function startWorker(options: WorkerOptions): Worker {
   }
 }
 
-interface LateEvents {
-  events: Parameters<MessageLog['recordEvents']>[0];
-  messageId: string;
-  deliveryId: string;
-  write: () => Promise<void>;
+type LogEvents = Parameters<MessageLog['recordEvents']>[0];
+
+/** A delivery this worker started: when its lease was last taken or renewed, and whether it is known to be lost. */
+interface Held {
+  delivery: Delivery;
+  leasedAt: number;
+  lost: boolean;
+  renewing?: Promise<void>;
 }

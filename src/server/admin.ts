@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../core/errors.js';
-import type { DeadLetterFilter, QueueDriver } from '../delivery/types.js';
+import { inAcceptanceOrder, type DeadLetterFilter, type QueueDriver } from '../delivery/types.js';
 import type { LogQuery, MessageLog } from '../store/types.js';
 import type { AccessChange, AccessRights } from '../trust/access.js';
 import { problemResponse } from './problem.js';
@@ -124,7 +124,9 @@ export async function adminRoutes(app: FastifyInstance, options: AdminOptions): 
     const dead = looked.filter((d) => d !== undefined);
     // A payload this hub cannot open (its data key changed) would only die again at its claim: left where it is, named.
     const unsealable = dead.filter((d) => d.unsealable !== undefined).map((d) => d.id);
-    const found = dead.filter((d) => d.unsealable === undefined);
+    // In acceptance order: one dossier's dead letters go back behind each other as they were first accepted, whatever
+    // order they died or were named in (a replay re-queues each behind what its key already has).
+    const found = dead.filter((d) => d.unsealable === undefined).sort(inAcceptanceOrder);
     // The replay is written to the log BEFORE the deliveries go back to the queue: another hub may deliver one at once,
     // and its `delivered` must come after this `replayed` in the log's write order, from which states are settled.
     if (messageLog && found.length) {

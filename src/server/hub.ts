@@ -106,16 +106,16 @@ async function assemble(registry: Registry, log: Logger, env: NodeJS.ProcessEnv,
   if (restored.applied || restored.skipped.length) log.info({ applied: restored.applied, skipped: restored.skipped.length }, 'access right changes restored from the message log');
   const metrics = createMetrics(queue);
   const { delivery } = registry.hub;
+  // Message log records the log refused, written again until it takes them; at shutdown, tried once more, then named.
+  const lateWrites = new LateWrites(log);
   const worker = queue && workers
     ? startWorker({
       registry, queue, log, messageLog, observer: metrics.observer, deliver: createDeliverer(registry, peers.byConnector, hubs, soap),
-      workerId: `${hostname()}:${process.pid}`, concurrency: delivery.concurrency, leaseMs: delivery.leaseMs, pollIntervalMs: delivery.pollIntervalMs,
+      workerId: `${hostname()}:${process.pid}`, concurrency: delivery.concurrency, leaseMs: delivery.leaseMs, pollIntervalMs: delivery.pollIntervalMs, lateWrites,
     })
     : undefined;
   // Accepted deliveries go straight to this process's worker, which starts them as it has slots (see Worker.handOff).
   const intake = worker ? worker.handOff() : queue;
-  // Message log records the log refused, written again until it takes them; at shutdown, tried once more, then named.
-  const lateWrites = new LateWrites(log);
   const pipeline = createInboundPipeline({ registry, peers: peers.byConnector, log, queue: intake, messageLog, access, hubs, soap, observer: metrics.observer, lateWrites });
   const federated = createFederatedPipeline({ registry, trust, replay: storage.replay, access, peers: peers.byConnector, queue: intake, messageLog, soap, observer: metrics.observer, log, lateWrites });
   const app = await buildApp({

@@ -123,6 +123,14 @@ export function watchStorage(
       const call = (target as Record<string, (...args: unknown[]) => Promise<unknown>>)[method]!;
       const wrote = writes[method];
       watched[method] = !wrote ? call.bind(target) : async (...args: unknown[]) => {
+        // A storage thread that stopped does not come back: nothing is taken (a message accepted with its log thread
+        // gone would have no record) until the hub is restarted; /ready says so.
+        const stopped = threads.failure();
+        if (stopped) {
+          throw new HubError('server.unavailable', `Hub tạm thời không lưu được thông điệp, hãy gửi lại sau / the hub cannot store messages (a storage thread stopped: ${stopped.message}); it needs a restart`, {
+            status: 503, cause: stopped, detail: [{ reason: 'a storage thread stopped', code: 'storage-thread-stopped' }],
+          });
+        }
         let result: unknown;
         try {
           result = await call.apply(target, args);
@@ -161,8 +169,16 @@ export function cannotWriteCode(error: unknown): string | undefined {
   if (!(error instanceof Error) || error instanceof HubError) return undefined;
   const { code } = error as { code?: unknown };
   if (typeof code === 'string' && /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN)(_|$)/.test(code)) return code;
-  if (typeof code === 'string' && POSTGRES_CANNOT_WRITE.has(code)) return `PostgreSQL ${code}`;
+  if (typeof code === 'string' && (POSTGRES_CANNOT_WRITE.has(code) || /^(08...|57P0[1-3])$/.test(code))) return `PostgreSQL ${code}`;
+  if (typeof code === 'string' && UNREACHABLE.has(code)) return `unreachable: ${code}`;
   // Redis names an error's kind in the first word of its reply.
   const redis = /^(OOM|READONLY|MISCONF) /.exec(error.message)?.[1];
-  return redis === undefined ? undefined : `Redis ${redis}`;
+  if (redis !== undefined) return `Redis ${redis}`;
+  const lost = LOST_CONNECTION.exec(error.message)?.[0];
+  return lost === undefined ? undefined : `unreachable: ${lost}`;
 }
+
+/** A server that cannot be reached: its store cannot write until it is back. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** The same, as ioredis and pg say it without a code. */
+const LOST_CONNECTION = /^(Connection is closed|Reached the max retries per request limit|Stream isn't writeable|Connection terminated|timeout exceeded when trying to connect)/;

@@ -126,6 +126,9 @@ export async function openDatabase(opts: { databaseUrl?: string; sqliteFile: str
     // An idle client's connection error (e.g. the server restarted) would otherwise crash the process;
     // the pool drops that client and the next query opens a new one, failing its caller if still down.
     pool.on('error', () => undefined);
+    // So must a checked-out client's (a connection cut mid-transaction): pg emits it on the client, and unheard it would
+    // end the storage thread. The query in flight still fails, and the next batch takes a new connection.
+    pool.on('connect', (client) => void client.on('error', () => undefined));
     // Queued on the new client before any query of ours, so an auditor's session can never write.
     if (opts.readOnly) pool.on('connect', (client) => void client.query('set session characteristics as transaction read only').catch(() => undefined));
     const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });

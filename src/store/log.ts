@@ -79,7 +79,7 @@ interface SettleResult {
 /** Event kinds that end a delivery, or reopen it (`replayed`). */
 const SETTLING_KINDS = ['delivered', 'dead-lettered', 'discarded', 'replayed'] as const;
 /** The states settling derives from events; others (received, rejected, duplicate) are the row's own facts. */
-const SETTLEABLE: ReadonlySet<string> = new Set<MessageState>(['accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded']);
+const SETTLEABLE: ReadonlySet<string> = new Set<MessageState>(['accepted', 'delivered', 'partially-delivered', 'dead-lettered', 'discarded', 'failed']);
 /** Delays before settling again a message whose events came before its row (its hub may still be writing the row). */
 const MISSING_ROW_RETRY_MS = [1_000, 5_000, 30_000];
 
@@ -493,7 +493,8 @@ async function applyWrites(trx: Transaction<StoreDatabase>, ops: WriteOp[], dial
       await upsertMessages(trx, [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
       // A delivery may have ended (on another hub) before this row was written, e.g. when the accepting hub's first
       // write failed and this is its retry: an accepted message's state is then derived from those events here.
-      const open = rows.filter((row) => row.state === 'accepted' && Number(row.deliveries) > 0);
+      // So is a failed one whose queue may have stored its deliveries after all (see inbound.ts `unanswered`).
+      const open = rows.filter((row) => (row.state === 'accepted' || row.state === 'failed') && Number(row.deliveries) > 0);
       if (open.length > 0) entries.push(...(await settleIn(trx, dialect, open.map((row) => ({ id: row.id, deliveries: row.deliveries, state: row.state })), at)).entries);
     }
   }
@@ -557,7 +558,11 @@ async function settleIn(
     if (!event.delivery_id) continue;
     const perMessage = ended.get(event.message_id) ?? new Map<string, Outcome>();
     ended.set(event.message_id, perMessage);
-    if (event.kind === 'replayed') perMessage.delete(event.delivery_id);
+    // A replay brings back a dead letter, and only that: a `replayed` written after the delivery ended otherwise (a
+    // second replay that came too late, a discard, retention) re-opens nothing.
+    if (event.kind === 'replayed') {
+      if (perMessage.get(event.delivery_id) === 'dead') perMessage.delete(event.delivery_id);
+    }
     else perMessage.set(event.delivery_id, event.kind === 'delivered' ? 'delivered' : event.kind === 'discarded' ? 'discarded' : 'dead');
   }
   const byState = new Map<MessageState, string[]>();

@@ -134,4 +134,38 @@ describe('which errors say that a store cannot write', () => {
     expect(cannotWriteCode(new Error("READONLY You can't write against a read only replica."))).toBe('Redis READONLY');
     for (const other of [withCode('SQLITE_CONSTRAINT_UNIQUE'), withCode('SQLITE_BUSY'), withCode('23505'), new Error('lease lost'), 'SQLITE_FULL']) expect(cannotWriteCode(other)).toBeUndefined();
   });
+
+  it('a server that cannot be reached: refused or cut connections, PostgreSQL connection and shutdown errors, ioredis giving up', () => {
+    const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    expect(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].map((c) => cannotWriteCode(withCode(c)))).toEqual(['unreachable: ECONNREFUSED', 'unreachable: ECONNRESET', 'unreachable: ETIMEDOUT']);
+    expect(['08006', '08001', '57P01'].map((c) => cannotWriteCode(withCode(c)))).toEqual(['PostgreSQL 08006', 'PostgreSQL 08001', 'PostgreSQL 57P01']);
+    expect(cannotWriteCode(new Error('Connection is closed.'))).toBe('unreachable: Connection is closed');
+    expect(cannotWriteCode(new Error('Reached the max retries per request limit (which is 3). Refer to "maxRetriesPerRequest" option for details.'))).toBe('unreachable: Reached the max retries per request limit');
+    expect(cannotWriteCode(new Error('Connection terminated unexpectedly'))).toBe('unreachable: Connection terminated');
+    for (const other of [withCode('57014'), withCode('40001'), new Error('connection refused by policy')]) expect(cannotWriteCode(other)).toBeUndefined();
+  });
+});
+
+describe('a hub whose storage thread stopped', () => {
+  it('takes nothing more: every write is a 503 naming the stopped thread, until a restart', async () => {
+    const { createSealer } = await import('../../src/core/seal.js');
+    const { openSqliteQueue } = await import('../../src/delivery/sqlite-queue.js');
+    const { openMessageLog } = await import('../../src/store/open.js');
+    const { watchStorage } = await vi.importActual<typeof import('../../src/server/storage.js')>('../../src/server/storage.js');
+    const sealer = createSealer(Buffer.alloc(32, 7));
+    const queue = openSqliteQueue({ file: ':memory:', sealer });
+    const messageLog = await openMessageLog({ sqliteFile: ':memory:', sealer });
+    let stopped: Error | undefined;
+    const storage = watchStorage({ queue, messageLog }, { failure: () => stopped, close: async () => { await queue.close(); await messageLog.close(); } });
+    try {
+      const delivery = (messageId: string) => ({ id: `${messageId}-d`, messageId, routeId: 'r', destination: 'emc.TrackingMCDT', orderingKey: '', payload: '{}', acceptedAt: Date.now() });
+      expect((await storage.queue!.accept({ messageId: 'm1', deliveries: [delivery('m1')] })).duplicate).toBeFalsy();
+      stopped = new Error('the log thread stopped (exit code 1)');
+      await expect(storage.queue!.accept({ messageId: 'm2', deliveries: [delivery('m2')] })).rejects.toMatchObject({ type: 'server.unavailable', status: 503, detail: [{ code: 'storage-thread-stopped' }] });
+      await expect(storage.messageLog.recordEvents([{ messageId: 'm1', at: Date.now(), kind: 'delivered' }])).rejects.toMatchObject({ status: 503 });
+      expect(await queue.counts()).toMatchObject({ ready: 1 }); // m2 was never stored
+    } finally {
+      await storage.close();
+    }
+  });
 });

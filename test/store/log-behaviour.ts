@@ -89,6 +89,22 @@ export function describeMessageLog(label: string, makeStore: () => Promise<TestS
       expect((await log.history(half.id))?.message.state).toBe('partially-delivered');
     });
 
+    it('settles a message recorded as failed whose queue stored its deliveries after all (its answer was lost), and leaves a plain failure alone', async () => {
+      const { log } = await setup();
+      const unanswered = message({ state: 'failed', deliveries: 2, reason: 'server.unavailable: the delivery queue cannot write (unreachable: Connection is closed)' });
+      const plain = message({ state: 'failed', deliveries: 0, reason: 'server.internal: x' });
+      await Promise.all([log.recordMessage(unanswered), log.recordMessage(plain)]);
+      const delivered = (m: MessageRecord, delivery: string, at: number) => ({ messageId: m.id, deliveryId: `${m.id}-${delivery}`, destination: `x.${delivery}`, at, kind: 'delivered' as const });
+      await log.recordEvents([delivered(unanswered, 'a', T0 + 1)]);
+      await log.settle([unanswered.id, plain.id]);
+      expect((await log.history(unanswered.id))?.message.state).toBe('accepted'); // one of its two is still under way
+      await log.recordEvents([delivered(unanswered, 'b', T0 + 2)]);
+      await log.settle([unanswered.id, plain.id]);
+      expect((await log.history(unanswered.id))?.message).toMatchObject({ state: 'delivered' });
+      expect((await log.history(unanswered.id))?.message.reason).toBeUndefined();
+      expect((await log.history(plain.id))?.message.state).toBe('failed');
+    });
+
     it('records messages and finds them by each search field', async () => {
       const { log } = await setup();
       expect(log.dialect).toBe(label.startsWith('PostgreSQL') ? 'postgres' : 'sqlite');
