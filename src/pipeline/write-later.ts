@@ -6,19 +6,25 @@ import type { Logger } from 'pino';
  * record could not be written would deliver it twice, so the record follows when the log is back. Resolves once
  * written, or once `stop` is aborted (shutdown: see LateWrites.flush); never rejects.
  */
-export async function writeLater(write: () => Promise<unknown>, log: Logger, facts: Record<string, unknown>, stop?: AbortSignal): Promise<void> {
+async function writeLater(write: () => Promise<unknown>, report: { failed(error: unknown, retryInMs: number): void; written(): void }, stop: AbortSignal): Promise<void> {
   for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 60_000)) {
     await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
-    if (stop?.aborted) return;
+    if (stop.aborted) return;
     try {
       await write();
-      log.info(facts, 'message log written after an earlier failure');
+      report.written();
       return;
     } catch (error) {
-      log.error({ ...facts, err: error, retryInMs: Math.min(pauseMs * 2, 60_000) }, 'message log write failed again; it will be written later');
+      report.failed(error, Math.min(pauseMs * 2, 60_000));
     }
   }
 }
+
+/**
+ * While the log is down every waiting record retries on its own: one line per retry would be thousands a minute. A
+ * retry that fails again is told at most once per this period, with how many records wait.
+ */
+const REPORT_EVERY_MS = 10_000;
 
 const UNWRITTEN = (n: number) => `${n} message log record${n === 1 ? '' : 's'} could not be written before shutdown; their messages have no row, or an earlier state, in the log`;
 
@@ -37,6 +43,9 @@ export class LateWrites {
   readonly #log: Logger;
   readonly #waiting = new Set<Late>();
   readonly #stop = new AbortController();
+  /** When a retry's failure was last told (see REPORT_EVERY_MS), and how many were written late since all were. */
+  #reportedAt = -Infinity;
+  #writtenLate = 0;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -66,7 +75,21 @@ export class LateWrites {
     }
     const late: Late = { write, facts };
     this.#waiting.add(late);
-    void writeLater(() => this.#attempt(late), log, facts, this.#stop.signal);
+    void writeLater(() => this.#attempt(late), {
+      failed: (error, retryInMs) => {
+        const now = Date.now();
+        if (now - this.#reportedAt < REPORT_EVERY_MS) return;
+        this.#reportedAt = now;
+        log.error({ ...facts, err: error, retryInMs, waiting: this.#waiting.size }, 'message log write failed again; it will be written later');
+      },
+      written: () => {
+        log.debug(facts, 'message log written after an earlier failure');
+        this.#writtenLate++;
+        if (this.#waiting.size > 0) return;
+        this.#log.info({ written: this.#writtenLate }, 'message log records refused earlier are all written');
+        this.#writtenLate = 0;
+      },
+    }, this.#stop.signal);
   }
 
   /** How many records wait to be written. */

@@ -103,4 +103,25 @@ describe('message log records the log refuses are written later, never dropped',
       await queue.close();
     }
   });
+
+  it('tells a long outage in a few lines, not one per record and retry, and says when all are written', async () => {
+    const { lines, log } = capturingLog();
+    const lateWrites = new LateWrites(log);
+    let down = true;
+    const written: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      lateWrites.add(async () => {
+        if (down) throw new Error('database or disk is full');
+        written.push(i);
+      }, { messageId: `m-${i}`, state: 'accepted' });
+    }
+    // Two rounds of retries (after 0.5 s, then 1 s more) fail for all 40 records.
+    await new Promise((r) => setTimeout(r, 1_700));
+    down = false;
+    await expect.poll(() => written.length, { timeout: 5_000 }).toBe(40);
+    const again = lines.filter((l) => l.msg === 'message log write failed again; it will be written later');
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ waiting: 40 });
+    expect(lines.filter((l) => l.msg === 'message log records refused earlier are all written')).toEqual([expect.objectContaining({ written: 40 })]);
+  });
 });
