@@ -206,7 +206,7 @@ export function startWorker(options: WorkerOptions): Worker {
   async function renewLeases(): Promise<void> {
     const due = [...held.values()].filter((entry) => !entry.lost && now() - entry.leasedAt >= leaseMs / 3);
     await Promise.all(due.map((entry) => renew(entry)));
-    for (const entry of due) if (entry.lost) log.warn({ deliveryId: entry.delivery.id }, 'the lease of a delivery in flight could not be renewed: another worker may start it again');
+    for (const entry of due) if (entry.lost && !entry.settled) log.warn({ deliveryId: entry.delivery.id }, 'the lease of a delivery in flight could not be renewed: another worker may start it again');
   }
 
   async function handle(entry: Held): Promise<void> {
@@ -323,6 +323,7 @@ export function startWorker(options: WorkerOptions): Worker {
     for (let pauseMs = 100; ; pauseMs = Math.min(pauseMs * 2, 5_000)) {
       try {
         await transition();
+        entry.settled = true;
         return;
       } catch (error) {
         if (isLeaseLost(error) || entry.lost || stopped.signal.aborted || now() + pauseMs >= entry.leasedAt + leaseMs * 0.9) throw error;
@@ -424,4 +425,6 @@ interface Held {
   leasedAt: number;
   lost: boolean;
   renewing?: Promise<void>;
+  /** The queue took its outcome: a renewal that finds no lease any more is then no news. */
+  settled?: boolean;
 }
