@@ -63,10 +63,10 @@ describe('worker: leases of deliveries in flight', () => {
       attempts.push(delivery);
       answer = () => resolve(OK);
     });
-    worker = startWorker({ registry, queue, deliver, log: pino({ level: 'silent' }), messageLog: store, workerId: 'w-slow', concurrency: 2, leaseMs: 200, pollIntervalMs: 10 });
+    worker = startWorker({ registry, queue, deliver, log: pino({ level: 'silent' }), messageLog: store, workerId: 'w-slow', concurrency: 2, leaseMs: 600, pollIntervalMs: 10 });
     await until(() => attempts.length === 1, 'the first attempt');
     // Four leases long: without renewal the queue would give the delivery to a second attempt (claims run every 10 ms).
-    await new Promise((r) => setTimeout(r, 800));
+    await new Promise((r) => setTimeout(r, 2_400));
     expect(attempts).toHaveLength(1);
     answer();
     await until(async () => (await state(messageId)) === 'delivered', 'the message to be delivered');

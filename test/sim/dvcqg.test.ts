@@ -124,7 +124,7 @@ describe('dvcqg simulator: login and session', () => {
 
   it('refuses service calls without a valid session with error_code "-1"', async () => {
     for (const session of [undefined, '', 'khong-phai-phien', 42]) {
-      const res = await post(sim.url, '/dvcqg/service', { session, madonvi: MADONVI, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE });
+      const res = await post(sim.url, '/dvcqg/service', { session, madonvi: MADONVI, service: 'TraCuuHoSo', mahoso: MA }, { dstcode: DSTCODE });
       expect(res.status).toBe(200);
       expect(res.json).toEqual({ error_code: '-1', message: 'Phiên làm việc không hợp lệ hoặc đã hết hạn' });
     }
@@ -136,12 +136,12 @@ describe('dvcqg simulator: login and session', () => {
     try {
       fakeDate();
       const session = await login(short);
-      expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA }, {}, {}, short)).json.error_code).toBe('0');
+      expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA }, {}, short)).json.error_code).toBe('0');
       vi.setSystemTime(Date.now() + 200);
-      expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA }, {}, {}, short)).json.error_code).toBe('-1');
+      expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA }, {}, short)).json.error_code).toBe('-1');
       const renewed = await login(short);
       expect(renewed).not.toBe(session);
-      expect((await svc(renewed, 'TraCuuHoSo', { MaHoSo: MA }, {}, {}, short)).json.error_code).toBe('0');
+      expect((await svc(renewed, 'TraCuuHoSo', undefined, { mahoso: MA }, {}, short)).json.error_code).toBe('0');
     } finally {
       await short.close();
     }
@@ -150,11 +150,11 @@ describe('dvcqg simulator: login and session', () => {
   it('expireSessions() and POST /__sim/expire-sessions force a new login', async () => {
     let session = await login();
     sim.expireSessions();
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('-1');
     session = await login();
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('0');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('0');
     await post(sim.url, '/__sim/expire-sessions', {});
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('-1');
   });
 
   it('honours custom credentials', async () => {
@@ -171,12 +171,14 @@ describe('dvcqg simulator: login and session', () => {
 describe('dvcqg simulator: services', () => {
   it('TraCuuHoSo, then DongBoHoSoMC create, "đã tồn tại" as -3, retried as update', async () => {
     const session = await login();
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json).toEqual({ error_code: '0', message: 'Thành công', result: { TonTai: 'False' } });
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json).toEqual({ error_code: '0', message: 'Thành công', result: [] });
 
     const created = await svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' });
     expect(created.status).toBe(200);
     expect(created.json.error_code).toBe('0');
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.result).toEqual({ TonTai: 'True' });
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.result).toEqual([
+      { MaHoSo: MA, MaTTHC: '1.001234', TrangThaiHoSo: '2', NgayTiepNhan: '20250304083000' },
+    ]);
 
     const again = await svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' });
     expect(again.json.error_code).toBe('-3');
@@ -188,6 +190,7 @@ describe('dvcqg simulator: services', () => {
     const stored = sim.dossiers().get(MA)!;
     expect(stored).toMatchObject({ MaHoSo: MA, TrangThaiHoSo: '4', TrichYeuHoSo: 'Khai sinh cho con', ChuHoSo: NAME, DaDongBo: true });
     expect((stored.LichSuTrangThai as Array<{ TrangThaiHoSo: string }>).map((e) => e.TrangThaiHoSo)).toEqual(['2', '4']);
+    expect(sim.received()[0]).toMatchObject({ service: 'TraCuuHoSo', maHoSo: MA });
     expect(sim.received().map((r) => [r.service, r.outcome, r.errorCode])).toEqual([
       ['TraCuuHoSo', 'ok', undefined],
       ['DongBoHoSoMC', 'ok', undefined],
@@ -256,7 +259,7 @@ describe('dvcqg simulator: services', () => {
     expect((await svc(session, 'CapNhatTienDoHoSoMC', [step({ MaHoSo: MA2 })])).json.error_code).toBe('0');
     expect((await svc(session, 'DongBoTrangThaiHoSo', [{ MaHoSo: MA2, TrangThaiHoSo: '2' }], { type: '2' })).json.error_code).toBe('0');
     expect(sim.dossiers().get(MA2)).toMatchObject({ MaHoSo: MA2, DaDongBo: false, TrangThaiHoSo: '2' });
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA2 })).json.result.TonTai).toBe('False');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA2 })).json.result).toEqual([]);
     expect((await svc(session, 'DongBoHoSoMC', [hoSo({ MaHoSo: MA2, TrangThaiHoSo: '4' })], { isUpdating: 'False' })).json.error_code).toBe('0');
     const stored = sim.dossiers().get(MA2)!;
     expect(stored.DaDongBo).toBe(true);
@@ -268,7 +271,7 @@ describe('dvcqg simulator: services', () => {
     const session = await login();
     expect((await svc(session, 'LayThuTuc', {})).json).toEqual({ error_code: '500', message: 'DATA_INCORRECT: unknown service' });
     expect((await svc(session, undefined as unknown as string, {})).json.error_code).toBe('500');
-    const noAgency = await post(sim.url, '/dvcqg/service', { session, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE });
+    const noAgency = await post(sim.url, '/dvcqg/service', { session, service: 'TraCuuHoSo', mahoso: MA }, { dstcode: DSTCODE });
     expect(noAgency.json.error_code).toBe('106');
     expect(noAgency.json.message).toMatch(/^AGENCY_ID_INCORRECT/);
   });
@@ -313,8 +316,13 @@ describe('dvcqg simulator: validation names the field (302 DATA_TYPE_INVALID)', 
     ['progress missing NguoiXuLy', 'CapNhatTienDoHoSoMC', [step({ NguoiXuLy: undefined })], {}, 'data[0].NguoiXuLy'],
     ['progress 12-digit time', 'CapNhatTienDoHoSoMC', [step({ ThoiDiemXuLy: '202503040900' })], {}, 'data[0].ThoiDiemXuLy'],
     ['progress numeric TrangThai', 'CapNhatTienDoHoSoMC', [step({ TrangThai: 4 })], {}, 'data[0].TrangThai'],
-    ['lookup without MaHoSo', 'TraCuuHoSo', {}, {}, 'data.MaHoSo'],
-    ['lookup with a list', 'TraCuuHoSo', [{ MaHoSo: MA }], {}, 'data'],
+    ['progress TrangThai 99', 'CapNhatTienDoHoSoMC', [step({ TrangThai: '99' })], {}, 'data[0].TrangThai'],
+    ['progress TrangThai 0', 'CapNhatTienDoHoSoMC', [step({ TrangThai: '0' })], {}, 'data[0].TrangThai'],
+    ['progress TrangThai as a label', 'CapNhatTienDoHoSoMC', [step({ TrangThai: 'Đang xử lý' })], {}, 'data[0].TrangThai'],
+    ['lookup without mahoso', 'TraCuuHoSo', undefined, {}, 'mahoso'],
+    ['lookup with mahoso as a list', 'TraCuuHoSo', undefined, { mahoso: [MA] }, 'mahoso'],
+    ['lookup with an empty mahoso', 'TraCuuHoSo', undefined, { mahoso: '' }, 'mahoso'],
+    ['lookup in a data object instead of top-level mahoso', 'TraCuuHoSo', { MaHoSo: MA }, {}, 'mahoso'],
     ['MaTTHC local code with agency suffix', 'DongBoHoSoMC', [hoSo({ MaTTHC: '1.001234.000.00.00.H56' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
     ['MaTTHC five digits', 'DongBoHoSoMC', [hoSo({ MaTTHC: '1.00123' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
     ['MaTTHC without the dot', 'DongBoHoSoMC', [hoSo({ MaTTHC: '1001234' })], { isUpdating: 'False' }, 'data[0].MaTTHC'],
@@ -406,7 +414,7 @@ describe('dvcqg simulator: dstcode and madonvi (106 AGENCY_ID_INCORRECT)', () =>
 
   it('takes dstcode as a query parameter too, as the X-Road adapter does; the login needs none', async () => {
     const session = await login();
-    const res = await post(sim.url, `/dvcqg/service?dstcode=${encodeURIComponent(DSTCODE)}`, { session, madonvi: MADONVI, service: 'TraCuuHoSo', data: { MaHoSo: MA } });
+    const res = await post(sim.url, `/dvcqg/service?dstcode=${encodeURIComponent(DSTCODE)}`, { session, madonvi: MADONVI, service: 'TraCuuHoSo', mahoso: MA });
     expect(res.json.error_code).toBe('0');
     expect(sim.received().at(-1)).toMatchObject({ dstcode: DSTCODE, outcome: 'ok' });
   });
@@ -417,7 +425,7 @@ describe('dvcqg simulator: dstcode and madonvi (106 AGENCY_ID_INCORRECT)', () =>
       const res = await post(sim.url, '/dvcqg/service', { session, madonvi, service: 'DongBoHoSoMC', isUpdating: 'False', data: [hoSo()] }, { dstcode: DSTCODE });
       agencyError(res, /unknown madonvi/);
     }
-    agencyError(await post(sim.url, '/dvcqg/service', { session, madonvi: 42, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE }), /madonvi missing/);
+    agencyError(await post(sim.url, '/dvcqg/service', { session, madonvi: 42, service: 'TraCuuHoSo', mahoso: MA }, { dstcode: DSTCODE }), /madonvi missing/);
     expect(sim.dossiers().size).toBe(0);
     expect(sim.received().map((r) => r.madonvi)).toEqual(['000.00.00.H41', '000.00.14.H56', 'H56', ' 000.00.00.H56', '000.00.00.h56', undefined]);
     expect(sim.received().every((r) => r.outcome === 'error' && r.errorCode === '106')).toBe(true);
@@ -425,7 +433,7 @@ describe('dvcqg simulator: dstcode and madonvi (106 AGENCY_ID_INCORRECT)', () =>
   });
 
   it('checks the session before madonvi', async () => {
-    const res = await post(sim.url, '/dvcqg/service', { session: 'khong-phai-phien', madonvi: '000.00.00.H41', service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode: DSTCODE });
+    const res = await post(sim.url, '/dvcqg/service', { session: 'khong-phai-phien', madonvi: '000.00.00.H41', service: 'TraCuuHoSo', mahoso: MA }, { dstcode: DSTCODE });
     expect(res.json.error_code).toBe('-1');
   });
 
@@ -434,7 +442,7 @@ describe('dvcqg simulator: dstcode and madonvi (106 AGENCY_ID_INCORRECT)', () =>
     try {
       const session = await login(other);
       const send = (madonvi: string, dstcode: string) =>
-        post(other.url, '/dvcqg/service', { session, madonvi, service: 'TraCuuHoSo', data: { MaHoSo: MA } }, { dstcode });
+        post(other.url, '/dvcqg/service', { session, madonvi, service: 'TraCuuHoSo', mahoso: MA }, { dstcode });
       expect((await send('000.00.00.H41', 'VN:GOV:000.00.00.G22:dvcqg-thu')).json.error_code).toBe('0');
       expect((await send('000.00.00.H30', 'VN:GOV:000.00.00.G22:dvcqg-thu')).json.error_code).toBe('0');
       agencyError(await send(MADONVI, 'VN:GOV:000.00.00.G22:dvcqg-thu'), /unknown madonvi/);
@@ -449,12 +457,12 @@ describe('dvcqg simulator: modes', () => {
   it('down: drops the connection without an answer; control routes keep working', async () => {
     const session = await login();
     sim.setMode('down');
-    await expect(svc(session, 'TraCuuHoSo', { MaHoSo: MA })).rejects.toThrow();
+    await expect(svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).rejects.toThrow();
     await expect(post(sim.url, '/dvcqg/auth', { username: 'lienthong', password: 'demo' })).rejects.toThrow();
     expect(((await (await fetch(`${sim.url}/health`)).json()) as any).mode).toBe('down');
     const back = await post(sim.url, '/__sim/mode', { mode: 'normal' });
     expect(back.json).toEqual({ mode: 'normal' });
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('0');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('0');
     expect(sim.received().map((r) => [r.outcome, r.errorCode])).toEqual([['rejected', 'down'], ['ok', undefined]]);
   });
 
@@ -477,18 +485,18 @@ describe('dvcqg simulator: modes', () => {
   it('http-429 sends Retry-After: 1', async () => {
     const session = await login();
     sim.setMode('http-429');
-    const res = await svc(session, 'TraCuuHoSo', { MaHoSo: MA });
+    const res = await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('1');
     sim.setMode('normal'); // by hand once seen: a forMs window could close before the first call on a loaded machine
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).status).toBe(200);
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).status).toBe(200);
   });
 
   it('slow: answers after slowMs; a client that gives up still leaves the effect behind', async () => {
     const session = await login();
     sim.setMode('slow');
     expect(((await (await fetch(`${sim.url}/health`)).json()) as any).mode).toBe('slow');
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('0');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('0');
     // The caller's 100 ms timer runs out before the simulator's 300 ms sleep (timers fire in order), so it
     // gives up without an answer: the slowness, observed without timing anything.
     await expect(svc(session, 'DongBoHoSoMC', [hoSo()], { isUpdating: 'False' }, {}, sim, AbortSignal.timeout(100))).rejects.toThrow();
@@ -500,7 +508,7 @@ describe('dvcqg simulator: modes', () => {
     const other = await startDvcqgSim({ port: 0 });
     const session = await login(other);
     other.setMode('slow');
-    const pending = svc(session, 'TraCuuHoSo', { MaHoSo: MA }, {}, {}, other).then(
+    const pending = svc(session, 'TraCuuHoSo', undefined, { mahoso: MA }, {}, other).then(
       (r) => r.status,
       () => 'failed',
     );
@@ -514,13 +522,13 @@ describe('dvcqg simulator: modes', () => {
     const session = await login();
     fakeDate();
     sim.setMode('session-expired', 500);
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('-1');
     const renewed = await login();
-    expect((await svc(renewed, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
+    expect((await svc(renewed, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('-1');
     vi.setSystemTime(Date.now() + 550);
     // The sessions presented during the window are gone for good.
-    expect((await svc(renewed, 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('-1');
-    expect((await svc(await login(), 'TraCuuHoSo', { MaHoSo: MA })).json.error_code).toBe('0');
+    expect((await svc(renewed, 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('-1');
+    expect((await svc(await login(), 'TraCuuHoSo', undefined, { mahoso: MA })).json.error_code).toBe('0');
   });
 
   it('refuses unknown modes and bad forMs', async () => {
@@ -610,7 +618,7 @@ describe('dvcqg simulator: hardening and control', () => {
     expect((await post(sim.url, '/__sim/reset', {})).json).toEqual({ reset: true });
     expect(sim.dossiers().size).toBe(0);
     expect(sim.received()).toEqual([]);
-    expect((await svc(session, 'TraCuuHoSo', { MaHoSo: MA })).json.result.TonTai).toBe('False');
+    expect((await svc(session, 'TraCuuHoSo', undefined, { mahoso: MA })).json.result).toEqual([]);
   });
 
   it('is registered as simulators.dvcqg', async () => {

@@ -78,11 +78,11 @@ describe('emc simulator: TrackingMCDT', () => {
   });
 
   it('accepts codes as numbers or strings and records them as given', async () => {
-    await track(event({ Status: 1, FormsReception: 1, FormsPayments: 2, Level: 4, IsFromDVCQG: 1, IsDVCBC: 2, SiteId: '56' }));
+    await track(event({ Status: 1, FormsReception: 1, FormsPayments: 2, Level: 4, IsFromDVCQG: 1, IsDVCBC: 2, SiteId: 56 }));
     await track(event({ Status: '3', Data: null, User: undefined }));
     const events = sim.events().get(MA)!;
     expect(events.map((e) => e.Status)).toEqual([1, '3']);
-    expect(events[0]).toMatchObject({ SiteId: '56', Level: 4, IsDVCBC: 2 });
+    expect(events[0]).toMatchObject({ SiteId: 56, Level: 4, IsDVCBC: 2 });
     expect(typeof events[0]!.at).toBe('string');
     expect(sim.received().map((r) => r.status)).toEqual([1, '3']);
   });
@@ -176,6 +176,8 @@ describe('emc simulator: validation names the field', () => {
     ['SiteId 0', { SiteId: 0 }, 'SiteId'],
     ['SiteId negative', { SiteId: -56 }, 'SiteId'],
     ['SiteId with a leading zero', { SiteId: '056' }, 'SiteId'],
+    ['SiteId as text (TH sends int? SiteId, a JSON number)', { SiteId: '56' }, 'SiteId'],
+    ['SiteId fractional', { SiteId: 56.5 }, 'SiteId'],
     ['CodeTTHC missing', { CodeTTHC: undefined }, 'CodeTTHC'],
     ['CodeTTHC empty', { CodeTTHC: '' }, 'CodeTTHC'],
     ['User JSON null', { User: 'null' }, 'User'],

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { XMLParser } from 'fast-xml-parser';
-import { people, RESERVED, startPopulationSim, type PopulationSim } from '../../src/sim/index.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { codeLists, people, RESERVED, startPopulationSim, type PopulationSim } from '../../src/sim/index.js';
 import { escapeXml } from '../../src/sim/population/soap.js';
 import { waitFor } from '../support/wait.js';
 
@@ -322,5 +324,41 @@ describe('fictitious people', () => {
         if (rel === p.VoChong) expect(r!.VoChong?.SoDinhDanh).toBe(p.SoDinhDanh);
       }
     }
+  });
+});
+
+describe('population simulator: code lists agree with the hub', () => {
+  const table = parseYaml(readFileSync(new URL('../../mappings/codes/csdldc-ethnicity.yaml', import.meta.url), 'utf8')) as {
+    entries: Record<string, string>;
+  };
+
+  it('DanToc is the national list of 54 ethnic groups, as the hub\'s csdldc-ethnicity table has it', () => {
+    expect(Object.keys(table.entries).sort()).toEqual(Array.from({ length: 54 }, (_, i) => String(i + 1).padStart(2, '0')));
+    expect(codeLists.DanToc).toEqual(table.entries);
+    expect(table.entries['01']).toBe('Kinh');
+    expect(table.entries['54']).toBe('Rơ-măm');
+  });
+
+  it('every resident\'s codes are in the simulator\'s lists', () => {
+    for (const p of people) {
+      expect(Object.keys(codeLists.DanToc), p.SoDinhDanh).toContain(p.DanToc);
+      expect(Object.keys(codeLists.TonGiao), p.SoDinhDanh).toContain(p.TonGiao);
+      expect(Object.keys(codeLists.TinhTrangHonNhan), p.SoDinhDanh).toContain(p.TinhTrangHonNhan);
+      expect(Object.keys(codeLists.NhomMau), p.SoDinhDanh).toContain(p.NhomMau);
+      expect(Object.keys(codeLists.QuanHe), p.SoDinhDanh).toContain(p.ChuHo.QuanHe);
+    }
+  });
+
+  it('the CSDLQG mapping\'s golden input carries the codes the simulator answers for the same person', () => {
+    const golden = parseYaml(readFileSync(new URL('../../mappings/csdldc/TraCuuThongTinCongDan.in.test.yaml', import.meta.url), 'utf8')) as {
+      cases: Array<{ input: { CongdanCollection: { CongDan: Record<string, any> } } }>;
+    };
+    const g = golden.cases[0]!.input.CongdanCollection.CongDan;
+    const sim = people.find((p) => p.SoDinhDanh === g.SoDinhDanh)!;
+    expect(sim).toBeDefined();
+    for (const key of ['GioiTinh', 'DanToc', 'TonGiao', 'TinhTrangHonNhan', 'NhomMau', 'QuocTich'] as const) expect(g[key], key).toBe(sim[key]);
+    expect(g.NgayThangNamSinh).toEqual(sim.NgayThangNamSinh);
+    expect(g.ChuHo).toEqual(sim.ChuHo);
+    expect(g.Cha).toMatchObject({ HoVaTen: sim.Cha!.HoVaTen, SoDinhDanh: sim.Cha!.SoDinhDanh, QuocTich: sim.Cha!.QuocTich });
   });
 });

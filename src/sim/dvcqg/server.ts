@@ -9,7 +9,8 @@ import { checkHoSoList, checkIsUpdating, checkProgressList, checkStatusList, che
 /**
  * Simulator of the National Public Service Portal (Cổng DVCQG) sync API as a province reaches it through
  * its adapter (VN-SYSTEMS §1 F2/F3, §2): `POST /dvcqg/auth` then `POST /dvcqg/service` with
- * `{session, madonvi, service, isUpdating?, type?, data}` and header `dstcode`.
+ * `{session, madonvi, service, isUpdating?, type?, data}` (TraCuuHoSo: `{session, madonvi, service, mahoso}`) and
+ * header `dstcode`.
  * A stranger on the network: it shares no code with the hub. Fictitious data only.
  */
 
@@ -167,10 +168,16 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     return rec;
   };
 
-  function traCuu(data: unknown): Answer {
-    const c = checkTraCuu(data);
+  /**
+   * `result` is a list, as OpenCPS reads it (hasSyncDossier: the dossier exists when the list is not empty).
+   * What a found item holds is not public [U]; the simulator answers the code, procedure, status and receipt date.
+   */
+  function traCuu(body: Record<string, unknown>): Answer {
+    const c = checkTraCuu(body);
     if (!c.ok) return invalid(c.error);
-    return OK({ TonTai: store.get(c.value)?.hoSo ? 'True' : 'False' });
+    const rec = store.get(c.value);
+    if (!rec?.hoSo) return OK([]);
+    return OK([{ MaHoSo: c.value, MaTTHC: rec.hoSo.MaTTHC, TrangThaiHoSo: rec.trangThai, NgayTiepNhan: rec.hoSo.NgayTiepNhan }]);
   }
 
   /** Upsert of full snapshots. The batch is all-or-nothing: one conflict rejects every item. */
@@ -225,7 +232,7 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
   function dispatch(body: Record<string, unknown>, at: string): Answer {
     switch (body.service) {
       case 'TraCuuHoSo':
-        return traCuu(body.data);
+        return traCuu(body);
       case 'DongBoHoSoMC':
         return dongBoHoSo(body, at);
       case 'DongBoTrangThaiHoSo':
@@ -242,7 +249,7 @@ export async function startDvcqgSim(opts: DvcqgSimOptions = {}): Promise<DvcqgSi
     const first = Array.isArray(data) ? data[0] : data;
     const item = isPlainObject(first) ? first : undefined;
     const call: ReceivedCall = { service: str(body?.service, 64) ?? '(none)', at, outcome: 'rejected' };
-    const maHoSo = str(item?.MaHoSo, 100);
+    const maHoSo = str(item?.MaHoSo, 100) ?? str(body?.mahoso, 100);
     const trangThai = str(item?.TrangThaiHoSo, 8) ?? str(item?.TrangThai, 8);
     const madonvi = str(body?.madonvi, 64);
     const dstcode = str(dstcodeOf(req), 200);

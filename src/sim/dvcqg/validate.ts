@@ -141,10 +141,16 @@ export function checkIsUpdating(value: unknown): Checked<boolean> {
   return bad('isUpdating', '"True" hoặc "False" (chuỗi) / "True" or "False" as a string');
 }
 
-export function checkTraCuu(data: unknown): Checked<string> {
-  if (!isPlainObject(data)) return bad('data', 'đối tượng {MaHoSo} / object {MaHoSo}');
-  const e = requireId(data, 'MaHoSo', 'data');
-  return e ? { ok: false, error: e } : { ok: true, value: data.MaHoSo as string };
+/**
+ * TraCuuHoSo as OpenCPS sends it (DVCQGIntegrationActionImpl.searchDossier): the dossier code in a top-level,
+ * lower-case `mahoso`, beside `session`, `madonvi` and `service`, with no `data`. The same shape appears in public
+ * clients of the DVCQG adapter (`{session, service:"TraCuuHoSo", mahoso}`). The hub itself never sends TraCuuHoSo:
+ * it sends DongBoHoSoMC and resends as an update on "đã tồn tại".
+ */
+export function checkTraCuu(body: Record<string, unknown>): Checked<string> {
+  const e = requireId(body, 'mahoso', '$');
+  if (e) return bad('mahoso', e.reason);
+  return { ok: true, value: body.mahoso as string };
 }
 
 export function checkHoSoList(data: unknown): Checked<HoSo[]> {
@@ -194,6 +200,8 @@ export function checkProgressList(data: unknown): Checked<ProgressItem[]> {
     }
     const e =
       requireId(item, 'MaHoSo', at) ??
+      // The progress TrangThai takes the dossier status list 1..10, as OCPS fills it (getMappingStatus).
+      requireStatus(item, 'TrangThai', at) ??
       requireTimestamp(item, 'ThoiDiemXuLy', at) ??
       requireTimestamp(item, 'NgayBatDau', at, true) ??
       requireTimestamp(item, 'NgayKetThucTheoQuyDinh', at, true);

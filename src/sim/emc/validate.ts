@@ -2,12 +2,13 @@ import { isPlainObject } from '../harness.js';
 
 /**
  * Checks of the EMC `TrackingMCDT` body (VN-SYSTEMS §2; TH `EMCRequestBody.cs`). Code fields may arrive as
- * numbers or numeric strings (TH sends strings, SiteId as a number); they are recorded as given.
+ * numbers or numeric strings (TH sends strings); they are recorded as given. SiteId is a JSON number only: TH declares
+ * it `int? SiteId`, so it serialises as a number, never as text.
  */
 
 export type EmcTracking = {
   CodeProfile: string;
-  SiteId: string | number;
+  SiteId: number;
   CodeTTHC: string;
   NameTTHC: string;
   MaHoSo: string;
@@ -61,8 +62,10 @@ export function checkTracking(body: unknown): { ok: true; value: EmcTracking } |
     if (typeof v !== 'string' || !v.trim()) return bad(key, 'bắt buộc, kiểu chuỗi / required string');
     if (v.length > MAX_TEXT) return bad(key, `tối đa ${MAX_TEXT} ký tự / at most ${MAX_TEXT} characters`);
   }
-  const site = codeOf(body.SiteId);
-  if (site === undefined || site <= 0) return bad('SiteId', 'số nguyên dương / positive integer');
+  const site = body.SiteId;
+  if (typeof site !== 'number' || !Number.isInteger(site) || site <= 0 || site > 2_147_483_647) {
+    return bad('SiteId', 'số nguyên dương kiểu số JSON (int), không phải chuỗi / positive integer as a JSON number (int), not a string');
+  }
   for (const [key, allowed] of Object.entries(EMC_CODES)) {
     const code = codeOf(body[key]);
     if (code === undefined || !(allowed as readonly number[]).includes(code)) return bad(key, `một trong ${allowed.join('|')} / one of ${allowed.join('|')}`);

@@ -4,7 +4,10 @@
  * CCCD structure (province of birth registration, gender+century digit, 2-digit birth year) with the random
  * part `9999NN`, so they can never collide with a real person's. Shapes mirror the SOAP answer's `CongDan`.
  *
- * Code lists are the simulator's convention (the real tables are not public); labels are in `codeLists`.
+ * `DanToc` uses the national list of 54 ethnic groups (Tổng cục Thống kê, Quyết định 121-TCTK/PPCĐ: 01 Kinh … 54
+ * Rơ-măm), the same list as the hub's code table mappings/codes/csdldc-ethnicity.yaml. The other code lists
+ * (TonGiao, TinhTrangHonNhan, NhomMau, ChuHo.QuanHe) are the simulator's own convention: the population database's
+ * tables are not public, and the hub passes these codes through unchanged. Labels are in `codeLists`.
  */
 
 export interface DiaChi {
@@ -50,7 +53,18 @@ export interface CongDan {
 
 export const codeLists = {
   GioiTinh: { '1': 'Nam', '2': 'Nữ' },
-  DanToc: { '01': 'Kinh', '02': 'Tày', '03': 'Thái', '04': 'Hoa', '05': 'Khơ-me', '06': 'Mường' },
+  /** Danh mục các dân tộc Việt Nam (54 dân tộc). */
+  DanToc: {
+    '01': 'Kinh', '02': 'Tày', '03': 'Thái', '04': 'Hoa', '05': 'Khơ-me', '06': 'Mường',
+    '07': 'Nùng', '08': 'Mông', '09': 'Dao', '10': 'Gia-rai', '11': 'Ngái', '12': 'Ê-đê',
+    '13': 'Ba-na', '14': 'Xơ-đăng', '15': 'Sán Chay', '16': 'Cơ-ho', '17': 'Chăm', '18': 'Sán Dìu',
+    '19': 'Hrê', '20': 'Mnông', '21': 'Ra-glai', '22': 'Xtiêng', '23': 'Bru-Vân Kiều', '24': 'Thổ',
+    '25': 'Giáy', '26': 'Cơ-tu', '27': 'Gié-Triêng', '28': 'Mạ', '29': 'Khơ-mú', '30': 'Co',
+    '31': 'Tà-ôi', '32': 'Chơ-ro', '33': 'Kháng', '34': 'Xinh-mun', '35': 'Hà Nhì', '36': 'Chu-ru',
+    '37': 'Lào', '38': 'La Chí', '39': 'La Ha', '40': 'Phù Lá', '41': 'La Hủ', '42': 'Lự',
+    '43': 'Lô Lô', '44': 'Chứt', '45': 'Mảng', '46': 'Pà Thẻn', '47': 'Cơ Lao', '48': 'Cống',
+    '49': 'Bố Y', '50': 'Si La', '51': 'Pu Péo', '52': 'Brâu', '53': 'Ơ Đu', '54': 'Rơ-măm',
+  },
   TonGiao: { '00': 'Không', '01': 'Phật giáo', '02': 'Công giáo' },
   TinhTrangHonNhan: { '1': 'Chưa kết hôn', '2': 'Đã kết hôn', '3': 'Đã ly hôn', '4': 'Góa' },
   NhomMau: { '0': 'Chưa xác định', '1': 'A', '2': 'B', '3': 'AB', '4': 'O' },
