@@ -20,7 +20,8 @@ import { resolveRoot } from './root.js';
  * Each handler returns the exit code: 0 ok, 1 findings or failed checks, 2 bad usage.
  *
  * The store: --database-url, else --sqlite, else DATABASE_URL (as the hub), else log.sqlite in the hub's data folder
- * (`store.dataDir` of <root>/config/hub.yaml, by default LIENTHONG_DATA_DIR or .data). The data key (to check or
+ * (`store.dataDir` of <root>/config/hub.yaml, .data when it names none, as the hub; without a hub.yaml, LIENTHONG_DATA_DIR
+ * or .data). The data key (to check or
  * export payloads): LIENTHONG_DATA_KEY, else the data.key file the hub generated beside its SQLite file (or in its
  * data folder); none is ever generated here.
  */
@@ -42,6 +43,8 @@ function dataDir(root: string | undefined): string {
     const { value, missing } = interpolate(configured, process.env);
     if (missing.length === 0 && typeof value === 'string' && value) return resolve(base, value);
   }
+  // A hub.yaml without store.dataDir: the hub writes to .data (LIENTHONG_DATA_DIR reaches it only through a ${…} there).
+  if (existsSync(hubFile)) return resolve(base, '.data');
   return resolve(base, process.env.LIENTHONG_DATA_DIR || '.data');
 }
 
@@ -215,7 +218,7 @@ export function registerAuditCommand(program: Command, root: () => string | unde
   const audit = program.command('audit').description('the tamper-evident message log: verify the journal, export and check evidence (reads the store directly, read-only)');
   const store = (command: Command) => command
     .option('--database-url <url>', 'PostgreSQL store (default: DATABASE_URL)')
-    .option('--sqlite <file>', 'SQLite store (default: <root>/.data/log.sqlite)');
+    .option('--sqlite <file>', 'SQLite store (default: log.sqlite in the store.dataDir of <root>/config/hub.yaml, which is .data unless LIENTHONG_DATA_DIR moves it)');
   const exit = (code: number) => {
     process.exitCode = code;
   };

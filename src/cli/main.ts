@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Help, type Option } from 'commander';
 import { TIME_HELP, UsageError } from './admin-client.js';
 import { registerAuditCommand } from './audit.js';
 import { checkCommand } from './check.js';
@@ -12,6 +12,13 @@ import { testCommand } from './test.js';
 const program = new Command('lienthong')
   .description('lienthong: interoperability hub for Vietnam e-government (liên thông)')
   .version('0.1.0')
+  // commander does not mark a requiredOption in --help; every subcommand (made after this) inherits the mark.
+  .configureHelp({
+    optionDescription(option: Option) {
+      const text = Help.prototype.optionDescription.call(this as Help, option);
+      return option.mandatory ? `(required) ${text}` : text;
+    },
+  })
   .option('-r, --root <dir>', 'folder holding config/, connectors/, schemas/, mappings/ (default: current folder)');
 
 const root = () => program.opts<{ root?: string }>().root;

@@ -60,7 +60,9 @@ export function testCommand(options: { root?: string; filter?: string }): number
       console.log(`  ✗ ${where} › ${result.name}\n${(result.message ?? '').split('\n').map((l) => `      ${l}`).join('\n')}`);
     }
   }
-  console.log(`\n${results.length - failed} passed, ${failed} failed (${suites.length} mapping test files${configErrors.length ? `, ${loaded.mappingTests.length - suites.length} not run` : ''})`);
+  // With --filter, the count is of the files that had a matching case, out of all.
+  const files = options.filter ? `${new Set(results.map((r) => r.suite)).size} of ${suites.length} mapping test files matched "${options.filter}"` : `${suites.length} mapping test files`;
+  console.log(`\n${results.length - failed} passed, ${failed} failed (${files}${configErrors.length ? `, ${loaded.mappingTests.length - suites.length} not run` : ''})`);
   footer();
   return failed || results.length === 0 || configErrors.length ? 1 : 0;
 }

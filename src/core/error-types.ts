@@ -64,6 +64,7 @@ export const ERROR_TYPES: ReadonlySet<string> = new Set([
   'transport.peer-rejected-retryable',
   'transport.response-too-large',
   'transport.timeout',
+  'transport.tls-failed',
   'transport.unreachable',
   'transport.unverified-answer',
   'trust.access-denied',

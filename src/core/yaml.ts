@@ -17,10 +17,25 @@ const PARSE_OPTIONS = { uniqueKeys: true, prettyErrors: false, maxAliasCount: 10
 export function parseSource<T = unknown>(file: string, text: string): SourceFile<T> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { ...PARSE_OPTIONS, lineCounter });
-  const errors: SourceFile['errors'] = doc.errors.map((e) => {
+  // One syntax error throws the parser off for the rest of the file (an unclosed quote or a stray line can give
+  // hundreds, one per token). Keep the duplicate keys before it (each is a problem of its own) and the first syntax
+  // error; count the rest.
+  const firstSyntax = doc.errors.findIndex((e) => e.code !== 'DUPLICATE_KEY');
+  const kept = firstSyntax === -1 ? doc.errors : doc.errors.slice(0, firstSyntax + 1);
+  const errors: SourceFile['errors'] = kept.map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
     return { message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col };
   });
+  const more = doc.errors.length - kept.length;
+  if (more > 0) {
+    const pos = lineCounter.linePos(doc.errors[kept.length]!.pos[0]);
+    errors.push({
+      message: `… ${more} more YAML error${more === 1 ? '' : 's'} in this file, probably caused by the first (line ${errors[errors.length - 1]!.line})`,
+      line: pos.line,
+      column: pos.col,
+      hint: 'fix the first syntax error, then run lienthong check again',
+    });
+  }
   if (!errors.length) {
     for (const scalar of alteredScalars(doc)) {
       const pos = lineCounter.linePos(scalar.range![0]);

@@ -46,7 +46,7 @@ export function connectHubs(registry: Registry, trust: HubTrust | undefined, inj
             const usual = checkServerIdentity(host, cert);
             if (usual) return usual;
             const named = cert.raw ? participantOf(new X509Certificate(cert.raw)) : undefined;
-            return named === hub.id ? undefined : new Error(`the server's certificate names ${named ?? 'no participant'}, not ${hub.id}`);
+            return named === hub.id ? undefined : Object.assign(new Error(`the server's certificate names ${named ?? 'no participant'}, not ${hub.id}`), { code: 'ERR_TLS_CERT_WRONG_PARTICIPANT' });
           },
         },
       });

@@ -144,6 +144,18 @@ describe('lienthong audit', () => {
     expect(moved.stderr).toContain(join(other, 'gone', 'store', 'log.sqlite'));
   }, 30_000);
 
+  it('verify: a hub.yaml without store.dataDir means .data, as for the hub, whatever LIENTHONG_DATA_DIR says', async () => {
+    const plain = join(dir, 'hub-no-store');
+    mkdirSync(join(plain, 'config'), { recursive: true });
+    mkdirSync(join(plain, '.data'), { recursive: true });
+    writeFileSync(join(plain, '.data', 'log.sqlite'), readFileSync(file));
+    writeFileSync(join(plain, 'config', 'hub.yaml'), 'hub:\n  id: VN/GOV/000.00.00.G22/NGSP\n  name: x\nroutes: []\n');
+    const out = await cli(['--root', plain, 'audit', 'verify', '--ca', caFile], { LIENTHONG_DATA_DIR: join(dir, 'unused') });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^ok: 1 chain\(s\), 7 entries/m);
+  }, 30_000);
+
   it('verify: prints the head it verified, writes it (--write-head), and compares a cut-back log with it (--expect-head)', async () => {
     const cutFile = join(dir, 'cut.sqlite');
     const hub = issueCertificate({ ca: { certPem: readFileSync(caFile, 'utf8'), keyPem: caKey }, commonName: 'hub-h56', participant: HUB, usage: 'hub' });

@@ -44,4 +44,12 @@ describe('lienthong test with an unrelated config error', () => {
     expect(out).toMatch(/✓ mappings\/onegate-h56\/dossier-sync\.in\.test\.yaml › /);
     expect(out).toContain('hoVaTenn');
   });
+
+  it('with --filter, counts the files that matched, out of all', () => {
+    const dir = copyOfShipped();
+    dirs.push(dir);
+    const { code, out } = run(dir, 'citizen-lookup.in.test');
+    expect(code).toBe(0);
+    expect(out).toMatch(/\d+ passed, 0 failed \(1 of \d+ mapping test files matched "citizen-lookup\.in\.test"\)/);
+  });
 });

@@ -6,7 +6,7 @@ import { loadRegistry } from '../../src/config/load.js';
 import { copyOfShipped } from '../support/config-copy.js';
 import { REPO } from '../support/hub.js';
 
-const DOCS = ['docs/connectors.md', 'docs/mapping-language.md'];
+const DOCS = ['docs/connectors.md', 'docs/mapping-language.md', 'docs/trust.md', 'docs/audit.md', 'docs/payments.md', 'README.md'];
 
 /** ```yaml blocks, and inline `key: { … }` spans holding ${…} (what an integrator copies into a connector). */
 function yamlExamples(doc: string): Array<{ line: number; text: string }> {
