@@ -1,6 +1,6 @@
 /**
  * XML has no arrays, no empty objects and no types: a repeated element becomes an array only
- * when it repeats, `<List/>` is "", and everything is a string. `conformToSchema` restores the
+ * when it repeats, `<List/>` is "", and everything is a string. `createConformer` restores the
  * shapes the JSON Schema asks for, so that the same schema validates XML- and JSON-borne
  * messages alike:
  *
@@ -16,6 +16,7 @@
  * the function itself is pure and never mutates its input.
  */
 import type { JsonSchema, SchemaSet } from '../schema/set.js';
+import { isPlainObject } from '../core/objects.js';
 
 type Obj = Record<string, unknown>;
 
@@ -56,23 +57,23 @@ class Plan {
     else if (Array.isArray(type)) for (const t of type) if (typeof t === 'string') this.types.add(t);
 
     const hasObjectKeywords =
-      isObj(schema.properties) || isObj(schema.patternProperties) || isObj(schema.additionalProperties) || Array.isArray(schema.required);
-    const hasArrayKeywords = isObj(schema.items) || Array.isArray(schema.prefixItems);
+      isPlainObject(schema.properties) || isPlainObject(schema.patternProperties) || isPlainObject(schema.additionalProperties) || Array.isArray(schema.required);
+    const hasArrayKeywords = isPlainObject(schema.items) || Array.isArray(schema.prefixItems);
     if (type === undefined) {
       if (hasObjectKeywords) this.types.add('object');
       if (hasArrayKeywords) this.types.add('array');
     }
-    if (isObj(schema.properties)) {
+    if (isPlainObject(schema.properties)) {
       for (const [key, sub] of Object.entries(schema.properties)) {
-        if (!isObj(sub)) continue;
+        if (!isPlainObject(sub)) continue;
         const list = this.#props.get(key) ?? [];
         list.push({ schema: sub, baseId });
         this.#props.set(key, list);
       }
     }
-    if (isObj(schema.patternProperties)) {
+    if (isPlainObject(schema.patternProperties)) {
       for (const [pattern, sub] of Object.entries(schema.patternProperties)) {
-        if (!isObj(sub)) continue;
+        if (!isPlainObject(sub)) continue;
         let re: RegExp;
         try {
           re = new RegExp(pattern, 'u');
@@ -82,11 +83,11 @@ class Plan {
         this.#patterns.push({ re, sources: [{ schema: sub, baseId }] });
       }
     }
-    if (isObj(schema.additionalProperties)) this.#additional.push({ schema: schema.additionalProperties, baseId });
-    if (isObj(schema.items)) this.#items.push({ schema: schema.items, baseId });
+    if (isPlainObject(schema.additionalProperties)) this.#additional.push({ schema: schema.additionalProperties, baseId });
+    if (isPlainObject(schema.items)) this.#items.push({ schema: schema.items, baseId });
     if (Array.isArray(schema.prefixItems)) {
       schema.prefixItems.forEach((sub, index) => {
-        if (!isObj(sub)) return;
+        if (!isPlainObject(sub)) return;
         (this.#prefixItems[index] ??= []).push({ schema: sub, baseId });
       });
     }
@@ -186,11 +187,11 @@ function flatten(sources: Source[], schemas: SchemaSet): Source[] {
     }
     for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
       const list = schema[key];
-      if (Array.isArray(list)) for (const sub of list) if (isObj(sub)) nested.push({ schema: sub, baseId });
+      if (Array.isArray(list)) for (const sub of list) if (isPlainObject(sub)) nested.push({ schema: sub, baseId });
     }
     for (const key of ['then', 'else'] as const) {
       const sub = schema[key];
-      if (isObj(sub)) nested.push({ schema: sub, baseId });
+      if (isPlainObject(sub)) nested.push({ schema: sub, baseId });
     }
     for (let k = nested.length - 1; k >= 0; k--) stack.push(nested[k] as Source);
   }
@@ -230,7 +231,7 @@ function apply(value: unknown, plan: Plan | undefined, depth: number): unknown {
     });
     return changed ? out : value;
   }
-  if (isObj(value)) {
+  if (isPlainObject(value)) {
     let out: Obj | undefined;
     for (const key of Object.keys(value)) {
       if (key === '__proto__') continue; // never assign it (decoders refuse it anyway)
@@ -247,20 +248,11 @@ function apply(value: unknown, plan: Plan | undefined, depth: number): unknown {
 }
 
 /**
- * Reshapes an XML-decoded value to what `schema` (a node inside the document `baseId`) expects.
- * Returns the input itself when nothing needed changing; never mutates it.
+ * Prepared once for one schema (`schema`, a node inside the document `baseId`; e.g. at connector load): returns a
+ * function that reshapes an XML-decoded value to what that schema expects. It returns the input itself when nothing
+ * needed changing, and never mutates it.
  */
-export function conformToSchema(value: unknown, schema: JsonSchema, schemas: SchemaSet, baseId: string): unknown {
-  const cache = cacheFor(schemas);
-  return apply(value, cache.plan([{ schema, baseId }]), 0);
-}
-
-/** The same, prepared once for one schema (e.g. at connector load): returns a function per message. */
 export function createConformer(schema: JsonSchema, schemas: SchemaSet, baseId: string): (value: unknown) => unknown {
   const plan = cacheFor(schemas).plan([{ schema, baseId }]);
   return (value) => apply(value, plan, 0);
-}
-
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -12,6 +12,7 @@
  */
 import { HubError } from '../core/errors.js';
 import { isShowableName, NOT_SHOWN } from '../core/personal-data.js';
+import { lineCol } from '../core/text.js';
 
 /** Deepest nesting of objects/arrays accepted (the top-level container is depth 1). */
 export const JSON_MAX_DEPTH = 64;
@@ -64,7 +65,7 @@ const enum Ctx {
  * Validates `text` as one JSON value; throws the HubError a caller should see. Exported so
  * that other codecs (e.g. JSON inside a SOAP field) can apply the same guard.
  */
-export function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void {
+function scanJson(text: string, maxDepth: number = JSON_MAX_DEPTH): void {
   const n = text.length;
   // per open container: its kind, and whether it is the value of a "constructor" key
   const kinds: Ctx[] = [];
@@ -319,16 +320,6 @@ function skipWs(text: string, i: number): number {
     i++;
   }
   return i;
-}
-
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let k = text.indexOf('\n'); k >= 0 && k < offset; k = text.indexOf('\n', k + 1)) {
-    line++;
-    lineStart = k + 1;
-  }
-  return { line, col: offset - lineStart + 1 };
 }
 
 function fail(text: string, position: number, what: string): never {

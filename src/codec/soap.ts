@@ -19,6 +19,7 @@ import { XMLBuilder } from 'fast-xml-parser';
 import { HubError } from '../core/errors.js';
 import { isShowableName } from '../core/personal-data.js';
 import { parseXmlSafely, xmlBytesToText } from './xml.js';
+import { isPlainObject } from '../core/objects.js';
 
 export const SOAP11_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
 export const SOAP12_NS = 'http://www.w3.org/2003/05/soap-envelope';
@@ -86,7 +87,7 @@ export function decodeSoap(raw: Buffer | string, options: DecodeSoapOptions = {}
   }
   if (options.version !== undefined && version !== options.version) throw soapVersionMismatch(options.version, version);
   const envNs = version === '1.1' ? SOAP11_NS : SOAP12_NS;
-  const envelope = isObj(rootNode) ? rootNode : {};
+  const envelope = isPlainObject(rootNode) ? rootNode : {};
 
   // The Envelope's element children, in document order (fast-xml-parser keeps first-seen order; a name repeated
   // under one prefix is an array), must be [Header] Body: SOAP 1.2 §5.1, WS-I BP R1011 for 1.1.
@@ -143,15 +144,15 @@ function structureError(reason: string, code: string, field: string): HubError {
 
 function readFault(version: SoapVersion, node: unknown): SoapFault {
   const one = first(node);
-  const f = isObj(one) ? one : {};
+  const f = isPlainObject(one) ? one : {};
   if (version === '1.1') {
     const fault: SoapFault = { code: localPart(text(f.faultcode)), reason: text(f.faultstring) };
     if (f.detail !== undefined) fault.detail = f.detail;
     return fault;
   }
-  const code = isObj(f.Code) ? f.Code : {};
-  const fault: SoapFault = { code: localPart(text(code.Value)), reason: text(first(isObj(f.Reason) ? f.Reason.Text : undefined)) };
-  const sub = isObj(code.Subcode) ? code.Subcode : undefined;
+  const code = isPlainObject(f.Code) ? f.Code : {};
+  const fault: SoapFault = { code: localPart(text(code.Value)), reason: text(first(isPlainObject(f.Reason) ? f.Reason.Text : undefined)) };
+  const sub = isPlainObject(code.Subcode) ? code.Subcode : undefined;
   if (sub) fault.subcode = localPart(text(sub.Value));
   if (f.Detail !== undefined) fault.detail = f.Detail;
   return fault;
@@ -164,7 +165,7 @@ function first(v: unknown): unknown {
 function text(v: unknown): string {
   const x = first(v);
   if (typeof x === 'string') return x;
-  if (isObj(x) && typeof x['#text'] === 'string') return x['#text'];
+  if (isPlainObject(x) && typeof x['#text'] === 'string') return x['#text'];
   return '';
 }
 
@@ -180,7 +181,7 @@ interface QName {
 
 /** Adds the `xmlns` / `xmlns:p` declarations carried by one element to its parent's scope. */
 function extendScope(scope: Scope, node: unknown): Scope {
-  if (!isObj(node)) return scope;
+  if (!isPlainObject(node)) return scope;
   let next: Map<string, string> | undefined;
   for (const key in node) {
     if (!key.startsWith('@_xmlns')) continue;
@@ -217,7 +218,7 @@ function safeName(name: string): string {
 }
 
 function firstChild(node: unknown, scope: Scope): QName | undefined {
-  if (!isObj(node)) return undefined;
+  if (!isPlainObject(node)) return undefined;
   for (const key in node) {
     if (key.startsWith('@_') || key === '#text') continue;
     const value = node[key];
@@ -229,7 +230,7 @@ function firstChild(node: unknown, scope: Scope): QName | undefined {
 /** Element children (and non-namespace attributes) of one element, keyed by local name. */
 function childrenOf(node: unknown, scope: Scope, attributes = true): Obj {
   const out: Obj = {};
-  if (!isObj(node)) return out;
+  if (!isPlainObject(node)) return out;
   for (const key in node) {
     const value = node[key];
     if (key.startsWith('@_')) {
@@ -254,7 +255,7 @@ function childrenOf(node: unknown, scope: Scope, attributes = true): Obj {
 
 /** One element's value, prefix-free: a string, null (xsi:nil) or an object. */
 function strip(node: unknown, parentScope: Scope): unknown {
-  if (!isObj(node)) return node;
+  if (!isPlainObject(node)) return node;
   const scope = extendScope(parentScope, node);
   for (const key in node) {
     if (!key.startsWith('@_') || key.startsWith('@_xmlns')) continue;
@@ -281,9 +282,6 @@ function add(out: Obj, key: string, value: unknown): void {
   out[key] = [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(value) ? value : [value])];
 }
 
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 // ---------------------------------------------------------------------------------------------
 // encode

@@ -23,6 +23,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { HubError } from '../core/errors.js';
 import { isShowableName } from '../core/personal-data.js';
+import { lineCol } from '../core/text.js';
 
 /** Deepest element nesting accepted (root = depth 1). */
 export const XML_MAX_DEPTH = 64;
@@ -333,17 +334,6 @@ function reference(xml: string, at: number): Ref {
 function endAfter(xml: string, token: string, from: number): number {
   const at = xml.indexOf(token, from);
   return at < 0 ? -1 : at + token.length;
-}
-
-/** 1-based line and column of an offset. */
-export function lineCol(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, col: offset - lineStart + 1 };
 }
 
 const XML_NAME = /^[A-Za-z_][\w.\-:]{0,63}$/;

@@ -2,22 +2,22 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { soapPrefixProblem } from '../codec/soap.js';
-import { ConfigError, type ConfigIssue } from '../core/issues.js';
+import type { ConfigIssue } from '../core/issues.js';
+import { atPointer, pointerToPath } from '../core/json-pointer.js';
 import { closest, suggestion } from '../core/suggest.js';
 import { parseSource, type SourceFile } from '../core/yaml.js';
 import {
   checkCaseInputs, checkMapping, compileCondition, compileMapping, envelopeProbe, loadCodeTable, loadMapping, loadMappingTests,
   type CodeTable, type CompiledMapping, type MappingDefinition, type MappingTestSuite,
 } from '../mapping/index.js';
-import { PII_LEVELS, createAjv } from '../schema/ajv.js';
-import { HUB_FORMATS, ISO_FORMATS } from '../schema/formats.js';
-import { planOf } from '../mapping/load.js';
-import type { Condition, FieldSet } from '../mapping/spec.js';
-import type { SourcePath } from '../mapping/paths.js';
-import { SchemaSet, idForName, nameForId, type JsonSchema } from '../schema/set.js';
+import { createAjv } from '../schema/ajv.js';
+import { SchemaWalker, type SNode } from '../mapping/schema-walk.js';
+import { SchemaSet, idForName, type JsonSchema } from '../schema/set.js';
 import { checkPolicy, parseDuration, resolvePolicy, type RetryPolicyConfig } from '../delivery/retry.js';
 import { interpolate } from './interpolate.js';
-import { deepFreeze, findOperation, type Registry } from './registry.js';
+import { describeSchemaError, findRefCycle, jsonSyntaxError, type SchemaProblem } from './schema-problems.js';
+import { deepFreeze } from '../core/objects.js';
+import { findOperation, type Registry } from './registry.js';
 import { isService } from '../trust/identity.js';
 import { checkConnectorChecksums, checkConnectorWsSecurity, checkRouteTrust, checkTrustSections, normaliseTrustSections } from './trust.js';
 import type { ConnectorConfig, HubConfig, OperationConfig, RouteConfig } from './types.js';
@@ -278,14 +278,6 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     if (!schemas.byName(def.source) || !schemas.byName(def.target)) continue;
     const found = checkMapping(def, mappingEnv);
     issues.push(...found);
-    if (!found.some((i) => i.severity === 'error')) {
-      const source = schemas.byName(def.source);
-      for (const { problem, at } of mappingConditionProblems(planOf(def).fields, schemas, source ? [source] : [], source ? [source] : [])) {
-        const where = def.locate(at);
-        issues.push({ file: def.file, severity: problem.severity, field: at.join('.'), line: where.line, column: where.column, message: `${problem.message}${problem.severity === 'error' ? ': this rule would never apply' : ''}`, hint: problem.hint });
-        if (problem.severity === 'error') found.push({ file: def.file, message: problem.message, severity: 'error' });
-      }
-    }
     if (found.some((i) => i.severity === 'error')) continue;
     try {
       mappings.set(def.id, compileMapping(def, mappingEnv));
@@ -399,21 +391,14 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
           if (destination.when !== undefined && route.mode === 'sync') {
             error(hubFile, `route ${route.id}: a sync route's destination cannot have a when: condition (a caller waiting for an answer would get none)`, { ...at(...where), hint: 'remove when:, or make the route async' });
           } else if (destination.when !== undefined && from) {
-            const { test, issues: found } = compileCondition(destination.when, { file: 'config/hub.yaml', locate: src.locate, path: ['routes', index, 'to', d, 'when'], source: `canonical/${from.operation.canonical.request}` }, codeTables, schemas);
+            const context = {
+              prefix: `route ${route.id}: `,
+              never: `${destination.to} would never receive a message`,
+              note: `; a route's when: is evaluated on the canonical message (${from.operation.canonical.request}), so compare with its values, not the caller's native codes`,
+            };
+            const { test, issues: found } = compileCondition(destination.when, { file: 'config/hub.yaml', locate: src.locate, path: ['routes', index, 'to', d, 'when'], source: `canonical/${from.operation.canonical.request}` }, codeTables, { schemas, context });
             issues.push(...found);
             destination.test = test;
-            if (test) {
-              const where = src.locate(['routes', index, 'to', d, 'when']);
-              const { mapping: synthetic } = loadMapping({ file: 'config/hub.yaml', value: { source: `canonical/${from.operation.canonical.request}`, target: `canonical/${from.operation.canonical.request}`, fields: { matched: { const: true, when: destination.when } } }, locate: () => where, errors: [] }, `config/hub.yaml#routes.${index}.to.${d}`);
-              const condition = synthetic && planOf(synthetic).fields.rules[0]?.when;
-              for (const problem of condition ? conditionValueProblems(condition, schemas, schemas.byName(`canonical/${from.operation.canonical.request}`) ? [schemas.byName(`canonical/${from.operation.canonical.request}`)!] : []) : []) {
-                issues.push({
-                  file: rel(hubFile), severity: problem.severity, field: `routes[${index}].to[${d}].when`, line: where.line, column: where.column,
-                  message: `route ${route.id}: ${problem.message}${problem.severity === 'error' ? `: ${destination.to} would never receive a message` : ''}`,
-                  hint: `${problem.hint}; a route's when: is evaluated on the canonical message (${from.operation.canonical.request}), so compare with its values, not the caller's native codes`,
-                });
-              }
-            }
           }
         });
         if (route.mode === 'async' && from) {
@@ -499,13 +484,6 @@ export function loadRegistry(root: string, options: LoadOptions = {}): LoadResul
     mappingTests: suites,
   };
   return { registry: Object.freeze(registry), issues };
-}
-
-/** Loads or throws a ConfigError listing every problem: for commands that must not start on a broken config. */
-export function loadRegistryOrThrow(root: string, options: LoadOptions = {}): { registry: Registry; warnings: ConfigIssue[] } {
-  const { registry, issues } = loadRegistry(root, options);
-  if (!registry) throw new ConfigError(issues);
-  return { registry, warnings: issues };
 }
 
 interface CheckContext {
@@ -787,16 +765,6 @@ function discriminator(branches: JsonSchema[]): string | undefined {
   return Object.keys(first ?? {}).find((key) => branches.every((b) => (b.properties as Record<string, { const?: unknown }> | undefined)?.[key]?.const !== undefined));
 }
 
-/** The value at a JSON pointer ("#/properties/auth" or "/auth"), or undefined. */
-function atPointer(root: unknown, pointer: string): unknown {
-  let node = root;
-  for (const key of pointerToPath(pointer.replace(/^#/, ''))) {
-    if (!node || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
 function normaliseConnector(value: Record<string, unknown>, file: string, root: string): ConnectorConfig {
   const soap = value.soap as Record<string, unknown> | undefined;
   const wsSecurity = value.wsSecurity as Record<string, unknown> | undefined;
@@ -887,167 +855,28 @@ function normaliseHub(value: Record<string, unknown>, root: string): HubConfig {
   };
 }
 
-/** The property names at a path of a schema (following $ref and allOf), for suggestions. */
-function fieldNamesOf(schemas: SchemaSet, name: string, path: string[]): string[] {
-  const start = schemas.byName(name);
-  if (!start) return [];
-  let nodes: SchemaNode[] = [start];
-  for (const key of path) nodes = stepInto(schemas, nodes, key);
-  const names = new Set<string>();
-  const visit = (node: SchemaNode, depth: number): void => {
-    if (depth > 16) return;
-    if (typeof node.schema.$ref === 'string') {
-      const target = schemas.resolveRef(node.baseId, node.schema.$ref);
-      if (target) visit(target, depth + 1);
-    }
-    for (const part of (node.schema.allOf as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId: node.baseId }, depth + 1);
-    for (const key of Object.keys((node.schema.properties as Record<string, unknown> | undefined) ?? {})) names.add(key);
-  };
-  for (const node of nodes) visit(node, 0);
-  // The envelope fields are stamped by the hub and differ on every delivery: never a key.
-  return [...names].filter((n) => !(ENVELOPE_FIELDS as readonly string[]).includes(n));
-}
-
-/** Whether a dotted path names a property of a schema (following $ref and allOf). */
-function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean {
-  const start = schemas.byName(name);
-  if (!start) return false;
-  let nodes: SchemaNode[] = [start];
-  for (const key of path.split('.')) {
-    nodes = stepInto(schemas, nodes, key);
-    if (nodes.length === 0) return false;
-  }
-  return true;
-}
-
-type SchemaNode = { schema: JsonSchema; baseId: string };
-
-/** Schema nodes reached from `nodes` through one path segment (a property, or an index into items). */
-function stepInto(schemas: SchemaSet, nodes: SchemaNode[], key: string | number | '*'): SchemaNode[] {
-  const next: SchemaNode[] = [];
-  const visit = (node: SchemaNode, depth: number): void => {
-    if (depth > 16 || !node.schema || typeof node.schema !== 'object') return;
-    const { schema, baseId } = node;
-    if (typeof schema.$ref === 'string') {
-      const target = schemas.resolveRef(baseId, schema.$ref);
-      if (target) visit(target, depth + 1);
-    }
-    for (const keyword of ['allOf', 'anyOf', 'oneOf'] as const) for (const part of (schema[keyword] as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId }, depth + 1);
-    if (typeof key === 'string' && key !== '*') {
-      const properties = schema.properties as Record<string, JsonSchema> | undefined;
-      if (properties && Object.hasOwn(properties, key)) next.push({ schema: properties[key]!, baseId });
-    } else {
-      const prefix = schema.prefixItems as JsonSchema[] | undefined;
-      if (typeof key === 'number' && prefix?.[key]) next.push({ schema: prefix[key]!, baseId });
-      else if (schema.items && typeof schema.items === 'object') next.push({ schema: schema.items as JsonSchema, baseId });
-    }
-  };
-  for (const node of nodes) visit(node, 0);
-  return next;
-}
-
-/** What a field's schema lets it be: its enum/const values (as text, as conditions compare) and JSON types, when known. */
-function valuesOf(schemas: SchemaNode[], set: SchemaSet): { values?: string[]; types?: string[] } {
-  let values: string[] | undefined;
-  let types: string[] | undefined;
-  const visit = (node: SchemaNode, depth: number): void => {
-    if (depth > 16 || !node.schema || typeof node.schema !== 'object') return;
-    const { schema, baseId } = node;
-    if (typeof schema.$ref === 'string') {
-      const target = set.resolveRef(baseId, schema.$ref);
-      if (target) visit(target, depth + 1);
-    }
-    for (const part of (schema.allOf as JsonSchema[] | undefined) ?? []) visit({ schema: part, baseId }, depth + 1);
-    // anyOf/oneOf widen what is allowed: without following every branch, say nothing rather than something wrong.
-    if (schema.anyOf || schema.oneOf) {
-      values = undefined;
-      types = undefined;
-      return;
-    }
-    const here = Array.isArray(schema.enum) ? (schema.enum as unknown[]).map(String) : 'const' in schema ? [String(schema.const)] : undefined;
-    if (here) values = values ? values.filter((v) => here.includes(v)) : here;
-    const type = typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? (schema.type as string[]) : undefined;
-    if (type) types = types ? types.filter((t) => type.includes(t)) : type;
-  };
-  if (schemas.length !== 1) return {};
-  visit(schemas[0]!, 0);
-  return { values, types };
-}
-
-/** Whether a literal written in a condition (compared as text) could ever equal a value of these JSON types. */
-function literalFitsTypes(literal: string, types: string[]): boolean {
-  return types.some((t) => t === 'string'
-    || (t === 'boolean' && (literal === 'true' || literal === 'false'))
-    || (t === 'integer' && /^-?\d+$/.test(literal))
-    || (t === 'number' && literal.trim() !== '' && Number.isFinite(Number(literal)))
-    || (t === 'null' && literal === 'null')
-    || t === 'object' || t === 'array');
-}
-
-interface ConditionProblem { severity: 'error' | 'warning'; message: string; hint: string; at: Array<string | number> }
-
-/**
- * Literals in a condition's equals / notEquals / in that the field's schema never allows ("REVOKE" for an enum
- * [ISSUED, RENEWED, REVOKED], "yes" for a boolean): the condition could never hold (or always would).
- */
-function conditionValueProblems(cond: Condition, schemas: SchemaSet, scope: SchemaNode[], root: SchemaNode[] = scope): ConditionProblem[] {
-  switch (cond.kind) {
-    case 'all':
-    case 'any':
-      return cond.items.flatMap((c) => conditionValueProblems(c, schemas, scope, root));
-    case 'not':
-      return conditionValueProblems(cond.item, schemas, scope, root);
-    case 'exists':
-      return [];
-    default: {
-      const nodes = nodesAt(cond.path, schemas, scope, root);
-      if (!nodes) return [];
-      const known = valuesOf(nodes, schemas);
-      const types = known.types;
-      // A boolean field is true or false: "yes" never matches, like a value outside an enum.
-      const values = known.values ?? (types?.length && types.every((t) => t === 'boolean') ? ['true', 'false'] : undefined);
-      const literals = cond.kind === 'in' ? cond.values : [cond.value];
-      const opAt = [...cond.at, cond.kind];
-      const out: ConditionProblem[] = [];
-      const severity = cond.kind === 'notEquals' ? 'warning' : 'error';
-      const never = cond.kind === 'notEquals' ? 'so the condition always holds' : '';
-      if (values) {
-        const bad = literals.filter((l) => !values.includes(l));
-        for (const l of bad) {
-          const near = closest(l, values);
-          out.push({ severity, at: opAt, message: `condition compares ${cond.path.text} with ${JSON.stringify(l)}, which is not one of its values (${values.join(', ')})${never ? `, ${never}` : ''}`, hint: `${near !== undefined ? `did you mean ${JSON.stringify(near)}? ` : ''}use one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
-        }
-      } else if (types && !types.includes('string')) {
-        for (const l of literals.filter((x) => !literalFitsTypes(x, types))) {
-          out.push({ severity: 'warning', at: opAt, message: `condition compares ${cond.path.text} (${types.join(' | ')}) with ${JSON.stringify(l)}, which a value of that type never is`, hint: types.includes('boolean') ? 'compare a boolean with true or false' : `write a value of type ${types.join(' | ')}` });
-        }
-      }
-      return out;
-    }
-  }
-}
-
-function nodesAt(path: SourcePath, schemas: SchemaSet, scope: SchemaNode[], root: SchemaNode[]): SchemaNode[] | undefined {
-  if (path.base === 'request') return undefined;
-  let nodes = path.base === 'root' ? root : scope;
-  for (const seg of path.segments) {
-    nodes = stepInto(schemas, nodes, seg);
-    if (nodes.length === 0) return undefined;
+/** The schema nodes at a path of declared properties of schema `name`, or undefined when the path is not there. */
+function nodesAtPath(walker: SchemaWalker, name: string, path: readonly string[]): SNode[] | undefined {
+  let nodes = walker.root(name);
+  for (const key of path) {
+    if (!nodes) return undefined;
+    const found = walker.property(nodes, key);
+    nodes = found.kind === 'found' ? found.nodes : undefined;
   }
   return nodes;
 }
 
-/** Condition problems of every rule of a mapping (inside each: relative to the item). */
-function mappingConditionProblems(fields: FieldSet, schemas: SchemaSet, scope: SchemaNode[], root: SchemaNode[]): Array<{ problem: ConditionProblem; at: Array<string | number> }> {
-  const out: Array<{ problem: ConditionProblem; at: Array<string | number> }> = [];
-  for (const rule of fields.rules) {
-    if (rule.when) for (const problem of conditionValueProblems(rule.when, schemas, scope, root)) out.push({ problem, at: problem.at });
-    if (rule.kind === 'each') {
-      const list = nodesAt(rule.path, schemas, scope, root);
-      if (list) out.push(...mappingConditionProblems(rule.fields, schemas, stepInto(schemas, list, '*'), root));
-    }
-  }
-  return out;
+/** The property names at a path of a schema, for suggestions. */
+function fieldNamesOf(schemas: SchemaSet, name: string, path: string[]): string[] {
+  const walker = new SchemaWalker(schemas);
+  const nodes = nodesAtPath(walker, name, path);
+  // The envelope fields are stamped by the hub and differ on every delivery: never a key.
+  return nodes ? walker.propertyNames(nodes).filter((n) => !(ENVELOPE_FIELDS as readonly string[]).includes(n)) : [];
+}
+
+/** Whether a dotted path names a property of a schema. */
+function schemaHasPath(schemas: SchemaSet, name: string, path: string): boolean {
+  return nodesAtPath(new SchemaWalker(schemas), name, path.split('.')) !== undefined;
 }
 
 /** "did you mean …?" for a near miss (operation ids are case-sensitive), then every operation of that direction. */
@@ -1084,10 +913,6 @@ function nameOf(schema: JsonSchema): string {
   return id.slice('https://lienthong.invalid/schemas/'.length, -'.json'.length);
 }
 
-function pointerToPath(pointer: string): string[] {
-  return pointer.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
 function lineOf(file: string, needle: string): number | undefined {
   const index = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle));
   return index >= 0 ? index + 1 : undefined;
@@ -1102,217 +927,6 @@ function listFiles(dir: string, keep: (file: string) => boolean): string[] {
     else if (keep(path)) out.push(path);
   }
   return out;
-}
-
-/** A problem in a schema file: what, where (a path inside the document, for its line) and how to fix it. */
-interface SchemaProblem {
-  message: string;
-  path?: string[];
-  /** The keyword's place, shown as [field] (only where the message itself does not name it). */
-  field?: string;
-  hint?: string;
-}
-
-/** JSON.parse's complaint with the line and column of its position (Node says only "at position 430"). */
-function jsonSyntaxError(text: string, message: string): { message: string; line?: number; column?: number } {
-  const position = /at position (\d+)/.exec(message);
-  const offset = position ? Number(position[1]) : /end of JSON input/.test(message) ? text.length : undefined;
-  const bare = message.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/, '');
-  if (offset === undefined) return { message: bare };
-  const before = text.slice(0, offset).split('\n');
-  return { message: bare, line: before.length, column: before[before.length - 1]!.length + 1 };
-}
-
-/** Keywords of JSON Schema 2020-12 and the hub's annotations, to suggest one for a misspelled keyword. */
-const SCHEMA_KEYWORDS = [
-  '$schema', '$id', '$ref', '$defs', '$comment', '$anchor', '$dynamicRef', '$dynamicAnchor', 'title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly',
-  'type', 'enum', 'const', 'format', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
-  'properties', 'patternProperties', 'additionalProperties', 'unevaluatedProperties', 'required', 'dependentRequired', 'dependentSchemas', 'propertyNames', 'minProperties', 'maxProperties',
-  'items', 'prefixItems', 'unevaluatedItems', 'contains', 'minContains', 'maxContains', 'minItems', 'maxItems', 'uniqueItems',
-  'allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'x-pii', 'x-note',
-];
-
-/**
- * An Ajv error about a schema (not about data) as a problem at its place: a $ref that resolves nowhere, an
- * unknown format or keyword, an invalid keyword value. Ajv names the place by a JSON pointer or not at all.
- */
-function describeSchemaError(e: Error, name: string, schemas: SchemaSet, what: string): SchemaProblem {
-  const doc = schemas.byName(name)?.schema;
-  const text = e.message;
-  const atPointer = (pointer: string | undefined) => (pointer === undefined ? undefined : pointerToPath(decodeURIComponent(pointer.replace(/^#/, ''))));
-  const unresolved = /^can't resolve reference (.+) from id (.+)$/.exec(text);
-  if (unresolved) {
-    const [, ref, baseId] = unresolved as unknown as [string, string, string];
-    const url = new URL(ref, baseId);
-    const targetName = nameForId(`${url.origin}${url.pathname}`) ?? ref;
-    const target = schemas.byName(targetName);
-    let hint: string;
-    if (!target) hint = `no schema ${targetName} (schemas/${targetName}.json): ${suggestion(targetName, schemas.names().filter((n) => !n.startsWith('config/')), 'schemas')}`;
-    else {
-      // The file exists: the pointer names something it lacks. Suggest from the keys where the pointer stops matching.
-      const tokens = pointerToPath(decodeURIComponent(url.hash.replace(/^#/, '')));
-      let node: unknown = target.schema;
-      let i = 0;
-      for (; i < tokens.length && node && typeof node === 'object' && Object.hasOwn(node, tokens[i]!); i++) node = (node as Record<string, unknown>)[tokens[i]!];
-      const keys = node && typeof node === 'object' ? Object.keys(node) : [];
-      hint = `${targetName} has no ${url.hash}: ${suggestion(tokens[i] ?? '', keys, `names under #/${tokens.slice(0, i).join('/')}`)}`;
-    }
-    return { message: `${what}: $ref "${ref}" resolves to nothing`, path: doc ? pathOfKeyValue(doc, '$ref', ref) : undefined, hint };
-  }
-  const format = /^unknown format "(.+)" ignored in schema at path "(.*)"$/.exec(text);
-  if (format) {
-    const known = [...HUB_FORMATS.map((f) => f.name), ...ISO_FORMATS];
-    return { message: `${what}: unknown format "${format[1]}"`, path: [...atPointer(format[2])!, 'format'], hint: `${suggestion(format[1]!, known, 'formats')} (formats: docs/connectors.md)` };
-  }
-  const keyword = /^strict mode: unknown keyword: "(.+)"$/.exec(text);
-  if (keyword) {
-    return { message: `${what}: unknown keyword "${keyword[1]}"`, path: doc ? pathOfKey(doc, keyword[1]!) : undefined, hint: `${suggestion(keyword[1]!, SCHEMA_KEYWORDS, 'keywords')} (the hub's own annotations are x-pii and x-note)` };
-  }
-  const invalid = /^schema is invalid: data(\/[^ ,]*)? ([^,]*)/.exec(text);
-  if (invalid) return metaSchemaProblem(doc, pointerToPath(invalid[1] ?? ''), invalid[2]!, what);
-  // "keyword "x-pii" value is invalid at path "#/properties/CanBo": …"
-  // Strict mode names the place as a URI: 'missing type "number" for keyword "maximum" at "https://…/x.json#/properties/a"'.
-  const pointer = /at path "(#[^"]*)"/.exec(text)?.[1] ?? /at "[^"#]*(#[^"]*)"/.exec(text)?.[1] ?? /^schema is invalid: data(\/[^ ,]*)?/.exec(text)?.[1] ?? undefined;
-  const hint = /keyword "x-pii"/.test(text) ? `x-pii is one of ${PII_LEVELS.map((l) => `"${l}"`).join(', ')}` : 'check the keyword and its value against JSON Schema 2020-12 (docs/connectors.md)';
-  // Ajv names the place from the schema a $ref led to ("#/properties/HoVaTen" inside $defs/CongDan): find it in the file.
-  let path = atPointer(pointer);
-  if (path && doc) path = placeInDocument(doc, path);
-  const strictKeyword = /for keyword "([^"]+)"/.exec(text)?.[1];
-  if (path && strictKeyword && valueAtPath(doc, [...path, strictKeyword]) !== undefined) path = [...path, strictKeyword];
-  return { message: `${what}: ${text}`, path, hint };
-}
-
-function valueAtPath(root: unknown, path: string[]): unknown {
-  let node = root;
-  for (const key of path) {
-    if (!node || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
-/** `path` itself when the document has it, else the first place in the document (depth first) under which it does. */
-function placeInDocument(doc: unknown, path: string[], prefix: string[] = [], depth = 0): string[] {
-  if (valueAtPath(doc, path) !== undefined || depth > 0) return path;
-  const found = (node: unknown, at: string[], level: number): string[] | undefined => {
-    if (!node || typeof node !== 'object' || level > 32) return undefined;
-    if (at.length && valueAtPath(node, path) !== undefined) return [...at, ...path];
-    for (const [k, child] of Object.entries(node)) {
-      const inner = found(child, [...at, k], level + 1);
-      if (inner) return inner;
-    }
-    return undefined;
-  };
-  return found(doc, prefix, 0) ?? path;
-}
-
-const JSON_SCHEMA_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'];
-/** Names integrators write for a JSON Schema type (from other languages or XML Schema). */
-const TYPE_ALIASES: Record<string, string> = {
-  int: 'integer', long: 'integer', short: 'integer', byte: 'integer', bigint: 'integer',
-  float: 'number', double: 'number', decimal: 'number', numeric: 'number',
-  bool: 'boolean', str: 'string', text: 'string', date: 'string', datetime: 'string', list: 'array', map: 'object', dict: 'object',
-};
-
-/**
- * A schema that breaks the JSON Schema meta-schema ("type": "int", "required": "x"), said at the keyword Ajv names:
- * Ajv's own message ("data/properties/a/type must be equal to one of the allowed values, … must match a schema in anyOf")
- * names neither the value nor what to write.
- */
-function metaSchemaProblem(doc: JsonSchema | undefined, path: string[], complaint: string, what: string): SchemaProblem {
-  const keyword = path[path.length - 1];
-  const value = atPointer(doc, `/${path.map((t) => t.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`);
-  const field = path.join('.') || undefined;
-  const typeHint = (given: string) => {
-    const near = TYPE_ALIASES[given.toLowerCase()] ?? JSON_SCHEMA_TYPES.find((t) => t === given.toLowerCase()) ?? closest(given, JSON_SCHEMA_TYPES);
-    return `${near !== undefined ? `did you mean "${near}"? ` : ''}a JSON Schema type is one of ${JSON_SCHEMA_TYPES.map((t) => `"${t}"`).join(', ')}${given.toLowerCase().startsWith('date') ? ' (a date is "type": "string" with a "format")' : ''}`;
-  };
-  if (keyword === 'type' && path[path.length - 2] !== 'properties') {
-    const bad = (Array.isArray(value) ? value : [value]).find((v) => typeof v !== 'string' || !JSON_SCHEMA_TYPES.includes(v));
-    if (typeof bad === 'string') return { message: `${what}: ${JSON.stringify(bad)} is not a JSON Schema type`, path, field, hint: typeHint(bad) };
-    return { message: `${what}: "type" must be a type name or a list of them, not ${JSON.stringify(value)}`, path, field, hint: typeHint('') };
-  }
-  if ((keyword === 'required' || keyword === 'enum') && !Array.isArray(value)) {
-    const list = keyword === 'required' ? 'the names of required fields' : 'the allowed values';
-    return { message: `${what}: "${keyword}" must be a list of ${list}, not ${JSON.stringify(value)}`, path, field, hint: `write "${keyword}": [${JSON.stringify(value)}]` };
-  }
-  return { message: `${what}: ${field ?? '(the schema)'} ${complaint}${value !== undefined && typeof value !== 'object' ? ` (it is ${JSON.stringify(value)})` : ''}`, path, field, hint: 'check the keyword and its value against JSON Schema 2020-12 (docs/connectors.md)' };
-}
-
-/** Path (for locate) of the first object in `node` holding `key`: `value`, depth first. */
-function pathOfKeyValue(node: unknown, key: string, value: unknown, path: string[] = []): string[] | undefined {
-  if (!node || typeof node !== 'object') return undefined;
-  if (!Array.isArray(node) && (node as Record<string, unknown>)[key] === value) return [...path, key];
-  for (const [k, child] of Object.entries(node)) {
-    const found = pathOfKeyValue(child, key, value, [...path, k]);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function pathOfKey(node: unknown, key: string, path: string[] = []): string[] | undefined {
-  if (!node || typeof node !== 'object') return undefined;
-  if (!Array.isArray(node) && Object.hasOwn(node, key)) return [...path, key];
-  for (const [k, child] of Object.entries(node)) {
-    const found = pathOfKey(child, key, [...path, k]);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-/** Keywords that apply a subschema to the same value (a $ref cycle through these never ends; through properties it is a tree). */
-const IN_PLACE = ['allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else'] as const;
-
-/**
- * A cycle of $refs reachable from schema `name` that never enters a property or an item: Ajv recurses on
- * it until the stack overflows. Returns the nodes (as "name#pointer"), the schema that holds the first, and
- * where in that schema its $ref is.
- */
-function findRefCycle(schemas: SchemaSet, name: string): { nodes: string[]; owner: string; path: string[] } | undefined {
-  const label = (docId: string, pointer: string) => `${nameForId(docId) ?? docId}${pointer ? `#${pointer}` : ''}`;
-  const done = new Set<string>();
-  const visit = (docId: string, pointer: string, node: unknown, stack: Array<{ docId: string; pointer: string }>): Array<{ docId: string; pointer: string }> | undefined => {
-    if (!node || typeof node !== 'object') return undefined;
-    const key = label(docId, pointer);
-    const seen = stack.findIndex((s) => label(s.docId, s.pointer) === key);
-    if (seen >= 0) return [...stack.slice(seen), { docId, pointer }];
-    if (done.has(key)) return undefined;
-    const next = [...stack, { docId, pointer }];
-    const schema = node as Record<string, unknown>;
-    if (typeof schema.$ref === 'string') {
-      const url = new URL(schema.$ref, docId);
-      const target = schemas.resolveRef(docId, schema.$ref);
-      const found = target && visit(target.baseId, decodeURIComponent(url.hash.replace(/^#/, '')), target.schema, next);
-      if (found) return found;
-    }
-    for (const keyword of IN_PLACE) {
-      const child = schema[keyword];
-      const children = Array.isArray(child) ? child.map((c, i) => [`/${keyword}/${i}`, c] as const) : [[`/${keyword}`, child] as const];
-      for (const [suffix, c] of children) {
-        const found = visit(docId, `${pointer}${suffix}`, c, next);
-        if (found) return found;
-      }
-    }
-    done.add(key);
-    return undefined;
-  };
-  // Every subschema of the document may start a cycle (the $ref of a property, say).
-  const start = schemas.byName(name);
-  if (!start) return undefined;
-  const walk = (node: unknown, pointer: string): ReturnType<typeof visit> => {
-    if (!node || typeof node !== 'object') return undefined;
-    const found = Array.isArray(node) ? undefined : visit(start.baseId, pointer, node, []);
-    if (found) return found;
-    for (const [k, child] of Object.entries(node)) {
-      const inner = walk(child, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
-      if (inner) return inner;
-    }
-    return undefined;
-  };
-  const cycle = walk(start.schema, '');
-  if (!cycle) return undefined;
-  const first = cycle[0]!;
-  return { nodes: cycle.map((n) => label(n.docId, n.pointer)), owner: nameForId(first.docId) ?? name, path: [...pointerToPath(first.pointer), '$ref'] };
 }
 
 const ENVELOPE_FIELDS = Object.keys(envelopeProbe('Probe'));

@@ -49,11 +49,3 @@ export function findService(registry: Pick<Registry, 'connectors'>, service: str
   }
   return undefined;
 }
-
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}

@@ -66,14 +66,14 @@ export function normaliseTrustSections(value: Record<string, unknown>, root: str
 }
 
 /** Does `pattern` (parts may be `*`) cover this participant? */
-export function participantMatches(pattern: string, participant: string): boolean {
+function participantMatches(pattern: string, participant: string): boolean {
   const want = pattern.split('/');
   const have = participant.split('/');
   return want.length === have.length && want.every((part, i) => part === '*' || part === have[i]);
 }
 
 /** The federated hub that serves `service` (by its provider participant), if any. */
-export function hubServing(hubs: readonly FederatedHub[], service: string): FederatedHub | undefined {
+function hubServing(hubs: readonly FederatedHub[], service: string): FederatedHub | undefined {
   const provider = service.split('/').slice(0, 4).join('/');
   return hubs.find((hub) => hub.participants.some((p) => participantMatches(p, provider)));
 }

@@ -48,7 +48,7 @@ export class HubError extends Error {
   }
 }
 
-export function stageOf(type: string): ErrorStage {
+function stageOf(type: string): ErrorStage {
   const stage = type.split('.', 1)[0] as ErrorStage;
   return stage in DEFAULT_STATUS ? stage : 'server';
 }

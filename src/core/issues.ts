@@ -19,12 +19,3 @@ export function formatIssue(issue: ConfigIssue): string {
   const hint = issue.hint ? `\n    fix: ${issue.hint}` : '';
   return `${issue.severity === 'error' ? 'error' : 'warning'} ${where}${field}: ${issue.message}${hint}`;
 }
-
-export class ConfigError extends Error {
-  readonly issues: ConfigIssue[];
-  constructor(issues: ConfigIssue[]) {
-    super(`configuration has ${issues.filter((i) => i.severity === 'error').length} error(s):\n${issues.map(formatIssue).join('\n')}`);
-    this.name = 'ConfigError';
-    this.issues = issues;
-  }
-}

@@ -10,7 +10,10 @@
  *      types; const's type; concat → string; each → array) and the target type, a function fed
  *      a type it does not accept, and values outside the target's enum;
  *   5. a code table that does not cover every value of the source field's enum (no default);
- *   6. an unknown code table.
+ *   6. an unknown code table;
+ *   7. a condition (`when`) comparing a field with a value its schema never allows ("REVOKE" for an enum
+ *      [ISSUED, RENEWED, REVOKED], "yes" for a boolean): the condition could never hold (or, with notEquals,
+ *      always would).
  */
 import type { ConfigIssue } from '../core/issues.js';
 import type { SchemaSet } from '../schema/set.js';
@@ -20,7 +23,7 @@ import { formatSegments, type SourcePath } from './paths.js';
 import { SchemaWalker, type SNode } from './schema-walk.js';
 import type { Condition, FieldSet, FnCall, Rule, TargetNode } from './spec.js';
 import { closest, suggestion } from '../core/suggest.js';
-import { accepts, describeTypes, literalType, unionTypes, UNKNOWN, withoutNull, type ValueType } from './types.js';
+import { accepts, describeTypes, literalType, unionTypes, UNKNOWN, withoutNull, type JsonType, type ValueType } from './types.js';
 import { fieldOf, type Location } from './validate.js';
 
 export interface MappingEnv {
@@ -59,16 +62,28 @@ export function checkMapping(def: MappingDefinition, env: MappingEnv): ConfigIss
   return new Checker(def, env).run(plan.fields);
 }
 
-/** The paths of a `when` outside a mapping (a route's), against the schema of the value it is tested on. */
-export function checkConditionPaths(def: MappingDefinition, condition: Condition, env: MappingEnv): ConfigIssue[] {
-  return new Checker(def, env).condition(condition);
+/** What a condition that can never hold means where it is written, for its messages. */
+export interface ConditionContext {
+  /** Before the message, e.g. "route dossier-status: ". */
+  prefix?: string;
+  /** What it means when the condition can never hold, e.g. "this rule would never apply". */
+  never: string;
+  /** Added to the hint. */
+  note?: string;
+}
+
+const RULE_CONDITION: ConditionContext = { never: 'this rule would never apply' };
+
+/** A `when` outside a mapping (a route's): its paths and values, against the schema of the value it is tested on. */
+export function checkCondition(def: MappingDefinition, condition: Condition, env: MappingEnv, context: ConditionContext): ConfigIssue[] {
+  return new Checker(def, env, context).condition(condition);
 }
 
 class Checker {
   private readonly issues: ConfigIssue[] = [];
   private readonly walker: SchemaWalker;
 
-  constructor(private readonly def: MappingDefinition, private readonly env: MappingEnv) {
+  constructor(private readonly def: MappingDefinition, private readonly env: MappingEnv, private readonly conditions: ConditionContext = RULE_CONDITION) {
     this.walker = new SchemaWalker(env.schemas);
   }
 
@@ -299,8 +314,35 @@ class Checker {
       case 'not':
         this.checkCondition(cond.item, scope);
         return;
-      default:
+      case 'exists':
         this.resolve(cond.path, [...cond.at, 'path'], scope);
+        return;
+      default: {
+        const found = this.resolve(cond.path, [...cond.at, 'path'], scope);
+        if (found?.nodes) this.checkLiterals(cond, this.walker.typeOf(found.nodes));
+      }
+    }
+  }
+
+  /** The literals of an equals / notEquals / in that the field's type never allows (compared as text, as conditions do). */
+  private checkLiterals(cond: Extract<Condition, { kind: 'equals' | 'notEquals' | 'in' }>, type: ValueType): void {
+    const { prefix = '', never, note = '' } = this.conditions;
+    const types = type.types;
+    // A boolean field is true or false: "yes" never matches, like a value outside an enum.
+    const values = type.enum?.map(String) ?? (types?.length && types.every((t) => t === 'boolean') ? ['true', 'false'] : undefined);
+    const literals = cond.kind === 'in' ? cond.values : [cond.value];
+    const at = [...cond.at, cond.kind];
+    const severity = cond.kind === 'notEquals' ? 'warning' : 'error';
+    const outcome = cond.kind === 'notEquals' ? ', so the condition always holds' : `: ${never}`;
+    if (values) {
+      for (const literal of literals.filter((l) => !values.includes(l))) {
+        const near = closest(literal, values);
+        this.report(at, `${prefix}condition compares ${cond.path.text} with ${JSON.stringify(literal)}, which is not one of its values (${values.join(', ')})${outcome}`, `${near !== undefined ? `did you mean ${JSON.stringify(near)}? ` : ''}use one of ${values.map((v) => JSON.stringify(v)).join(', ')}${note}`, severity);
+      }
+    } else if (types && !types.includes('string')) {
+      for (const literal of literals.filter((l) => !literalFits(l, types))) {
+        this.report(at, `${prefix}condition compares ${cond.path.text} (${types.join(' | ')}) with ${JSON.stringify(literal)}, which a value of that type never is`, `${types.includes('boolean') ? 'compare a boolean with true or false' : `write a value of type ${types.join(' | ')}`}${note}`, 'warning');
+      }
     }
   }
 
@@ -348,6 +390,16 @@ class Checker {
     if (!nodes) return { type: UNKNOWN };
     return { type: this.walker.typeOf(nodes), nodes };
   }
+}
+
+/** Whether a literal written in a condition (compared as text) could ever equal a value of these JSON types. */
+function literalFits(literal: string, types: readonly JsonType[]): boolean {
+  return types.some((t) => t === 'string'
+    || (t === 'boolean' && (literal === 'true' || literal === 'false'))
+    || (t === 'integer' && /^-?\d+$/.test(literal))
+    || (t === 'number' && literal.trim() !== '' && Number.isFinite(Number(literal)))
+    || (t === 'null' && literal === 'null')
+    || t === 'object' || t === 'array');
 }
 
 function rulesUnder(node: TargetNode): Rule[] {

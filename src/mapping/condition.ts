@@ -1,7 +1,7 @@
 import type { ConfigIssue } from '../core/issues.js';
 import type { SourceFile } from '../core/yaml.js';
 import type { SchemaSet } from '../schema/set.js';
-import { checkConditionPaths } from './check.js';
+import { checkCondition, type ConditionContext } from './check.js';
 import { compileMapping } from './compile.js';
 import type { CodeTable } from './codes.js';
 import { loadMapping, planOf } from './load.js';
@@ -15,8 +15,11 @@ export function compileCondition(
   when: unknown,
   where: { file: string; locate: SourceFile['locate']; path: Array<string | number>; source: string },
   codeTables: ReadonlyMap<string, CodeTable> = new Map(),
-  /** The schemas, to check the condition's paths against `where.source` (a misspelled path would never match). */
-  schemas?: SchemaSet,
+  /**
+   * The schemas, to check the condition's paths and values against `where.source` (a misspelled path, or a value the
+   * field never has, would never match), and what a condition that never holds means there.
+   */
+  check?: { schemas: SchemaSet; context: ConditionContext },
 ): { test?: (value: unknown) => boolean; issues: ConfigIssue[] } {
   const at = where.locate(where.path);
   const synthetic: SourceFile = {
@@ -29,8 +32,8 @@ export function compileCondition(
   const located = issues.map((i) => ({ ...i, line: at.line, column: at.column, field: where.path.join('.') }));
   if (!mapping) return { issues: located };
   const condition = planOf(mapping).fields.tree.find((node) => node.name === 'matched')?.rule?.when;
-  if (schemas && condition) {
-    const found = checkConditionPaths(mapping, condition, { schemas, codeTables });
+  if (check && condition) {
+    const found = checkCondition(mapping, condition, { schemas: check.schemas, codeTables }, check.context);
     located.push(...found.map((i) => ({ ...i, file: where.file, line: at.line, column: at.column, field: where.path.join('.') })));
     if (found.some((i) => i.severity === 'error')) return { issues: located };
   }

@@ -2,7 +2,7 @@
  * JSON Schemas (2020-12) of the three config file kinds of the mapping language. They are the
  * single source of truth for structure: the loader validates with them and the files under
  * `schemas/config/` (used by editors through the files' `$schema:` line) are written from them by
- * `node --import tsx src/mapping/write-schemas.ts`; a test fails when the files drift.
+ * `node --import tsx src/config/write-schemas.ts`; a test fails when the files drift.
  *
  * The function part of the mapping schema is generated from the allow-list in functions.ts.
  * Where a `oneOf`/`anyOf` lists the allowed forms, its schema's `$comment` is the sentence the

@@ -15,6 +15,7 @@ import { lookupFunction, FUNCTION_NAMES, type FnSpec } from './functions.js';
 import { forbiddenKeyReason, isForbiddenKey, parseSourcePath, parseTargetPath, type SourcePath } from './paths.js';
 import { suggestion } from '../core/suggest.js';
 import { argsValidator, issueAt, validateAt, type Location } from './validate.js';
+import { isPlainObject } from '../core/objects.js';
 
 export interface FnCall {
   name: string;
@@ -74,7 +75,7 @@ export function parseMappingSpec(src: Src): { plan?: MappingPlan; issues: Config
   const issues: ConfigIssue[] = [];
   const err = (at: Location, message: string, hint?: string) => issues.push(issueAt(src, at, message, hint));
   const doc = src.value as { fields?: unknown } | null;
-  if (!isObject(doc) || !isObject(doc.fields)) {
+  if (!isPlainObject(doc) || !isPlainObject(doc.fields)) {
     err([], 'a mapping needs fields: (target field → rule)', 'see docs/mapping-language.md');
     return { issues };
   }
@@ -87,9 +88,6 @@ type Err = (at: Location, message: string, hint?: string) => void;
 type Src = Pick<SourceFile, 'file' | 'locate' | 'value'>;
 interface Cx { err: Err; src: Src; issues: ConfigIssue[] }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function parseFields(value: Record<string, unknown>, at: Location, cx: Cx): FieldSet {
   const { err } = cx;
@@ -110,7 +108,7 @@ function parseFields(value: Record<string, unknown>, at: Location, cx: Cx): Fiel
 
 function parseRule(key: string, segments: string[], raw: unknown, at: Location, cx: Cx): Rule | undefined {
   const { err } = cx;
-  if (!isObject(raw)) {
+  if (!isPlainObject(raw)) {
     err(at, `the rule for '${key}' must be a mapping like { from: path }`, 'write { from: <source path> }, { const: <value> }, { concat: [...] } or { each: <path>, fields: {...} }');
     return undefined;
   }
@@ -163,7 +161,7 @@ function parseRule(key: string, segments: string[], raw: unknown, at: Location, 
         if (typeof p === 'string') {
           const path = parsePathAt(p, pAt, err);
           if (path) parts.push({ path, at: pAt });
-        } else if (isObject(p) && Object.keys(p).length === 1 && Object.hasOwn(p, 'const') && isScalar(p.const)) {
+        } else if (isPlainObject(p) && Object.keys(p).length === 1 && Object.hasOwn(p, 'const') && isScalar(p.const)) {
           parts.push({ literal: String(p.const), at: pAt });
         } else err(pAt, 'a concat part is a source path or { const: "text" }', 'e.g. concat: [Ho, { const: " " }, Ten]');
       });
@@ -177,7 +175,7 @@ function parseRule(key: string, segments: string[], raw: unknown, at: Location, 
     case 'each': {
       notWith(['fn', 'default'], 'each builds a list of objects: put fn/default on the fields inside');
       const path = parsePathAt(raw.each, [...at, 'each'], err);
-      if (!isObject(raw.fields)) {
+      if (!isPlainObject(raw.fields)) {
         err([...at, 'fields'], 'each needs fields: (the fields of every output item)', 'e.g. each: CongDan.Cha\n      fields: { fullName: { from: HoVaTen } }');
         return undefined;
       }
@@ -261,7 +259,7 @@ function parseFns(raw: unknown, at: Location, cx: Cx): FnCall[] | undefined {
       name = item;
       args = undefined;
       argsAt = fAt;
-    } else if (isObject(item) && Object.keys(item).length === 1) {
+    } else if (isPlainObject(item) && Object.keys(item).length === 1) {
       name = Object.keys(item)[0]!;
       args = item[name];
       argsAt = [...fAt, name];
@@ -302,7 +300,7 @@ function parseFns(raw: unknown, at: Location, cx: Cx): FnCall[] | undefined {
 
 function parseCondition(raw: unknown, at: Location, err: Err): Condition | undefined {
   const form = 'a condition is { path, equals | notEquals | in | exists }, { all: [...] }, { any: [...] } or { not: ... }';
-  if (!isObject(raw)) {
+  if (!isPlainObject(raw)) {
     err(at, 'when: must be a condition', form);
     return undefined;
   }

@@ -6,7 +6,6 @@
 export type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'null';
 
 export const JSON_TYPES: readonly JsonType[] = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'];
-export const SCALAR_TYPES: readonly JsonType[] = ['string', 'number', 'integer', 'boolean'];
 
 export interface ValueType {
   types?: readonly JsonType[];
@@ -34,10 +33,6 @@ export function literalType(value: unknown): ValueType {
     return { types: ['array'], item: () => unionTypes(items) };
   }
   return { types: [type], enum: type === 'object' ? undefined : [value] };
-}
-
-export function known(types: readonly JsonType[] | undefined): types is readonly JsonType[] {
-  return types !== undefined;
 }
 
 /** Union of several value types; unknown if any is unknown. */

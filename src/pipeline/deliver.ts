@@ -1,7 +1,6 @@
 import { HubError, toHubError } from '../core/errors.js';
 import { timeOrderedId } from '../core/ids.js';
 import { findOperation, type Registry } from '../config/registry.js';
-import type { OperationConfig } from '../config/types.js';
 import { parseRetryAfter, type FailureFacts } from '../delivery/retry.js';
 import type { Delivery } from '../delivery/types.js';
 import { isService } from '../trust/identity.js';

@@ -140,7 +140,7 @@ export function decodeAnswer(connector: ConnectorConfig, answer: { status: numbe
   }
 }
 
-export function peerStatus(connector: ConnectorConfig, status: number): HubError {
+function peerStatus(connector: ConnectorConfig, status: number): HubError {
   return new HubError('transport.peer-error', `${connector.name} trả mã HTTP ${status} / the peer answered HTTP ${status}`, { status: 502, detail: [{ reason: `HTTP ${status} from ${connector.id}`, code: `http-${status}` }] });
 }
 
@@ -212,7 +212,7 @@ const folded = (text: string) => text.normalize('NFC').toLocaleLowerCase('vi');
  * line, with long digit runs (CCCD 12, CMND 9, phone 10, also grouped by spaces, dots or dashes) masked. A name it
  * quotes cannot be told from other words, and passes.
  */
-export function peerText(text: string, max = 200): string {
+function peerText(text: string, max = 200): string {
   const line = maskDigitRuns(text.replace(/[\u0000-\u001f\u007f]+/g, ' '));
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }

@@ -1,4 +1,5 @@
 import { HubError } from '../core/errors.js';
+import { isRealDate } from './formats.js';
 
 /**
  * Dates as Vietnamese systems write them. A pattern is fixed-width tokens (yyyy yy MM dd HH mm ss SSS)
@@ -98,13 +99,9 @@ function digits(value: string, start: number, length: number): number {
   return n;
 }
 
-function daysInMonth(year: number, month: number): number {
-  return month === 2 ? ((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
-}
-
 function checkFields(f: VnDateTime, pattern: string): VnDateTime {
   if (f.month < 1 || f.month > 12) fail(`month out of range for pattern "${pattern}"`);
-  if (f.day < 1 || f.day > daysInMonth(f.year, f.month)) fail(`day does not exist in that month for pattern "${pattern}"`);
+  if (!isRealDate(f.year, f.month, f.day)) fail(`day does not exist in that month for pattern "${pattern}"`);
   if (f.hour > 23 || f.minute > 59 || f.second > 59) fail(`time out of range for pattern "${pattern}" (24-hour clock)`);
   return f;
 }
@@ -188,14 +185,4 @@ export function formatDate(f: VnDateTime, pattern: DatePattern): string {
 /** Rewrites a date from one pattern to another; missing time fields become 00:00:00. */
 export function convertDate(value: string, from: DatePattern, to: DatePattern): string {
   return formatDate(parseDate(value, from), to);
-}
-
-/** True when `value` is a real date in `pattern` (used by the schema formats). */
-export function isDate(value: string, pattern: DatePattern): boolean {
-  try {
-    parseDate(value, pattern);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -13,18 +13,14 @@
  */
 import type { JsonSchema, SchemaSet } from './set.js';
 import type { PiiLevel } from './ajv.js';
+import { isPlainObject } from '../core/objects.js';
 
 export interface PiiField {
   path: string;
   level: PiiLevel;
 }
 
-/** Dotted paths of the properties annotated `x-pii`, sorted and unique. */
-export function piiPaths(schema: JsonSchema, schemas: SchemaSet, baseId: string): string[] {
-  return piiFields(schema, schemas, baseId).map((f) => f.path);
-}
-
-/** The same with each field's level (`sensitive` wins when branches disagree). */
+/** The properties annotated `x-pii`, by dotted path (sorted, unique), each with its level (`sensitive` wins when branches disagree). */
 export function piiFields(schema: JsonSchema, schemas: SchemaSet, baseId: string): PiiField[] {
   const found = new Map<string, PiiLevel>();
   walk({ schema, baseId }, '', schemas, found, new Set(), 0);
@@ -60,27 +56,27 @@ function walk(node: Node, path: string, schemas: SchemaSet, found: Map<string, P
   try {
     for (const { schema, baseId } of fresh) {
       const props = schema.properties;
-      if (isObj(props)) {
+      if (isPlainObject(props)) {
         for (const [key, sub] of Object.entries(props)) {
-          if (isObj(sub)) walk({ schema: sub, baseId }, join(path, key), schemas, found, onPath, depth + 1);
+          if (isPlainObject(sub)) walk({ schema: sub, baseId }, join(path, key), schemas, found, onPath, depth + 1);
         }
       }
       for (const mapKey of ['additionalProperties', 'unevaluatedProperties'] as const) {
         const sub = schema[mapKey];
-        if (isObj(sub)) walk({ schema: sub, baseId }, join(path, '*'), schemas, found, onPath, depth + 1);
+        if (isPlainObject(sub)) walk({ schema: sub, baseId }, join(path, '*'), schemas, found, onPath, depth + 1);
       }
-      if (isObj(schema.patternProperties)) {
+      if (isPlainObject(schema.patternProperties)) {
         for (const sub of Object.values(schema.patternProperties)) {
-          if (isObj(sub)) walk({ schema: sub, baseId }, join(path, '*'), schemas, found, onPath, depth + 1);
+          if (isPlainObject(sub)) walk({ schema: sub, baseId }, join(path, '*'), schemas, found, onPath, depth + 1);
         }
       }
       for (const itemKey of ['items', 'unevaluatedItems', 'contains'] as const) {
         const sub = schema[itemKey];
-        if (isObj(sub)) walk({ schema: sub, baseId }, `${path}[*]`, schemas, found, onPath, depth + 1);
+        if (isPlainObject(sub)) walk({ schema: sub, baseId }, `${path}[*]`, schemas, found, onPath, depth + 1);
       }
       if (Array.isArray(schema.prefixItems)) {
         schema.prefixItems.forEach((sub, index) => {
-          if (isObj(sub)) walk({ schema: sub, baseId }, `${path}[${index}]`, schemas, found, onPath, depth + 1);
+          if (isPlainObject(sub)) walk({ schema: sub, baseId }, `${path}[${index}]`, schemas, found, onPath, depth + 1);
         });
       }
     }
@@ -115,14 +111,14 @@ function expand(node: Node, schemas: SchemaSet): Node[] {
     }
     for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
       const list = schema[key];
-      if (Array.isArray(list)) for (const sub of list) if (isObj(sub)) stack.push({ schema: sub, baseId });
+      if (Array.isArray(list)) for (const sub of list) if (isPlainObject(sub)) stack.push({ schema: sub, baseId });
     }
     for (const key of ['if', 'then', 'else'] as const) {
       const sub = schema[key];
-      if (isObj(sub)) stack.push({ schema: sub, baseId });
+      if (isPlainObject(sub)) stack.push({ schema: sub, baseId });
     }
-    if (isObj(schema.dependentSchemas)) {
-      for (const sub of Object.values(schema.dependentSchemas)) if (isObj(sub)) stack.push({ schema: sub, baseId });
+    if (isPlainObject(schema.dependentSchemas)) {
+      for (const sub of Object.values(schema.dependentSchemas)) if (isPlainObject(sub)) stack.push({ schema: sub, baseId });
     }
   }
   return out;
@@ -131,8 +127,4 @@ function expand(node: Node, schemas: SchemaSet): Node[] {
 function join(path: string, key: string): string {
   if (key !== '*' && !/^[A-Za-z_$][\w$]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
   return path === '' ? key : `${path}.${key}`;
-}
-
-function isObj(v: unknown): v is JsonSchema {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -2,6 +2,7 @@ import { HubError, type ErrorDetail } from '../core/errors.js';
 import { suggestion } from '../core/suggest.js';
 import type { JsonSchema } from '../schema/set.js';
 import { PARTICIPANT_FORM, SERVICE_FORM, parseParticipant, parseService } from './identity.js';
+import { isPlainObject } from '../core/objects.js';
 
 /**
  * Access rights: which client (participant) may use which service, deny by default.
@@ -96,17 +97,6 @@ export interface AccessRights {
   restore(records: readonly AccessChangeRecord[]): Promise<{ applied: number; skipped: Array<{ index: number; reason: string }> }>;
   /** The groups and grants in force, for the admin API. */
   snapshot(): { groups: Record<string, string[]>; grants: AccessGrant[] };
-}
-
-/** The change log for tests (and for a hub that persists nothing). */
-export function memoryAccessChangeLog(): AccessChangeLog & { readonly records: readonly AccessChangeRecord[] } {
-  const records: AccessChangeRecord[] = [];
-  return {
-    records,
-    async append(record) {
-      records.push(structuredClone(record));
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,9 +203,6 @@ function checkKeys(problems: Problems, at: string, value: Record<string, unknown
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkOperations(problems: Problems, at: string, operations: unknown): operations is string[] | undefined {
   if (operations === undefined) return true;
@@ -590,13 +577,15 @@ export function createAccessRights(config: AccessRightsConfig, options: AccessRi
   };
 }
 
-/** JSON Schema (2020-12) of the access rights in the hub config. Identifiers are checked by createAccessRights with trust/identity.ts. */
+/**
+ * JSON Schema (2020-12) of the access rights in the hub config; src/config/write-schemas.ts writes it into
+ * schemas/config/hub.schema.json as `properties.access`. Identifiers are checked by createAccessRights with
+ * trust/identity.ts.
+ */
 export function accessRightsConfigSchema(): JsonSchema {
   const participant = { type: 'string', minLength: 1, description: `Participant: ${PARTICIPANT_FORM}.` };
   return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'Access rights',
-    description: 'Quyền truy cập dịch vụ / who may use which service; everything not granted is denied.',
+    description: 'Quyền truy cập dịch vụ / access rights, deny by default: a message may use a service only if its client (participant) is granted it, directly or through a group.',
     type: 'object',
     additionalProperties: false,
     properties: {

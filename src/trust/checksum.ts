@@ -2,6 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { HubError } from '../core/errors.js';
 import { suggestion } from '../core/suggest.js';
 import type { JsonSchema } from '../schema/set.js';
+import { deepFreeze, isPlainObject } from '../core/objects.js';
 
 /**
  * Message-level checksums of the Vietnamese payment systems (the DVCQG payment platform's `MaXacThuc`,
@@ -73,9 +74,6 @@ export interface CompiledChecksum {
 const CONFIG_KEYS = ['field', 'algorithm', 'encoding', 'separator', 'parts', 'missing'];
 const PART_KEYS = ['path', 'literal', 'secret'];
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isDottedPath(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.split('.').every((segment) => segment.length > 0);
@@ -151,8 +149,13 @@ export function checkChecksumConfig(config: unknown): string[] {
   return problems;
 }
 
-/** JSON Schema (2020-12) of a checksum config, for the connector config schema. The rules across fields are checkChecksumConfig's. */
-export function checksumConfigSchema(): JsonSchema {
+/**
+ * JSON Schema (2020-12) of a connector's checksum setting (`operations.<id>.checksum.request|response`): a preset
+ * and/or a scheme written out, plus the secret. src/config/write-schemas.ts writes it into
+ * schemas/config/connector.schema.json as `$defs.Checksum`. The rules across fields (and the preset's fields filled
+ * in) are checkChecksumConfig's, on checksumSettingConfig.
+ */
+export function checksumSettingSchema(): JsonSchema {
   const part = (key: string, schema: Record<string, unknown>, description: string) => ({
     type: 'object',
     additionalProperties: false,
@@ -161,13 +164,12 @@ export function checksumConfigSchema(): JsonSchema {
     description,
   });
   return {
-    $schema: 'https://json-schema.org/draft/2020-12/schema',
-    title: 'Checksum scheme',
-    description: 'Mã kiểm tra toàn vẹn của thông điệp (MaXacThuc, checksum) / message checksum: the fields it covers, in order, and where the secret goes. The secret itself is never written here.',
+    description: 'Mã kiểm tra toàn vẹn của thông điệp (MaXacThuc, checksum) / message checksum (payment platforms): a preset, or a scheme written out (the fields it covers, in order, and where the secret goes), plus the secret. The hub computes it on the messages it sends and verifies it (constant time) on those it receives.',
     type: 'object',
     additionalProperties: false,
-    required: ['field', 'algorithm', 'encoding', 'parts'],
+    required: ['secret'],
     properties: {
+      preset: { enum: Object.keys(CHECKSUM_PRESETS), description: "A known scheme; fields given beside it override the preset's." },
       field: { type: 'string', minLength: 1, pattern: '^[^.]+$', description: 'Top-level message field that carries the checksum, e.g. MaXacThuc.' },
       algorithm: { enum: [...CHECKSUM_ALGORITHMS], description: 'sha256: the secret is one of the parts; hmac-sha256: the secret is the HMAC key.' },
       encoding: { enum: [...CHECKSUM_ENCODINGS], description: 'How the digest is written: lowercase hex, uppercase hex or base64. Verification accepts hex in either case.' },
@@ -185,6 +187,7 @@ export function checksumConfigSchema(): JsonSchema {
           ],
         },
       },
+      secret: { type: 'string', minLength: 1, description: 'The shared secret; write ${ENV_VAR}, never the value.' },
     },
   };
 }
@@ -365,14 +368,6 @@ const SECRET: ChecksumPart = { secret: true };
 const fields = (...paths: string[]): ChecksumPart[] => paths.map((path) => ({ path }));
 
 /** Presets are shared by every connector that names them: none of them may change one for the others. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 export const CHECKSUM_PRESETS = deepFreeze({
   /**
    * DVCQG payment platform, INIT (the one-stop system asks for a payment URL), field `MaXacThuc`:

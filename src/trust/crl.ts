@@ -170,7 +170,7 @@ const REASON_NAMES = new Map<number, RevocationReason>(Object.entries(REVOCATION
 const KNOWN_CRL_EXTENSIONS = new Set<string>([OID.authorityKeyIdentifier, OID.cRLNumber]);
 const KNOWN_ENTRY_EXTENSIONS = new Set<string>([OID.reasonCode, '2.5.29.24' /* invalidityDate */]);
 
-/** Reads a CRL from PEM text or DER bytes. Throws `trust.bad-crl`. Does not check the signature: see verifyCrl. */
+/** Reads a CRL from PEM text or DER bytes. Throws `trust.bad-crl`. Does not check the signature: see crlSignatureProblem. */
 export function parseCrl(input: string | Buffer): Crl {
   const bytes = crlBytes(input);
   let root: forge.asn1.Asn1;
@@ -318,13 +318,6 @@ export function crlSignatureProblem(crl: Crl, issuer: X509Certificate): string |
     return `the CRL of "${crl.issuer}" does not verify with the public key of ${nameOf(issuer)} (tampered, or signed by another key with the same name)`;
   }
   return undefined;
-}
-
-/** Is `crl` a good CRL of `issuer` at `at`? `crl-invalid`: not signed by it; `crl-stale`: nextUpdate passed (or absent). */
-export function verifyCrl(crl: Crl, issuer: X509Certificate, at: Date): CrlCheck {
-  const problem = crlSignatureProblem(crl, issuer);
-  if (problem) return { ok: false, code: 'crl-invalid', reason: problem };
-  return crlFreshness(crl, at);
 }
 
 /**

@@ -116,13 +116,6 @@ export function formatParticipant(id: ParticipantId): string {
   return text;
 }
 
-/** The text form of a service; throws `trust.bad-identity` when a part is invalid. */
-export function formatService(id: ServiceId): string {
-  const text = `${id.instance}/${id.memberClass}/${id.memberCode}/${id.subsystem}/${id.serviceCode}${id.version ? `/${id.version}` : ''}`;
-  parseService(text);
-  return text;
-}
-
 /** The participant that offers a service. */
 export function serviceParticipant(id: ServiceId): ParticipantId {
   return { instance: id.instance, memberClass: id.memberClass, memberCode: id.memberCode, subsystem: id.subsystem };

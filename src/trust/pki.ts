@@ -13,8 +13,7 @@ import { parseParticipant } from './identity.js';
  * key, so an RSA CA can issue an EC certificate and an EC CA an RSA one. Keys: RSA-2048 (the interoperable default,
  * what licensed Vietnamese CAs issue) or ECDSA P-256 (`keyType: 'ec'`, for internal links we control).
  *
- * `verifyChain` is the small pinned-anchor check kept for callers that only need it; trust-store.ts is the validator
- * (key usage, path length, CRLs).
+ * Chains are validated by trust-store.ts (key usage, path length, CRLs), never here.
  */
 
 export type KeyType = 'rsa' | 'ec';
@@ -44,8 +43,6 @@ export interface CertificateDescription {
   /** The subjectAltName as Node prints it, e.g. `DNS:localhost, URI:urn:lienthong:participant:…`. */
   subjectAltName?: string;
 }
-
-export type ChainResult = { ok: true } | { ok: false; reason: string };
 
 export const PARTICIPANT_URN_PREFIX = 'urn:lienthong:participant:';
 
@@ -724,84 +721,4 @@ export function describeCertificate(pem: string | Buffer): CertificateDescriptio
 export function nameOf(cert: X509Certificate): string {
   const cn = cert.subject.split('\n').find((line) => line.startsWith('CN='));
   return JSON.stringify(cn ? cn.slice(3) : oneLine(cert.subject));
-}
-
-function timeProblem(cert: X509Certificate, at: Date, role: string): string | undefined {
-  const from = dateOf(cert.validFrom);
-  const to = dateOf(cert.validTo);
-  if (at.getTime() < from.getTime()) return `${role} ${nameOf(cert)} is not yet valid: it is valid from ${from.toISOString()}`;
-  if (at.getTime() > to.getTime()) return `${role} ${nameOf(cert)} has expired: it was valid until ${to.toISOString()}`;
-  return undefined;
-}
-
-/** Why `issuer` cannot have issued `cert` (name already matching), or undefined when it did. */
-function issuerProblem(cert: X509Certificate, issuer: X509Certificate, at: Date, role: string): string | undefined {
-  if (!cert.verify(issuer.publicKey)) {
-    return `signature mismatch: the signature of ${nameOf(cert)} does not verify with the public key of ${role} ${nameOf(issuer)} (tampered, or issued by another key with the same name)`;
-  }
-  if (!issuer.ca) return `${role} ${nameOf(issuer)} is not a CA (basicConstraints cA is not true), so it cannot issue ${nameOf(cert)}`;
-  const keyUsage = keyUsageOf(issuer);
-  if (keyUsage && !keyUsage.includes('keyCertSign')) return `${role} ${nameOf(issuer)} may not sign certificates (its keyUsage lacks keyCertSign)`;
-  if (!cert.checkIssued(issuer)) return `${role} ${nameOf(issuer)} does not match the authority key identifier of ${nameOf(cert)}`;
-  return timeProblem(issuer, at, role);
-}
-
-const MAX_DEPTH = 8;
-
-/**
- * Does `leafPem` chain, through `intermediates`, to one of the pinned `anchors` at time `at`? Each link is checked with
- * Node's X509Certificate: name, signature, the issuer's CA flag and keyCertSign, the authority key identifier, and
- * every certificate's validity dates. Anchors are trusted as given (a leaf equal to an anchor is trusted: pinning).
- */
-export function verifyChain(leafPem: string, intermediates: string[], anchors: string[], at: Date = new Date()): ChainResult {
-  let leaf: X509Certificate;
-  let pool: X509Certificate[];
-  let roots: X509Certificate[];
-  try {
-    leaf = loadCertificate(leafPem);
-    pool = intermediates.map((pem) => loadCertificate(pem));
-    roots = anchors.map((pem) => loadCertificate(pem));
-  } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : 'cannot read a certificate' };
-  }
-  if (roots.length === 0) return { ok: false, reason: 'no trust anchors given: untrusted issuer' };
-  const leafTime = timeProblem(leaf, at, 'certificate');
-  if (leafTime) return { ok: false, reason: leafTime };
-  if (roots.some((root) => root.fingerprint256 === leaf.fingerprint256)) return { ok: true };
-
-  let current = leaf;
-  const used = new Set<X509Certificate>();
-  for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    let firstProblem: string | undefined;
-    for (const root of roots) {
-      if (root.subject !== current.issuer) continue;
-      const problem = issuerProblem(current, root, at, 'trust anchor');
-      if (!problem) return { ok: true };
-      firstProblem ??= problem;
-    }
-    let next: X509Certificate | undefined;
-    for (const candidate of pool) {
-      if (used.has(candidate) || candidate.subject !== current.issuer) continue;
-      const problem = issuerProblem(current, candidate, at, 'intermediate');
-      if (!problem) {
-        next = candidate;
-        break;
-      }
-      firstProblem ??= problem;
-    }
-    if (!next) {
-      return {
-        ok: false,
-        reason: firstProblem ?? `untrusted issuer: ${nameOf(current)} was issued by "${oneLine(current.issuer)}", which is neither a trust anchor nor a given intermediate`,
-      };
-    }
-    used.add(next);
-    current = next;
-  }
-  return { ok: false, reason: `the chain is longer than ${MAX_DEPTH} certificates` };
-}
-
-/** The public key of a certificate as a KeyObject (for crypto.verify). */
-export function publicKeyOf(certPem: string | Buffer): KeyObject {
-  return loadCertificate(certPem).publicKey;
 }

@@ -83,7 +83,7 @@ export function kidOf(certificate: X509Certificate): string {
 }
 
 /** The JWS algorithm for a key, or undefined when the hub does not sign or verify with that kind of key. */
-export function algOfKey(key: KeyObject): SignatureAlg | undefined {
+function algOfKey(key: KeyObject): SignatureAlg | undefined {
   if (key.asymmetricKeyType === 'rsa') return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048 ? 'RS256' : undefined;
   if (key.asymmetricKeyType === 'ec') return key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? 'ES256' : undefined;
   return undefined;

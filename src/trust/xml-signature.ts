@@ -30,7 +30,8 @@ import { X509Certificate, randomUUID, type KeyObject } from 'node:crypto';
 import { DOMParser, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { SignedXml, findAncestorNs } from 'xml-crypto';
 import { SOAP11_NS, SOAP12_NS } from '../codec/soap.js';
-import { XML_MAX_DEPTH, findExcessiveNesting, lineCol } from '../codec/xml.js';
+import { XML_MAX_DEPTH, findExcessiveNesting } from '../codec/xml.js';
+import { lineCol } from '../core/text.js';
 import { HubError, isHubError } from '../core/errors.js';
 
 export const WSSE_NS = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd';

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { checkPolicy, decide, DEFAULT_RETRY_POLICY, formatDuration, parseDuration, parseRetryAfter, resolvePolicy, type RetryPolicy } from '../../src/delivery/retry.js';
 
 const T0 = Date.UTC(2026, 0, 15, 8, 0, 0);
-const half = () => 0.5; // no jitter offset
 
 describe('parseDuration', () => {
   it('reads units, compounds, decimals and plain milliseconds', () => {

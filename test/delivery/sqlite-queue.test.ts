@@ -52,11 +52,12 @@ describe('embedded SQLite queue specifics', () => {
     const onUncaught = (error: unknown) => uncaught.push(error);
     process.on('uncaughtException', onUncaught);
     try {
-      const q = openSqliteQueue({ file, sealer });
+      // No commit window: the accept schedules its flush with setImmediate, and immediates run in the order they were set.
+      const q = openSqliteQueue({ file, sealer, commitWindowMs: 0 });
       const accepting = q.accept({ messageId: 'm', deliveries: [{ id: 'd1', messageId: 'm', routeId: 'r', destination: 'x.y', orderingKey: '', payload: '{}', acceptedAt: 1 }] });
       await q.close();
       await expect(accepting).resolves.toMatchObject({ messageId: 'm', duplicate: false });
-      await new Promise((r) => setTimeout(r, 20)); // the flush the accept had scheduled runs now
+      await new Promise((r) => setImmediate(r)); // set after the accept's flush, so that flush has run when this resolves
       expect(uncaught).toEqual([]);
       const again = openSqliteQueue({ file, sealer });
       expect(await again.counts()).toMatchObject({ ready: 1 });

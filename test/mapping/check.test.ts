@@ -157,6 +157,30 @@ people:
       expect(issues[3]!.hint).toBe("did you mean 'Ten'?");
     });
 
+    it('checks the values a when compares with: outside the enum an error, inside an each too; notEquals and a type mismatch warnings', () => {
+      const issues = check(`
+anything: { from: hoVaTen, when: { path: TrangThai, in: ["1", "4"] } }
+count: { from: soLuong, when: { path: soLuong, equals: "nhiều" } }
+amount: { from: giaTri, when: { path: GioiTinh, notEquals: "3" } }
+people:
+  each: DanhSach
+  fields:
+    name: { from: Ten }
+    age: { from: Tuoi, when: { path: $.GioiTinh, equals: "nam" } }
+`);
+      expect(issues.map((i) => [i.line, i.field, i.severity])).toEqual([
+        [L + 1, 'fields.anything.when.in', 'error'],
+        [L + 2, 'fields.count.when.equals', 'warning'],
+        [L + 3, 'fields.amount.when.notEquals', 'warning'],
+        [L + 8, 'fields.people.fields.age.when.equals', 'error'],
+      ]);
+      expect(issues[0]!.message).toBe('condition compares TrangThai with "4", which is not one of its values (1, 2, 3): this rule would never apply');
+      expect(issues[0]!.hint).toBe('did you mean "1"? use one of "1", "2", "3"');
+      expect(issues[1]!.message).toBe('condition compares soLuong (integer) with "nhiều", which a value of that type never is');
+      expect(issues[2]!.message).toBe('condition compares GioiTinh with "3", which is not one of its values (1, 2), so the condition always holds');
+      expect(issues[3]!.message).toContain('compares $.GioiTinh with "nam"');
+    });
+
     it('reports an each over a scalar', () => {
       const issues = check('people: { each: hoVaTen, fields: { name: { from: "@" } } }');
       expect(issues[0]!.message).toMatch(/not a list or an object/);

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadRegistryOrThrow } from '../../src/config/load.js';
 import type { Registry } from '../../src/config/registry.js';
 import type { Delivery } from '../../src/delivery/types.js';
 import { createDeliverer } from '../../src/pipeline/deliver.js';
 import type { HubAnswer, OtherHubs } from '../../src/pipeline/hubs.js';
 import { PROGRESS_SERVICE, makeFederation } from '../support/federation.js';
+import { loadConfig } from '../support/hub.js';
 
 /**
  * Deliveries to a service another hub serves, as the province hub of test/support/federation.ts makes them. The other
@@ -16,7 +16,7 @@ describe('delivering to another hub', () => {
   let registry: Registry;
   beforeAll(() => {
     const fed = makeFederation({ province: 1, national: 2 }); // no hub is started: the ports are never dialled
-    registry = loadRegistryOrThrow(fed.province.root).registry;
+    registry = loadConfig(fed.province.root);
   }, 60_000);
 
   function otherHub(answers: number[]) {

@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { MockAgent } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadRegistryOrThrow } from '../../src/config/load.js';
 import type { Registry } from '../../src/config/registry.js';
 import type { Delivery } from '../../src/delivery/types.js';
 import { createDeliverer } from '../../src/pipeline/deliver.js';
 import { createPeers } from '../../src/pipeline/peers.js';
+import { loadShipped } from '../support/hub.js';
 
 /**
  * How a DVCQG answer inside HTTP 200 is judged, with the shipped connector (connectors/dvcqg.yaml) and the portal
@@ -13,14 +12,13 @@ import { createPeers } from '../../src/pipeline/peers.js';
  * is a refusal like any other.
  */
 const PORTAL = 'http://dvcqg.test';
-const ROOT = join(import.meta.dirname, '..', '..');
 
 describe('judging the portal\'s answer', () => {
   let registry: Registry;
   let agent: MockAgent;
   const agents: MockAgent[] = [];
   beforeAll(() => {
-    registry = loadRegistryOrThrow(ROOT, { env: { ...process.env, DVCQG_URL: PORTAL } }).registry;
+    registry = loadShipped({ DVCQG_URL: PORTAL });
   }, 60_000);
   afterEach(async () => {
     await Promise.all(agents.splice(0).map((a) => a.close()));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAjv } from '../../src/schema/ajv.js';
-import { piiFields, piiPaths } from '../../src/schema/pii.js';
+import { piiFields } from '../../src/schema/pii.js';
 import { idForName, SchemaSet, type JsonSchema } from '../../src/schema/set.js';
 
 const commonId = idForName('canonical/Common');
@@ -51,7 +51,10 @@ const record: JsonSchema = {
 
 const schemas = new SchemaSet([common, record]);
 
-describe('piiPaths', () => {
+/** The annotated paths alone. */
+const piiPaths = (schema: JsonSchema, set: SchemaSet, baseId: string) => piiFields(schema, set, baseId).map((f) => f.path);
+
+describe('piiFields', () => {
   it('finds annotated properties through $ref, allOf, items, additionalProperties and prefixItems', () => {
     expect(piiPaths(record, schemas, recordId)).toEqual([
       'addresses.*.detail',

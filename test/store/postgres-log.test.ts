@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSealer } from '../../src/core/seal.js';
 import { openMessageLog, type StoreMessageLog } from '../../src/store/open.js';
 import type { LogEvent } from '../../src/store/types.js';
-import { postgresProblem, withSearchPath } from '../support/postgres.js';
+import { withSearchPath } from '../support/postgres.js';
+import { DATABASE_URL, requirePostgres } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 import { describeAuditJournal } from './audit-behaviour.js';
 import { describeMessageLog, type TestStore } from './log-behaviour.js';
@@ -14,12 +15,12 @@ import { describeMessageLog, type TestStore } from './log-behaviour.js';
  * set through the URL's `options`), created here and dropped afterwards, so parallel runs never meet.
  * Unreachable database: the file fails when LIENTHONG_REQUIRE_SERVICES=1 (CI), else it is skipped, loudly.
  */
-const URL_ = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const available = await requirePostgres();
 const RUN = `lt_store_${process.pid}_${randomBytes(3).toString('hex')}`;
 let n = 0;
 
 async function adminQuery(sqlText: string): Promise<void> {
-  const client = new pg.Client({ connectionString: URL_ });
+  const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
     await client.query(sqlText);
@@ -31,7 +32,7 @@ async function adminQuery(sqlText: string): Promise<void> {
 async function postgresStore(): Promise<TestStore> {
   const schema = `${RUN}_${++n}`;
   await adminQuery(`create schema "${schema}"`);
-  const url = withSearchPath(URL_, schema);
+  const url = withSearchPath(DATABASE_URL, schema);
   return {
     location: { databaseUrl: url, sqliteFile: '/nonexistent/unused.db' },
     async raw(sqlText, params = []) {
@@ -60,20 +61,11 @@ async function postgresStore(): Promise<TestStore> {
   };
 }
 
-const unreachable = await postgresProblem(URL_);
-if (unreachable && process.env.LIENTHONG_REQUIRE_SERVICES === '1') {
-  throw new Error(`PostgreSQL is required (LIENTHONG_REQUIRE_SERVICES=1) but ${URL_} is unreachable: ${unreachable}`);
-}
-
-if (unreachable) {
-  console.warn(`\n*** SKIPPING the PostgreSQL message-log suite: ${URL_} is unreachable (${unreachable}). Set DATABASE_URL, or LIENTHONG_REQUIRE_SERVICES=1 to fail instead. ***\n`);
-  describe('message log on PostgreSQL', () => {
-    it.skip(`skipped: PostgreSQL unreachable at ${URL_}`, () => undefined);
-  });
-} else {
+describe.runIf(available)('message log on PostgreSQL', () => {
   describeMessageLog('PostgreSQL', postgresStore);
-  describeAuditJournal('PostgreSQL', postgresStore);  describeSharedLog();
-}
+  describeAuditJournal('PostgreSQL', postgresStore);
+  describeSharedLog();
+});
 
 /**
  * Several hubs on one PostgreSQL log, racing for real (the shared suite runs the same stories one step at a time):

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { loadRegistry } from '../../src/config/load.js';
+import type { Registry } from '../../src/config/registry.js';
+import { formatIssue } from '../../src/core/issues.js';
 import { createLogger } from '../../src/server/logger.js';
 import { startHub, type RunningHub } from '../../src/server/hub.js';
 
@@ -27,10 +29,16 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'lienthong-data-'));
 }
 
-export function loadShipped(env: Record<string, string> = {}) {
-  const { registry, issues } = loadRegistry(REPO, { env: { ...process.env, LIENTHONG_DATA_DIR: tempDataDir(), ...env } });
-  if (!registry) throw new Error(`shipped config does not load:\n${issues.map((i) => `${i.file}:${i.line} ${i.message}`).join('\n')}`);
+/** The configuration under `root`, with a fresh data folder; a configuration that does not load fails the test, listing why. */
+export function loadConfig(root: string, env: Record<string, string> = {}): Registry {
+  const { registry, issues } = loadRegistry(root, { env: { ...process.env, LIENTHONG_DATA_DIR: tempDataDir(), ...env } });
+  if (!registry) throw new Error(`the configuration under ${root} does not load:\n${issues.map(formatIssue).join('\n')}`);
   return registry;
+}
+
+/** The configuration this repository ships. */
+export function loadShipped(env: Record<string, string> = {}): Registry {
+  return loadConfig(REPO, env);
 }
 
 /** The environment of a test hub: embedded stores unless a test names REDIS_URL / DATABASE_URL itself. */

@@ -1,11 +1,9 @@
 import { rejection, thrown } from '../support/errors.js';
 import { describe, expect, it } from 'vitest';
-import { HubError } from '../../src/core/errors.js';
 import { createAjv } from '../../src/schema/ajv.js';
 import {
   accessRightsConfigSchema,
   createAccessRights,
-  memoryAccessChangeLog,
   type AccessChangeLog,
   type AccessChangeRecord,
   type AccessRightsConfig,
@@ -32,6 +30,17 @@ const CONFIG: AccessRightsConfig = {
     { service: 'dossier-status', to: { participant: SOTP } },
   ],
 };
+
+/** A change log in memory: what the hub's message log would journal. */
+function memoryAccessChangeLog(): AccessChangeLog & { readonly records: readonly AccessChangeRecord[] } {
+  const records: AccessChangeRecord[] = [];
+  return {
+    records,
+    async append(record) {
+      records.push(structuredClone(record));
+    },
+  };
+}
 
 function fixedClock(start = Date.UTC(2026, 0, 15, 8, 0, 0)) {
   let t = start;

@@ -1,12 +1,11 @@
 import { thrown } from '../support/errors.js';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { HubError } from '../../src/core/errors.js';
 import { createAjv } from '../../src/schema/ajv.js';
 import {
   CHECKSUM_PRESETS,
   checkChecksumConfig,
-  checksumConfigSchema,
+  checksumSettingSchema,
   checksumPreset,
   compileChecksum,
   type ChecksumConfig,
@@ -295,13 +294,19 @@ describe('config problems', () => {
     expect(scheme.compute({ LoaiBanTin: 'INIT' }, SECRET)).toBe(sha256hex(`INIT|${SECRET}`));
   });
 
-  it('publishes a JSON Schema that the hub\'s strict Ajv compiles, accepting the presets and refusing bad shapes', () => {
-    const validate = createAjv({ allErrors: true }).compile(checksumConfigSchema());
-    for (const preset of Object.values(CHECKSUM_PRESETS)) expect(validate(preset.config), JSON.stringify(validate.errors)).toBe(true);
-    expect(validate(good)).toBe(true);
-    expect(validate({ ...good, algoritm: 'sha256' })).toBe(false);
-    expect(validate({ ...good, parts: [{ secret: false }] })).toBe(false);
-    expect(validate({ ...good, parts: [] })).toBe(false);
-    expect(validate({ ...good, field: 'a.b' })).toBe(false);
+  it('the connector schema\'s checksum setting (strict Ajv) takes every preset by name or written out, with a secret, and refuses bad shapes', () => {
+    const validate = createAjv({ allErrors: true }).compile(checksumSettingSchema());
+    const secret = '${PAYMENT_SECRET}';
+    for (const [name, preset] of Object.entries(CHECKSUM_PRESETS)) {
+      expect(validate({ preset: name, secret }), JSON.stringify(validate.errors)).toBe(true);
+      expect(validate({ ...preset.config, secret }), JSON.stringify(validate.errors)).toBe(true);
+    }
+    expect(validate({ ...good, secret })).toBe(true);
+    expect(validate(good)).toBe(false); // no secret
+    expect(validate({ preset: 'no-such-preset', secret })).toBe(false);
+    expect(validate({ ...good, secret, algoritm: 'sha256' })).toBe(false);
+    expect(validate({ ...good, secret, parts: [{ secret: false }] })).toBe(false);
+    expect(validate({ ...good, secret, parts: [] })).toBe(false);
+    expect(validate({ ...good, secret, field: 'a.b' })).toBe(false);
   });
 });

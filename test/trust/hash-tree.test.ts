@@ -1,7 +1,6 @@
 import { thrown } from '../support/errors.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { HubError } from '../../src/core/errors.js';
 import {
   MAX_PROOF_DEPTH,
   decodeProof,

@@ -1,7 +1,13 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
-import type { PemPair } from '../../src/trust/pki.js';
+import { loadCertificate, type PemPair } from '../../src/trust/pki.js';
+import { createTrustStore, type TrustPurpose, type TrustResult } from '../../src/trust/trust-store.js';
+
+/** A chain checked as the hub checks one: a trust store of `anchors` (no cache), with `intermediates` presented. */
+export function validateChain(leafPem: string, intermediates: string[], anchors: string[], at = new Date(), purpose: TrustPurpose = 'tls-server'): TrustResult {
+  return createTrustStore({ anchors, cacheTtlMs: 0 }).validate(loadCertificate(leafPem), intermediates.map((pem) => loadCertificate(pem)), at, purpose);
+}
 
 /** A fast RSA key (node:crypto) as PKCS#8 PEM. */
 export function rsaKeyPem(): string {
@@ -77,16 +83,6 @@ export function pkcs12Of(pair: PemPair, chain: string[], password: string): Buff
 }
 
 export { thrown } from '../support/errors.js';
-
-/** Whether the openssl command is on this machine (interop tests skip without it, and only then). */
-export const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Runs openssl: whether it exited 0, and stdout and stderr together (openssl verify reports on either). */
 export function openssl(args: string[]): { ok: boolean; output: string } {

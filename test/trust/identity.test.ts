@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
 import { thrown as errorOf } from '../support/errors.js';
-import { formatParticipant, formatService, isParticipant, isService, parseParticipant, parseService } from '../../src/trust/identity.js';
+import { formatParticipant, isParticipant, isService, parseParticipant, parseService } from '../../src/trust/identity.js';
 
 
 describe('participant identifiers', () => {
@@ -58,7 +58,7 @@ describe('service identifiers', () => {
     });
     expect(parseService('VN/COM/0101234567/pay/getStatus/v2.1')).toMatchObject({ serviceCode: 'getStatus', version: 'v2.1' });
     const text = 'VN/GOV/000.00.00.H56/LIENTHONG/dossier_sync/v1';
-    expect(formatService(parseService(text))).toBe(text);
+    expect(parseService(text)).toEqual({ instance: 'VN', memberClass: 'GOV', memberCode: '000.00.00.H56', subsystem: 'LIENTHONG', serviceCode: 'dossier_sync', version: 'v1' });
     expect(isService(text)).toBe(true);
   });
 

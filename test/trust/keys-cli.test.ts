@@ -5,8 +5,8 @@ import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { keysCa, keysCrl, keysCsr, keysImportP12, keysIssue, keysRevoke, keysShow, keysVerify, registerKeysCommand } from '../../src/cli/keys.js';
 import { parseCrl, revocationOf } from '../../src/trust/crl.js';
-import { describeCertificate, loadCertificate, verifyChain } from '../../src/trust/pki.js';
-import { forgeCertificate, pkcs12Of } from './helpers.js';
+import { describeCertificate, loadCertificate } from '../../src/trust/pki.js';
+import { forgeCertificate, pkcs12Of, validateChain } from './helpers.js';
 
 const PARTICIPANT = 'VN/GOV/000.00.00.H56/LIENTHONG';
 let dir: string;
@@ -80,7 +80,7 @@ describe('lienthong keys (handlers)', () => {
     expect(keysIssue({ out: keysDir, caDir: keysDir, participant: PARTICIPANT, cn: 'hub-h56', usage: 'hub', dns: ['localhost'], ip: ['127.0.0.1'], name: 'hub' })).toBe(0);
     expect(mode(join(keysDir, 'hub.key'))).toBe(0o600);
     const certPem = readFileSync(join(keysDir, 'hub.crt'), 'utf8');
-    expect(verifyChain(certPem, [], [readFileSync(join(keysDir, 'ca.crt'), 'utf8')])).toEqual({ ok: true });
+    expect(validateChain(certPem, [], [readFileSync(join(keysDir, 'ca.crt'), 'utf8')], new Date(), 'signing')).toMatchObject({ ok: true });
 
     expect(keysShow(join(keysDir, 'hub.crt'))).toBe(0);
     expect(out.join('\n')).toContain(`participant:  ${PARTICIPANT}`);

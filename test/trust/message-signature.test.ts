@@ -15,8 +15,10 @@ import {
   type MessageFields,
   type VerifyOptions,
 } from '../../src/trust/message-signature.js';
-import { createDevCa, issueCertificate, loadCertificate, loadPrivateKey, verifyChain, type PemPair } from '../../src/trust/pki.js';
+import { createCrl } from '../../src/trust/crl.js';
+import { createDevCa, issueCertificate, loadCertificate, loadPrivateKey, type PemPair } from '../../src/trust/pki.js';
 import { batchSigner, kidOf, localKeySigner, type Signer } from '../../src/trust/signer.js';
+import { createTrustStore, type TrustStore } from '../../src/trust/trust-store.js';
 import { forgeCertificate } from './helpers.js';
 
 const H56 = 'VN/GOV/000.00.00.H56/LIENTHONG';
@@ -29,11 +31,10 @@ const NOW_VN = new Date(NOW.getTime() + 7 * 3_600_000).toISOString().replace(/\.
 const DAY = 86_400_000;
 
 let ca: PemPair;
-let caCert: X509Certificate;
+let trustStore: TrustStore;
 let h56: { pair: PemPair; cert: X509Certificate; signer: Signer };
 let g22: { pair: PemPair; cert: X509Certificate; signer: Signer };
 const known = new Map<string, X509Certificate>();
-const revoked = new Set<string>();
 
 function party(participant: string, commonName: string, validDays?: number) {
   const pair = issueCertificate({ ca, commonName, participant, usage: 'hub', validDays });
@@ -42,14 +43,9 @@ function party(participant: string, commonName: string, validDays?: number) {
   return { pair, cert, signer: batchSigner(localKeySigner(loadPrivateKey(pair.keyPem), [pair.certPem])) };
 }
 
-/** Chain check against the test CA with pki.ts's verifyChain, plus a revocation list; codes as a trust store would give. */
-function checkChain(certificate: X509Certificate, chain: X509Certificate[], at: Date): ChainCheck {
-  if (revoked.has(certificate.fingerprint256)) return { ok: false, code: 'revoked', reason: 'the certificate is revoked' };
-  const result = verifyChain(certificate.toString(), chain.map((c) => c.toString()), [caCert.toString()], at);
-  if (result.ok) return { ok: true };
-  const code = /has expired/.test(result.reason) ? 'expired' : /not yet valid/.test(result.reason) ? 'not-yet-valid' : 'untrusted';
-  return { ok: false, code, reason: result.reason };
-}
+/** The chain check a hub gives verifyMessage: a real trust store's validation for signing. */
+const chainCheckOf = (store: TrustStore) => (certificate: X509Certificate, chain: X509Certificate[], at: Date): ChainCheck => store.validate(certificate, chain, at, 'signing');
+const checkChain = (certificate: X509Certificate, chain: X509Certificate[], at: Date): ChainCheck => chainCheckOf(trustStore)(certificate, chain, at);
 
 const options = (extra: Partial<VerifyOptions> = {}): VerifyOptions => ({
   resolveCertificate: ({ kid }) => {
@@ -81,7 +77,7 @@ async function failureOf(headers: IncomingHeaders, payload: Buffer, extra: Parti
 
 beforeAll(() => {
   ca = createDevCa({ commonName: 'Lienthong Test CA' });
-  caCert = loadCertificate(ca.certPem);
+  trustStore = createTrustStore({ anchors: [ca.certPem] });
   h56 = party(H56, 'hub-h56');
   g22 = party(G22, 'ngsp-g22');
 });
@@ -281,12 +277,9 @@ describe('verifyMessage', () => {
     await shortLived.signer.close();
 
     const headers = await signMessage(h56.signer, body, fields());
-    revoked.add(h56.cert.fingerprint256);
-    try {
-      expect((await failureOf(headers, body)).detail[0]!.code).toBe('revoked');
-    } finally {
-      revoked.delete(h56.cert.fingerprint256);
-    }
+    const crl = createCrl({ ca, revoked: [{ serialNumber: h56.cert.serialNumber, revokedAt: NOW }], crlNumber: 1 });
+    const revoking = createTrustStore({ anchors: [ca.certPem], crls: [crl.pem] });
+    expect((await failureOf(headers, body, { checkChain: chainCheckOf(revoking) })).detail[0]!.code).toBe('revoked');
 
     const otherCa = createDevCa({ commonName: 'Unknown CA' });
     const stranger = issueCertificate({ ca: otherCa, commonName: 'stranger', participant: H56, usage: 'hub' });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HubError } from '../../src/core/errors.js';
 import { DEFAULT_REPLAY_WINDOW_MS, MAX_MESSAGE_ID_LENGTH, redisReplayGuard, sqliteReplayGuard, type ReplayGuard } from '../../src/trust/replay-guard.js';
 import { REDIS_URL, requireService } from '../support/services.js';
@@ -227,9 +227,12 @@ async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   return found;
 }
 
-if (redisAvailable) {
-  const admin = new Redis(REDIS_URL);
+describe.runIf(redisAvailable)('replay guard on Redis', () => {
+  let admin: Redis;
   let stores = 0;
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
   afterAll(async () => {
     const leftovers = await keysUnder(admin, runPrefix);
     if (leftovers.length) await admin.unlink(...leftovers);
@@ -275,7 +278,7 @@ if (redisAvailable) {
       await guard.close();
     });
   });
-}
+});
 
 describe('replay guard on Redis: unreachable server', () => {
   it('fails closed with server.unavailable instead of letting the message through', async () => {
