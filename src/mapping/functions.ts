@@ -301,6 +301,16 @@ const specs: FnSpec[] = [
     bind: () => (v) => parseXmlSafely(decodeBase64('base64Xml', v)),
   },
   {
+    name: 'length', summary: 'Number of characters of a text (Unicode code points, so "Thử" is 3).', example: 'length',
+    input: STRING, mapsEnum: true, output: () => ({ types: ['integer'] }),
+    bind: () => (v) => [...needString('length', v)].length,
+  },
+  {
+    name: 'json', summary: 'Writes the value (an object, a list or a scalar) as JSON text, keys in their order: { a: 1 } → "{\\"a\\":1}".', example: 'json',
+    input: 'any', output: str,
+    bind: () => (v) => JSON.stringify(v),
+  },
+  {
     name: 'first', summary: 'First item of a list (a single value counts as a one-item list, as XML gives one element as an object).', example: 'first',
     input: 'any',
     output: (input) => (input.types && input.types.length === 1 && input.types[0] === 'array' ? (input.item?.() ?? UNKNOWN) : input.types?.includes('array') ? UNKNOWN : input),

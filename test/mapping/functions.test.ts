@@ -24,7 +24,7 @@ describe('function allow-list', () => {
     expect(() => {
       (FUNCTIONS as Record<string, unknown>).evil = {};
     }).toThrow();
-    expect(FUNCTION_NAMES).toEqual(expect.arrayContaining(['trim', 'upper', 'lower', 'nfc', 'diacritics', 'stripDiacritics', 'date', 'code', 'number', 'integer', 'string', 'boolean', 'idType', 'split', 'join', 'slice', 'base64', 'base64Xml', 'first', 'count']));
+    expect(FUNCTION_NAMES).toEqual(expect.arrayContaining(['trim', 'upper', 'lower', 'nfc', 'diacritics', 'stripDiacritics', 'date', 'code', 'number', 'integer', 'string', 'boolean', 'idType', 'split', 'join', 'slice', 'base64', 'base64Xml', 'length', 'json', 'first', 'count']));
   });
 
   it('trim, upper, lower, nfc', () => {
@@ -152,6 +152,27 @@ lines:
     expect(run('[count]', [1, 2, 3])).toBe(3);
     expect(run('[count]', { a: 1 })).toBe(1);
     expect(run('[count]', [])).toBe(0);
+  });
+
+  it('length counts characters (code points); a length picks a code through a table', () => {
+    expect(run('[length]', '0123456789')).toBe(10);
+    expect(run('[length]', 'Thử')).toBe(3);
+    expect(run('[length]', 'Thử'.normalize('NFD'))).toBe(5);
+    expect(run('[length]', '𠀀a')).toBe(2);
+    expect(fails('[length]', 42)).toMatchObject({ code: 'bad-type' });
+    const t = tables(codeTable('name: id-kind\nentries: { "10": "1" }\ndefault: "2"\n'));
+    expect(run('[length, { code: id-kind }]', '0123456789', t)).toBe('1');
+    expect(run('[length, { code: id-kind }]', CCCD, t)).toBe('2');
+  });
+
+  it('json writes an object, a list or a scalar as JSON text, keys in their order', () => {
+    expect(run('[json]', { ID_local: 'u-1', ID_QG: CCCD, TYPE: '2', LOCATION: '38' })).toBe(`{"ID_local":"u-1","ID_QG":"${CCCD}","TYPE":"2","LOCATION":"38"}`);
+    expect(run('[json]', ['a', 1, true, null])).toBe('["a",1,true,null]');
+    expect(run('[json]', 'Thử "x"')).toBe('"Thử \\"x\\""');
+    expect(run('[json]', 0)).toBe('0');
+    expect(JSON.parse(run('[json]', { a: { b: [1, 2] }, s: 'Trần\n' }) as string)).toEqual({ a: { b: [1, 2] }, s: 'Trần\n' });
+    // absent values are not passed to functions: nothing is written
+    expect(compile('out: { from: v, fn: [json] }').run({})).toEqual({});
   });
 
   it('a pipeline stops as soon as the value becomes absent', () => {
