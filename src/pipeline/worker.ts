@@ -301,15 +301,16 @@ export function startWorker(options: WorkerOptions): Worker {
   async function recordDeath(events: LogEvents, entry: Held): Promise<boolean> {
     if (!messageLog) return true;
     const { delivery } = entry;
-    for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 60_000)) {
-      try {
-        await messageLog.recordEvents(events);
-        unsettled.add(delivery.messageId);
-        return true;
-      } catch (error) {
-        log.error({ err: error, messageId: delivery.messageId, deliveryId: delivery.id, retryInMs: pauseMs }, 'message log write failed; the delivery waits with this worker until its dead-lettering is recorded');
-      }
-      if (!(await pause(pauseMs)) || entry.lost) break;
+    const unlessLost = async () => {
+      if (entry.lost) throw leaseLost(delivery.id);
+      await messageLog.recordEvents(events);
+    };
+    const written = await retrying(unlessLost, [500, 60_000], isLeaseLost, (error, pauseMs) => {
+      log.error({ err: error, messageId: delivery.messageId, deliveryId: delivery.id, retryInMs: pauseMs }, 'message log write failed; the delivery waits with this worker until its dead-lettering is recorded');
+    }).catch(() => false);
+    if (written) {
+      unsettled.add(delivery.messageId);
+      return true;
     }
     if (!entry.lost) await handBack([delivery]);
     return false;
@@ -320,16 +321,27 @@ export function startWorker(options: WorkerOptions): Worker {
    * and the lease lasts: given up, the lease would run out and the delivery go out again, a duplicate for the peer.
    */
   async function settle(entry: Held, what: string, transition: () => Promise<unknown>): Promise<void> {
-    for (let pauseMs = 100; ; pauseMs = Math.min(pauseMs * 2, 5_000)) {
+    const taken = await retrying(transition, [100, 5_000], (error, pauseMs) => isLeaseLost(error) || entry.lost || now() + pauseMs >= entry.leasedAt + leaseMs * 0.9, (error, pauseMs) => {
+      log.warn({ err: error, deliveryId: entry.delivery.id, retryInMs: pauseMs }, `the queue did not take the delivery's outcome (${what}); trying again`);
+    });
+    if (!taken) throw new Error(`stopped before the queue took the delivery's outcome (${what})`);
+    entry.settled = true;
+  }
+
+  /**
+   * Runs `step` until it succeeds (true), with pauses doubling within `pauses`; false once the worker stops. An error
+   * for which `givesUp` holds is thrown; any other is `told` and tried again.
+   */
+  async function retrying(step: () => Promise<unknown>, pauses: [number, number], givesUp: (error: unknown, pauseMs: number) => boolean, told: (error: unknown, pauseMs: number) => void): Promise<boolean> {
+    for (let pauseMs = pauses[0]; ; pauseMs = Math.min(pauseMs * 2, pauses[1])) {
       try {
-        await transition();
-        entry.settled = true;
-        return;
+        await step();
+        return true;
       } catch (error) {
-        if (isLeaseLost(error) || entry.lost || stopped.signal.aborted || now() + pauseMs >= entry.leasedAt + leaseMs * 0.9) throw error;
-        log.warn({ err: error, deliveryId: entry.delivery.id, retryInMs: pauseMs }, `the queue did not take the delivery's outcome (${what}); trying again`);
+        if (givesUp(error, pauseMs)) throw error;
+        told(error, pauseMs);
       }
-      if (!(await pause(pauseMs))) throw new Error(`stopped before the queue took the delivery's outcome (${what})`);
+      if (!(await pause(pauseMs))) return false;
     }
   }
 
