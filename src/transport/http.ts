@@ -191,15 +191,8 @@ function tlsReason(code: string, error: unknown, host: string | undefined): stri
 }
 
 /** The error (itself, a cause, or one of an AggregateError's) carrying the code. */
-function findWithCode(error: unknown, code: string, depth = 0): unknown {
-  if (!error || typeof error !== 'object' || depth > 4) return undefined;
-  const e = error as { code?: unknown; cause?: unknown; errors?: unknown };
-  if (e.code === code) return e;
-  for (const nested of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
-    const found = findWithCode(nested, code, depth + 1);
-    if (found) return found;
-  }
-  return undefined;
+function findWithCode(error: unknown, code: string): unknown {
+  return nestedErrors(error).find((e) => e.code === code);
 }
 
 /**
@@ -238,12 +231,17 @@ export function classify(error: unknown, x: Pick<Exchange, 'peer'> & Partial<Pic
 }
 
 /** Codes and names found on the error, its causes and (Happy Eyeballs) aggregated errors. */
-function errorCodes(error: unknown, depth = 0): string[] {
-  if (!error || typeof error !== 'object' || depth > 4) return [];
-  const e = error as { code?: unknown; name?: unknown; cause?: unknown; errors?: unknown };
-  const own = [e.code, e.name === 'TimeoutError' || e.name === 'AbortError' ? 'ABORT_ERR' : undefined].filter(
+function errorCodes(error: unknown): string[] {
+  return nestedErrors(error).flatMap((e) => [e.code, e.name === 'TimeoutError' || e.name === 'AbortError' ? 'ABORT_ERR' : undefined]).filter(
     (c): c is string => typeof c === 'string',
   );
-  const nested = [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])].flatMap((n) => errorCodes(n, depth + 1));
-  return [...own, ...nested];
+}
+
+type NestedError = { code?: unknown; name?: unknown; cause?: unknown; errors?: unknown };
+
+/** The error, its causes and an AggregateError's members, depth first (at most 5 levels deep). */
+function nestedErrors(error: unknown, depth = 0): NestedError[] {
+  if (!error || typeof error !== 'object' || depth > 4) return [];
+  const e = error as NestedError;
+  return [e, ...[e.cause, ...(Array.isArray(e.errors) ? e.errors : [])].flatMap((n) => nestedErrors(n, depth + 1))];
 }
